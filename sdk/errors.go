@@ -1,0 +1,93 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors shared by hosts and plugins. Errors returned by a plugin
+// cross the wire as gRPC status codes with the sentinel's Code, and the host
+// wraps the message around the same sentinel, so errors.Is works on both
+// sides.
+var (
+	ErrUnknownArch       = errors.New("sdk: unknown architecture")
+	ErrUnknownLayer      = errors.New("sdk: unknown layer")
+	ErrBadInput          = errors.New("sdk: bad input")
+	ErrBadOption         = errors.New("sdk: bad option")
+	ErrWeights           = errors.New("sdk: weights do not fit the model")
+	ErrUnsupported       = errors.New("sdk: capability not supported")
+	ErrDeviceUnavailable = errors.New("sdk: device unavailable")
+	ErrClosed            = errors.New("sdk: model closed")
+	ErrPluginCrashed     = errors.New("sdk: plugin crashed")
+)
+
+// Sentinels lists every sentinel with a stable code, the name it travels
+// under on the plugin wire.
+var Sentinels = map[string]error{
+	"UNKNOWN_ARCH":       ErrUnknownArch,
+	"UNKNOWN_LAYER":      ErrUnknownLayer,
+	"BAD_INPUT":          ErrBadInput,
+	"BAD_OPTION":         ErrBadOption,
+	"WEIGHTS":            ErrWeights,
+	"UNSUPPORTED":        ErrUnsupported,
+	"DEVICE_UNAVAILABLE": ErrDeviceUnavailable,
+	"CLOSED":             ErrClosed,
+	"PLUGIN_CRASHED":     ErrPluginCrashed,
+}
+
+// Code returns the wire code of the first sentinel err wraps, or "" when it
+// wraps none.
+func Code(err error) string {
+	for code, s := range Sentinels {
+		if errors.Is(err, s) {
+			return code
+		}
+	}
+	return ""
+}
+
+// LayerError reports a layer name a model does not have, with the closest
+// names it does have. It matches ErrUnknownLayer.
+type LayerError struct {
+	Name        string
+	Suggestions []string
+}
+
+func (e *LayerError) Error() string {
+	msg := fmt.Sprintf("unknown layer %q", e.Name)
+	if len(e.Suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(quoteAll(e.Suggestions), ", ") + "?"
+	}
+	return msg + " (gozoo layers ARCH lists them all)"
+}
+
+// Is makes errors.Is(err, ErrUnknownLayer) true.
+func (e *LayerError) Is(target error) bool { return target == ErrUnknownLayer }
+
+// ShapeError reports a tensor whose shape does not fit. Want may hold -1
+// for free dimensions. It matches ErrBadInput.
+type ShapeError struct {
+	What      string // what was checked, e.g. "input"
+	Want, Got []int64
+	Hint      string // what to do, optional
+}
+
+func (e *ShapeError) Error() string {
+	msg := fmt.Sprintf("%s has shape %s; want %s", e.What, FormatShape(e.Got), FormatShape(e.Want))
+	if e.Hint != "" {
+		msg += ": " + e.Hint
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrBadInput) true.
+func (e *ShapeError) Is(target error) bool { return target == ErrBadInput }
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}

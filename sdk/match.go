@@ -1,0 +1,72 @@
+package sdk
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// MatchPattern reports whether a parameter or layer name matches a glob
+// pattern: '*' matches any run of characters (dots included), '?' one
+// character, and [...] a class, as in path.Match. "layer4.*" matches
+// "layer4.0.conv1.weight"; "*" matches everything; "fc.*" does not match
+// "fc1.weight".
+func MatchPattern(pattern, name string) (bool, error) {
+	// Names never hold '/', so path.Match's '*' spans dots, as wanted.
+	if strings.Contains(name, "/") {
+		return pattern == name, nil
+	}
+	ok, err := path.Match(pattern, name)
+	if err != nil {
+		return false, fmt.Errorf("%w: pattern %q: %v", ErrBadInput, pattern, err)
+	}
+	return ok, nil
+}
+
+// Suggest returns up to max candidates closest to name by edit distance,
+// closest first, for "did you mean" messages. Candidates sharing name as a
+// prefix or suffix rank first.
+func Suggest(name string, candidates []string, max int) []string {
+	type scored struct {
+		s string
+		d int
+	}
+	var all []scored
+	for _, c := range candidates {
+		d := editDistance(name, c)
+		if strings.HasPrefix(c, name) || strings.HasSuffix(c, name) {
+			d = 0
+		}
+		limit := len(name)/2 + 2
+		if d <= limit {
+			all = append(all, scored{c, d})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].d < all[j].d })
+	var out []string
+	for i := 0; i < len(all) && i < max; i++ {
+		out = append(out, all[i].s)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
