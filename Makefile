@@ -1,0 +1,51 @@
+# gozoo: build, test and benchmark. `make setup` installs what the rest needs.
+GO      ?= go
+BIN     ?= bin
+PYTHON  ?= /usr/bin/python3
+GOBIN_PATH := $(shell $(GO) env GOPATH)/bin
+export PATH := $(PATH):$(GOBIN_PATH)
+
+PLUGINS := resnet
+
+.PHONY: all setup build plugins demo test test-short bench proto fmt vet clean
+
+all: build
+
+setup:
+	scripts/setup.sh
+
+build: plugins
+	$(GO) build -o $(BIN)/gozoo ./cmd/gozoo
+
+plugins:
+	@mkdir -p $(BIN)/plugins
+	for p in $(PLUGINS); do $(GO) build -o $(BIN)/plugins/gozoo-backbone-$$p ./plugins/$$p/cmd/gozoo-backbone-$$p || exit 1; done
+
+demo: build
+	scripts/demo.sh
+
+# The full suite: race detector on, and every outside resource required
+# (GOZOO_REQUIRE_ALL=1 turns "skip: install X" into a failure).
+test: build
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
+	$(GO) vet ./...
+	GOZOO_REQUIRE_ALL=1 $(GO) test -race -timeout 60m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+bench: build
+	scripts/bench.sh
+
+proto:
+	internal/backbonev1/gen.sh
+	internal/onnxpb/gen.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

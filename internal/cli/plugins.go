@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+// PluginsOptions configures gozoo plugins.
+type PluginsOptions struct {
+	f *Factory
+}
+
+// NewCmdPlugins returns `gozoo plugins`. runF replaces the command's
+// action in tests; nil runs it.
+func NewCmdPlugins(f *Factory, runF func(context.Context, *PluginsOptions) error) *cobra.Command {
+	opts := &PluginsOptions{f: f}
+	return &cobra.Command{
+		Use:   "plugins",
+		Short: "List backbone plugins: name, version, architectures, sha256",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runPlugins(cmd.Context(), opts)
+		},
+	}
+}
+
+func runPlugins(ctx context.Context, opts *PluginsOptions) error {
+	h, err := opts.f.Host()
+	if err != nil {
+		return err
+	}
+	infos, err := h.Plugins()
+	if err != nil {
+		return err
+	}
+	if len(infos) == 0 {
+		return fmt.Errorf("no gozoo-backbone-* plugins found: run make build, or set GOZOO_PLUGIN_PATH or --plugin-path")
+	}
+	tw := tabwriter.NewWriter(opts.f.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tARCHS\tSHA256\tPATH")
+	var failed []string
+	for _, in := range infos {
+		version, archs := "?", "?"
+		bb, err := h.Backbone(ctx, in.Name)
+		if err == nil {
+			d, derr := bb.Describe(ctx)
+			if derr == nil {
+				version = d.Version
+				names := make([]string, len(d.Archs))
+				for i, a := range d.Archs {
+					names[i] = a.Name
+				}
+				archs = strings.Join(names, ",")
+			}
+			err = derr
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", in.Name, err))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Name, version, archs, in.SHA256, in.Path)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("some plugins did not start:\n  %s", strings.Join(failed, "\n  "))
+	}
+	return nil
+}
