@@ -13,7 +13,9 @@ echo "== gozoo plugins"
 bin/gozoo plugins
 echo
 echo "== gozoo layers resnet18 (first lines)"
-bin/gozoo layers resnet18 --num-classes 10 | head -n 12
+bin/gozoo layers resnet18 --num-classes 10 >"$dir/layers.txt"
+head -n 12 "$dir/layers.txt"
+echo "  ... $(tail -n 1 "$dir/layers.txt")"
 echo
 echo "== a checkpoint and images from PyTorch"
 "$PYTHON" scripts/demo/make_demo.py make "$dir"

@@ -100,7 +100,7 @@ func runLayers(ctx context.Context, opts *LayersOptions) error {
 	}
 	fmt.Fprintf(out, "%s (plugin %s %s), input %s\n", r.Arch.Name, r.Plugin, r.Desc.Version, sdk.FormatShape(in))
 	for _, o := range r.Arch.Options {
-		fmt.Fprintf(out, "  --opt %s=%s\t%s\n", o.Name, o.Default, o.Usage)
+		fmt.Fprintf(out, "  --opt %-24s %s\n", o.Name+"="+o.Default, o.Usage)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tOUTPUT\tPARAMS")

@@ -1,0 +1,166 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+)
+
+// ErrChecksum is returned when a plugin's file does not match its pinned
+// sha256.
+var ErrChecksum = errors.New("host: plugin checksum mismatch")
+
+// ErrNotFound is returned when no plugin of a name is on the search path.
+var ErrNotFound = errors.New("host: plugin not found")
+
+// Client finds and runs backbone plugins. The caller must Close it, which
+// stops every plugin process it started. It is safe for concurrent use.
+type Client struct {
+	cfg    config
+	hlog   hclog.Logger
+	mu     sync.Mutex
+	procs  map[string]*proc
+	closed bool
+}
+
+// New returns a Client. It starts no process.
+func New(opts ...Option) (*Client, error) {
+	c := &Client{procs: map[string]*proc{}}
+	c.cfg.maxRestarts = 2
+	c.cfg.startWait = time.Minute
+	for _, o := range opts {
+		if err := o(&c.cfg); err != nil {
+			return nil, err
+		}
+	}
+	if !c.cfg.pathSet {
+		c.cfg.path = DefaultPluginPath()
+	}
+	if c.cfg.logger != nil {
+		c.hlog = hclog.FromStandardLogger(slog.NewLogLogger(c.cfg.logger.Handler(), slog.LevelInfo),
+			&hclog.LoggerOptions{Name: "gozoo-host", Level: hclog.Info})
+	} else {
+		c.hlog = hclog.New(&hclog.LoggerOptions{Name: "gozoo-host", Level: hclog.Warn, Output: os.Stderr})
+	}
+	return c, nil
+}
+
+// Plugins lists the plugins on the search path, with their files' sha256,
+// without starting any.
+func (c *Client) Plugins() ([]PluginInfo, error) {
+	infos, err := discover(c.cfg.path)
+	if err != nil {
+		return nil, err
+	}
+	for i := range infos {
+		if infos[i].SHA256, err = fileSHA256(infos[i].Path); err != nil {
+			return nil, fmt.Errorf("host: hash plugin %s: %w", infos[i].Path, err)
+		}
+	}
+	return infos, nil
+}
+
+func (c *Client) find(name string) (PluginInfo, error) {
+	infos, err := discover(c.cfg.path)
+	if err != nil {
+		return PluginInfo{}, err
+	}
+	for _, in := range infos {
+		if in.Name == name {
+			return in, nil
+		}
+	}
+	return PluginInfo{}, fmt.Errorf("%w: no %s%s or %s%s%s in %v: install the plugin there or set GOZOO_PLUGIN_PATH",
+		ErrNotFound, Prefix, name, Prefix, name, ManifestExt, c.cfg.path)
+}
+
+// Backbone returns the plugin named name, starting its process (after
+// checking a pinned checksum and the plugin's health) unless it already
+// runs. The Backbone stays usable until the Client is closed.
+func (c *Client) Backbone(ctx context.Context, name string) (sdk.Backbone, error) {
+	p, err := c.proc(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := p.conn(ctx); err != nil {
+		return nil, err
+	}
+	return &backbone{p: p}, nil
+}
+
+func (c *Client) proc(name string) (*proc, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("%w: host client is closed", sdk.ErrClosed)
+	}
+	if p := c.procs[name]; p != nil {
+		return p, nil
+	}
+	info, err := c.find(name)
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{c: c, info: info}
+	c.procs[name] = p
+	return p, nil
+}
+
+// PID returns the process id of the running plugin named name. It exists
+// for tests and diagnostics (for example to kill a plugin and watch the
+// host recover); it returns an error when the plugin is not running.
+func (c *Client) PID(name string) (int, error) {
+	c.mu.Lock()
+	p := c.procs[name]
+	c.mu.Unlock()
+	if p == nil {
+		return 0, fmt.Errorf("host: plugin %s was not started by this client", name)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gp == nil || p.gp.Exited() {
+		return 0, fmt.Errorf("host: plugin %s is not running", name)
+	}
+	rc := p.gp.ReattachConfig()
+	if rc == nil || rc.Pid == 0 {
+		return 0, fmt.Errorf("host: plugin %s has no process id", name)
+	}
+	return rc.Pid, nil
+}
+
+// Close stops every plugin process this Client started and waits for them
+// to exit. Models obtained from it fail with sdk.ErrClosed afterwards.
+// Close is idempotent.
+func (c *Client) Close() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	procs := c.procs
+	c.procs = map[string]*proc{}
+	c.closed = true
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.close()
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// grpcPlugin is the host side of go-plugin's GRPCPlugin.
+type grpcPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+}

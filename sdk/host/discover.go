@@ -1,0 +1,144 @@
+package host
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Prefix starts the file name of every plugin executable or manifest.
+const Prefix = "gozoo-backbone-"
+
+// ManifestExt ends the file name of a plugin manifest.
+const ManifestExt = ".plugin"
+
+// PluginInfo describes a plugin found on the search path.
+type PluginInfo struct {
+	Name     string // NAME in gozoo-backbone-NAME
+	Path     string // the executable, or the manifest file
+	SHA256   string // hex sha256 of the file at Path
+	Manifest bool   // Path is a .plugin manifest
+}
+
+// DefaultPluginPath returns the folders searched when WithPluginPath is not
+// given: GOZOO_PLUGIN_PATH's entries, then plugins/ beside the running
+// executable, then the executable's folder.
+func DefaultPluginPath() []string {
+	var dirs []string
+	for _, d := range filepath.SplitList(os.Getenv("GOZOO_PLUGIN_PATH")) {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			dir := filepath.Dir(exe)
+			dirs = append(dirs, filepath.Join(dir, "plugins"), dir)
+		}
+	}
+	return dirs
+}
+
+// discover lists the plugins in dirs, first match per name winning.
+func discover(dirs []string) ([]PluginInfo, error) {
+	seen := map[string]bool{}
+	var out []PluginInfo
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("host: read plugin folder %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			info, ok := candidate(dir, e)
+			if !ok || seen[info.Name] {
+				continue
+			}
+			seen[info.Name] = true
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// candidate reports whether e is a plugin executable or manifest.
+func candidate(dir string, e os.DirEntry) (PluginInfo, bool) {
+	name, ok := strings.CutPrefix(e.Name(), Prefix)
+	if !ok || name == "" {
+		return PluginInfo{}, false
+	}
+	p := filepath.Join(dir, e.Name())
+	fi, err := os.Stat(p) // follows links
+	if err != nil || !fi.Mode().IsRegular() {
+		return PluginInfo{}, false
+	}
+	if base, ok := strings.CutSuffix(name, ManifestExt); ok {
+		return PluginInfo{Name: base, Path: p, Manifest: true}, base != ""
+	}
+	if strings.Contains(name, ".") || fi.Mode().Perm()&0o111 == 0 {
+		return PluginInfo{}, false
+	}
+	return PluginInfo{Name: name, Path: p}, true
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Manifest starts a plugin that is not a Go binary. It is the JSON content
+// of a gozoo-backbone-NAME.plugin file:
+//
+//	{"command": ["python3", "-m", "gozoo_torch"], "env": {"OMP_NUM_THREADS": "2"}}
+//
+// A relative program path containing a slash is taken relative to the
+// manifest's folder, as is the working directory. The started program
+// must print go-plugin's handshake line (1|1|tcp|127.0.0.1:PORT|grpc) on
+// stdout first. AutoMTLS may be set to false for a program that cannot
+// answer go-plugin's automatic TLS; it defaults to true.
+type Manifest struct {
+	Command  []string          `json:"command"`
+	Env      map[string]string `json:"env,omitempty"`
+	AutoMTLS *bool             `json:"auto_mtls,omitempty"`
+}
+
+// ParseManifest reads a manifest, rejecting unknown fields and an empty
+// command.
+func ParseManifest(data []byte) (*Manifest, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("host: plugin manifest: %w: want {\"command\": [...], \"env\": {...}}", err)
+	}
+	if dec.More() {
+		return nil, errors.New("host: plugin manifest: data after the JSON object")
+	}
+	if len(m.Command) == 0 || m.Command[0] == "" {
+		return nil, errors.New("host: plugin manifest: empty \"command\": name the program to run")
+	}
+	for k := range m.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, fmt.Errorf("host: plugin manifest: bad environment variable name %q", k)
+		}
+	}
+	return &m, nil
+}

@@ -1,0 +1,371 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/gozoo/gozoo/internal/backbonev1"
+	"github.com/gozoo/gozoo/sdk"
+)
+
+// backbone is the host's view of one plugin.
+type backbone struct{ p *proc }
+
+var _ sdk.Backbone = (*backbone)(nil)
+
+func (b *backbone) Describe(ctx context.Context) (*sdk.Description, error) {
+	var d *sdk.Description
+	err := b.p.do(ctx, "Describe", true, func(rpc backbonev1.BackboneClient, _ int) error {
+		resp, err := rpc.Describe(ctx, &backbonev1.DescribeRequest{})
+		if err == nil {
+			d = backbonev1.DescriptionFromProto(resp)
+		}
+		return err
+	})
+	return d, err
+}
+
+func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
+	if req == nil {
+		return nil, fmt.Errorf("%w: nil LoadRequest", sdk.ErrBadInput)
+	}
+	d, err := b.p.description(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := backbonev1.LoadRequestToProto(req)
+	if err != nil {
+		return nil, err
+	}
+	m := &model{p: b.p, load: pr}
+	err = b.p.do(ctx, "Load", true, func(rpc backbonev1.BackboneClient, gen int) error {
+		_, err := m.handleFor(ctx, rpc, gen)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch caps := d.Capabilities; {
+	case caps.Train && caps.Export:
+		return &trainExportModel{m}, nil
+	case caps.Train:
+		return &trainModel{m}, nil
+	case caps.Export:
+		return &exportModel{m}, nil
+	}
+	return m, nil
+}
+
+// model is a model loaded in a plugin process. It remembers how it was
+// made (the LoadRequest and every SetTrainable) so that it can be made
+// again in a restarted process.
+type model struct {
+	p    *proc
+	load *backbonev1.LoadRequest
+
+	mu        sync.Mutex
+	handle    string
+	gen       int // the process generation handle belongs to
+	trainable []*backbonev1.SetTrainableRequest
+	closed    bool
+}
+
+var _ sdk.Model = (*model)(nil)
+
+type trainModel struct{ *model }
+type exportModel struct{ *model }
+type trainExportModel struct{ *model }
+
+var (
+	_ sdk.Trainer  = trainModel{}
+	_ sdk.Exporter = exportModel{}
+	_ sdk.Trainer  = trainExportModel{}
+	_ sdk.Exporter = trainExportModel{}
+)
+
+// Train runs a training run in the plugin (see sdk.Trainer).
+func (m trainModel) Train(ctx context.Context, req *sdk.TrainRequest, events func(*sdk.TrainEvent) error) error {
+	return m.train(ctx, req, events)
+}
+
+// Export writes the model to a file (see sdk.Exporter).
+func (m exportModel) Export(ctx context.Context, req *sdk.ExportRequest) (*sdk.ExportResponse, error) {
+	return m.export(ctx, req)
+}
+
+// Train runs a training run in the plugin (see sdk.Trainer).
+func (m trainExportModel) Train(ctx context.Context, req *sdk.TrainRequest, events func(*sdk.TrainEvent) error) error {
+	return m.train(ctx, req, events)
+}
+
+// Export writes the model to a file (see sdk.Exporter).
+func (m trainExportModel) Export(ctx context.Context, req *sdk.ExportRequest) (*sdk.ExportResponse, error) {
+	return m.export(ctx, req)
+}
+
+// handleFor returns the model's handle in process generation gen, loading
+// the model there (and replaying its SetTrainable history) when the handle
+// belongs to an older process.
+func (m *model) handleFor(ctx context.Context, rpc backbonev1.BackboneClient, gen int) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return "", fmt.Errorf("%w: model %s of plugin %s", sdk.ErrClosed, m.load.GetArch(), m.p.info.Name)
+	}
+	if m.handle != "" && m.gen == gen {
+		return m.handle, nil
+	}
+	resp, err := rpc.Load(ctx, m.load)
+	if err != nil {
+		return "", err
+	}
+	for _, st := range m.trainable {
+		st.Handle = resp.GetHandle()
+		if _, err := rpc.SetTrainable(ctx, st); err != nil {
+			return "", err
+		}
+	}
+	m.handle, m.gen = resp.GetHandle(), gen
+	return m.handle, nil
+}
+
+// call runs fn with a live handle, recovering from plugin crashes when
+// retry is set.
+func (m *model) call(ctx context.Context, what string, retry bool, fn func(rpc backbonev1.BackboneClient, handle string) error) error {
+	return m.p.do(ctx, what, retry, func(rpc backbonev1.BackboneClient, gen int) error {
+		h, err := m.handleFor(ctx, rpc, gen)
+		if err != nil {
+			return err
+		}
+		return fn(rpc, h)
+	})
+}
+
+func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer, error) {
+	var shape []int64
+	if req != nil {
+		shape = req.InputShape
+	}
+	var out []sdk.Layer
+	err := m.call(ctx, "Layers", true, func(rpc backbonev1.BackboneClient, h string) error {
+		resp, err := rpc.Layers(ctx, &backbonev1.LayersRequest{Handle: h, InputShape: shape})
+		if err == nil {
+			out = backbonev1.LayersFromProto(resp.GetLayers())
+		}
+		return err
+	})
+	return out, err
+}
+
+func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.ExtractResponse, error) {
+	if req == nil || req.Input == nil {
+		return nil, fmt.Errorf("%w: extract needs an input tensor", sdk.ErrBadInput)
+	}
+	chunks, err := backbonev1.Chunks("", req.Input, 0)
+	if err != nil {
+		return nil, fmt.Errorf("extract input: %w", err)
+	}
+	var out *sdk.ExtractResponse
+	err = m.call(ctx, "Extract", true, func(rpc backbonev1.BackboneClient, h string) error {
+		var err error
+		out, err = extract(ctx, rpc, h, req, chunks)
+		return err
+	})
+	return out, err
+}
+
+// extract runs one Extract stream: the input chunks go up, the outputs'
+// chunks come back.
+func extract(ctx context.Context, rpc backbonev1.BackboneClient, h string, req *sdk.ExtractRequest, chunks []*backbonev1.TensorChunk) (*sdk.ExtractResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := rpc.Extract(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range chunks {
+		msg := &backbonev1.ExtractRequest{Input: c}
+		if i == 0 {
+			msg.Handle, msg.Layers, msg.Lengths = h, req.Layers, req.Lengths
+		}
+		if err := stream.Send(msg); err != nil {
+			if err == io.EOF {
+				break // the server ended the call; Recv reports why
+			}
+			return nil, err
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	var outs backbonev1.Outputs
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := outs.Add(resp.GetOutput()); err != nil {
+			return nil, err
+		}
+	}
+	ts, err := outs.Tensors()
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.ExtractResponse{Outputs: ts}, nil
+}
+
+func (m *model) Params(ctx context.Context) ([]sdk.Param, error) {
+	var out []sdk.Param
+	err := m.call(ctx, "Params", true, func(rpc backbonev1.BackboneClient, h string) error {
+		resp, err := rpc.Params(ctx, &backbonev1.ParamsRequest{Handle: h})
+		if err == nil {
+			out = backbonev1.ParamsFromProto(resp.GetParams())
+		}
+		return err
+	})
+	return out, err
+}
+
+func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) (*sdk.SetTrainableResponse, error) {
+	if req == nil {
+		return nil, fmt.Errorf("%w: nil SetTrainableRequest", sdk.ErrBadInput)
+	}
+	var out *sdk.SetTrainableResponse
+	err := m.call(ctx, "SetTrainable", true, func(rpc backbonev1.BackboneClient, h string) error {
+		resp, err := rpc.SetTrainable(ctx, &backbonev1.SetTrainableRequest{Handle: h, Patterns: req.Patterns, Trainable: req.Trainable})
+		if err != nil {
+			return err
+		}
+		out = &sdk.SetTrainableResponse{Matched: resp.GetMatched()}
+		m.mu.Lock()
+		m.trainable = append(m.trainable, &backbonev1.SetTrainableRequest{Patterns: append([]string(nil), req.Patterns...), Trainable: req.Trainable})
+		m.mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+func (m *model) export(ctx context.Context, req *sdk.ExportRequest) (*sdk.ExportResponse, error) {
+	if req == nil {
+		return nil, fmt.Errorf("%w: nil ExportRequest", sdk.ErrBadInput)
+	}
+	var out *sdk.ExportResponse
+	err := m.call(ctx, "Export", false, func(rpc backbonev1.BackboneClient, h string) error {
+		pr, err := backbonev1.ExportRequestToProto(h, req)
+		if err != nil {
+			return err
+		}
+		resp, err := rpc.Export(ctx, pr)
+		if err == nil {
+			out = &sdk.ExportResponse{Path: resp.GetPath(), Bytes: resp.GetBytes()}
+		}
+		return err
+	})
+	return out, err
+}
+
+func (m *model) train(ctx context.Context, req *sdk.TrainRequest, events func(*sdk.TrainEvent) error) error {
+	if req == nil {
+		return fmt.Errorf("%w: nil TrainRequest", sdk.ErrBadInput)
+	}
+	return m.call(ctx, "Train", false, func(rpc backbonev1.BackboneClient, h string) error {
+		return train(ctx, rpc, h, req, events)
+	})
+}
+
+func train(ctx context.Context, rpc backbonev1.BackboneClient, h string, req *sdk.TrainRequest, events func(*sdk.TrainEvent) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := rpc.Train(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&backbonev1.TrainRequest{Msg: &backbonev1.TrainRequest_Config{Config: backbonev1.TrainConfigToProto(h, req)}}); err != nil && err != io.EOF {
+		return err
+	}
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- sendBatches(ctx, stream, req.Batches) }()
+	for {
+		e, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := events(backbonev1.TrainEventFromProto(e)); err != nil {
+			return err
+		}
+	}
+	select {
+	case err := <-sendErr:
+		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+			return err
+		}
+	default:
+	}
+	return nil
+}
+
+// sendBatches streams req's batches, chunked, then closes the send side.
+func sendBatches(ctx context.Context, stream backbonev1.Backbone_TrainClient, batches <-chan sdk.TrainBatch) error {
+	for {
+		var b sdk.TrainBatch
+		var ok bool
+		select {
+		case b, ok = <-batches:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return stream.CloseSend()
+		}
+		chunks, err := backbonev1.Chunks("", b.Input, 0)
+		if err != nil {
+			return fmt.Errorf("train batch: %w", err)
+		}
+		for i, c := range chunks {
+			tb := &backbonev1.TrainBatch{Input: c}
+			if i == 0 {
+				tb.Labels, tb.Validation, tb.EndOfEpoch = b.Labels, b.Validation, b.EndOfEpoch
+			}
+			if err := stream.Send(&backbonev1.TrainRequest{Msg: &backbonev1.TrainRequest_Batch{Batch: tb}}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Close releases the model in the plugin. It is idempotent; a model whose
+// plugin has exited closes without error.
+func (m *model) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	h, gen := m.handle, m.gen
+	m.mu.Unlock()
+	if h == "" {
+		return nil
+	}
+	m.p.mu.Lock()
+	rpc, live := m.p.rpc, m.p.gen == gen && m.p.gp != nil && !m.p.gp.Exited() && !m.p.closed
+	m.p.mu.Unlock()
+	if !live {
+		return nil
+	}
+	_, err := rpc.Close(context.Background(), &backbonev1.CloseRequest{Handle: h})
+	if err != nil && !m.p.crashed(context.Background(), err) {
+		return fmt.Errorf("close model %s of plugin %s: %w", m.load.GetArch(), m.p.info.Name, backbonev1.FromStatus(err))
+	}
+	return nil
+}

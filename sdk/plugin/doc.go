@@ -1,0 +1,16 @@
+// Package plugin serves a backbone from a plugin binary's main function.
+//
+// A Go backbone plugin is an executable named gozoo-backbone-<name> whose
+// main calls Serve with its sdk.Backbone:
+//
+//	func main() { plugin.Serve(resnet.New()) }
+//
+// Serve speaks gozoo's backbone protocol over hashicorp/go-plugin gRPC: it
+// hands out a handle per loaded sdk.Model, streams large tensors in chunks,
+// turns sdk sentinel errors into gRPC statuses the host maps back, and
+// answers Train and Export only for models that implement sdk.Trainer and
+// sdk.Exporter. Run such a binary through sdk/host, not by hand.
+//
+// Register installs the same gRPC service on any gRPC server, for tests and
+// for embedding in a custom server.
+package plugin

@@ -1,0 +1,12 @@
+package plugin_test
+
+import (
+	"github.com/gozoo/gozoo/internal/toyplugin"
+	"github.com/gozoo/gozoo/sdk/plugin"
+)
+
+// A plugin binary's main function serves its backbone; the host starts the
+// binary and talks to it. Run by hand, it prints a hint and exits.
+func ExampleServe() {
+	plugin.Serve(toyplugin.New(), plugin.WithLogLevel("info"))
+}

@@ -1,0 +1,106 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gozoo/gozoo/internal/backbonev1"
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// Handshake is the go-plugin handshake every gozoo backbone plugin and host
+// use. Its ProtocolVersion is the protocol's major version; the minor
+// version is sdk.ProtocolMinor, reported by Describe.
+var Handshake = backbonev1.Handshake
+
+// Option configures Serve.
+type Option func(*config) error
+
+type config struct {
+	name     string
+	logLevel hclog.Level
+	logOut   io.Writer
+}
+
+// WithName sets the plugin name used in error messages (for example
+// "train is not a capability of plugin resnet"). By default Serve asks the
+// backbone's Describe.
+func WithName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return fmt.Errorf("plugin: WithName: empty name")
+		}
+		c.name = name
+		return nil
+	}
+}
+
+// WithLogLevel sets the level of the plugin's own log ("trace", "debug",
+// "info", "warn", "error"); the host relays it. The default is "warn".
+func WithLogLevel(level string) Option {
+	return func(c *config) error {
+		l := hclog.LevelFromString(level)
+		if l == hclog.NoLevel {
+			return fmt.Errorf("plugin: WithLogLevel(%q): use trace, debug, info, warn or error", level)
+		}
+		c.logLevel = l
+		return nil
+	}
+}
+
+// Serve serves impl as a gozoo backbone plugin on the go-plugin protocol and
+// returns when the host closes it. It is meant for a plugin binary's main
+// function; run directly (not by a host) it prints a hint and exits 1. An
+// invalid option also exits 1 with a message on stderr.
+func Serve(impl sdk.Backbone, opts ...Option) {
+	cfg := &config{logLevel: hclog.Warn, logOut: os.Stderr}
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         goplugin.PluginSet{backbonev1.PluginName: &grpcPlugin{impl: impl, name: cfg.name}},
+		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(o, ServerOptions()...)...)
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Level: cfg.logLevel, Output: cfg.logOut, JSONFormat: true}),
+	})
+}
+
+// ServerOptions are the gRPC server options a backbone server needs: raised
+// message size limits.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(backbonev1.MaxMessageBytes),
+		grpc.MaxSendMsgSize(backbonev1.MaxMessageBytes),
+		grpc.InitialWindowSize(backbonev1.WindowBytes),
+		grpc.InitialConnWindowSize(backbonev1.WindowBytes),
+	}
+}
+
+// grpcPlugin is the plugin side of go-plugin's GRPCPlugin.
+type grpcPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	impl sdk.Backbone
+	name string
+}
+
+func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	var opts []Option
+	if p.name != "" {
+		opts = append(opts, WithName(p.name))
+	}
+	return Register(s, p.impl, opts...)
+}
+
+func (p *grpcPlugin) GRPCClient(context.Context, *goplugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, fmt.Errorf("plugin: the plugin side has no client; use sdk/host")
+}

@@ -1,0 +1,20 @@
+// Package sdktest is the conformance suite for gozoo backbones. A plugin
+// author runs it from go test, against the implementation directly or
+// against the built plugin binary through sdk/host:
+//
+//	func TestConformance(t *testing.T) {
+//		sdktest.Run(t, mybackbone.New(), sdktest.WithArch("resnet18"), sdktest.WithInputShape(-1, 3, 64, 64))
+//	}
+//
+//	func TestPluginConformance(t *testing.T) {
+//		bb := sdktest.Start(t, "/path/to/gozoo-backbone-mine")
+//		sdktest.Run(t, bb)
+//	}
+//
+// Run checks Describe, Load with a seeded random init, Layers, Extract of
+// several layers for batches of 1 and 3 (shapes as Layers promised, the
+// same rows batched and one by one, safe under concurrent calls), the
+// sentinel errors for unknown names and bad input, Params and SetTrainable
+// patterns, Train and Export against the declared Capabilities, and Close.
+// Layers must accept -1 for the batch dimension of its InputShape.
+package sdktest
