@@ -1,0 +1,105 @@
+package backbonev1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gozoo/gozoo/sdk"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// overWire sends a status through its protobuf form, as gRPC does.
+func overWire(t *testing.T, err error) error {
+	t.Helper()
+	st, _ := status.FromError(err)
+	b, merr := proto.Marshal(st.Proto())
+	if merr != nil {
+		t.Fatal(merr)
+	}
+	pb := st.Proto()
+	pb.Reset()
+	if err := proto.Unmarshal(b, pb); err != nil {
+		t.Fatal(err)
+	}
+	return status.FromProto(pb).Err()
+}
+
+func TestErrorMapping(t *testing.T) {
+	for code, sentinel := range sdk.Sentinels {
+		t.Run(code, func(t *testing.T) {
+			in := fmt.Errorf("load resnet18: %w: try again", sentinel)
+			st := ToStatus(in)
+			if got := status.Code(st); got != codeOf[code] {
+				t.Errorf("ToStatus(%s) code = %v; want %v", code, got, codeOf[code])
+			}
+			got := FromStatus(overWire(t, st))
+			if !errors.Is(got, sentinel) {
+				t.Errorf("FromStatus(ToStatus(%v)) = %v; does not match %v", in, got, sentinel)
+			}
+			if got.Error() != in.Error() {
+				t.Errorf("message = %q; want %q", got.Error(), in.Error())
+			}
+			for _, other := range sdk.Sentinels {
+				if other != sentinel && errors.Is(got, other) {
+					t.Errorf("%v also matches %v", got, other)
+				}
+			}
+		})
+	}
+}
+
+func TestTypedErrors(t *testing.T) {
+	le := &sdk.LayerError{Name: "layer9", Suggestions: []string{"layer1", "layer4"}}
+	got := FromStatus(overWire(t, ToStatus(fmt.Errorf("extract: %w", le))))
+	var gotLE *sdk.LayerError
+	if !errors.As(got, &gotLE) || !reflect.DeepEqual(gotLE, le) {
+		t.Errorf("LayerError round trip = %#v; want %#v", gotLE, le)
+	}
+	if !errors.Is(got, sdk.ErrUnknownLayer) || !strings.Contains(got.Error(), `did you mean "layer1", "layer4"`) {
+		t.Errorf("LayerError round trip = %v", got)
+	}
+
+	se := &sdk.ShapeError{What: "input", Want: []int64{-1, 3, 224, 224}, Got: []int64{3, 224, 224}, Hint: "add a batch dimension"}
+	got = FromStatus(overWire(t, ToStatus(se)))
+	var gotSE *sdk.ShapeError
+	if !errors.As(got, &gotSE) || !reflect.DeepEqual(gotSE, se) || !errors.Is(got, sdk.ErrBadInput) {
+		t.Errorf("ShapeError round trip = %#v; want %#v", gotSE, se)
+	}
+}
+
+func TestContextAndPlainErrors(t *testing.T) {
+	tests := []struct {
+		in   error
+		code codes.Code
+		is   error
+	}{
+		{context.Canceled, codes.Canceled, context.Canceled},
+		{fmt.Errorf("run: %w", context.DeadlineExceeded), codes.DeadlineExceeded, context.DeadlineExceeded},
+		{errors.New("disk full"), codes.Unknown, nil},
+	}
+	for _, tt := range tests {
+		st := ToStatus(tt.in)
+		if status.Code(st) != tt.code {
+			t.Errorf("ToStatus(%v) code = %v; want %v", tt.in, status.Code(st), tt.code)
+		}
+		got := FromStatus(st)
+		if tt.is != nil && !errors.Is(got, tt.is) {
+			t.Errorf("FromStatus(ToStatus(%v)) = %v; want it to match %v", tt.in, got, tt.is)
+		}
+		if got.Error() != tt.in.Error() {
+			t.Errorf("message = %q; want %q", got.Error(), tt.in.Error())
+		}
+		if sdk.Code(got) != "" {
+			t.Errorf("FromStatus(%v) matches sentinel %s", tt.in, sdk.Code(got))
+		}
+	}
+	if ToStatus(nil) != nil || FromStatus(nil) != nil {
+		t.Errorf("nil errors must stay nil")
+	}
+}
