@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gozoo/gozoo/internal/npy"
+	"github.com/gozoo/gozoo/internal/testenv"
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/ort"
+)
+
+// TestExtractLengths runs gozoo extract --lengths against the lstm plugin
+// on PyTorch-made fixtures: sequence-major int64 token ids in one pass,
+// and batch-first float sequences split into row batches with their
+// lengths, with taps whose batch is not the first dimension (h_n).
+func TestExtractLengths(t *testing.T) {
+	testenv.Python(t)
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "lstm")
+	script := filepath.Join("..", "..", "plugins", "lstm", "testdata", "make_parity.py")
+	tests := []struct {
+		name    string
+		fixture []string
+		args    []string
+		layers  string
+	}{
+		{"tokens_tn", []string{"lstm", "--embedding", "11", "--num-layers", "2", "--bidirectional", "--ragged", "--fc", "3", "--steps", "7", "--batch", "20"},
+			[]string{"--arch", "lstm", "--opt", "num_layers=2,bidirectional=true,batch_first=false"}, "h_n,c_n,lstm,lstm.l0,embedding,last,mean,fc"},
+		{"gru_bf_split", []string{"gru", "--batch-first", "--ragged", "--bidirectional", "--batch", "19", "--steps", "6"},
+			[]string{"--arch", "gru", "--opt", "bidirectional=true", "--batch-size", "4"}, "gru,last,mean"},
+		{"gru_bf_h_n", []string{"gru", "--batch-first", "--ragged", "--num-layers", "2", "--batch", "9", "--steps", "5"},
+			[]string{"--arch", "gru", "--batch-size", "4"}, "h_n,gru.l1,mean"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			testenv.RunPython(t, script, append([]string{tc.fixture[0], dir}, tc.fixture[1:]...)...)
+			out := filepath.Join(dir, "out.npz")
+			args := append([]string{"--plugin-path", plugins, "extract", "--weights", filepath.Join(dir, "weights.pth")}, tc.args...)
+			args = append(args, "--lengths", filepath.Join(dir, "lengths.npy"), "--layers", tc.layers, "--out", out, filepath.Join(dir, "input.npy"))
+			if _, stderr, err := execute(t, &Factory{}, args...); err != nil {
+				t.Fatalf("extract: %v\n%s", err, stderr)
+			}
+			got, _, err := npy.ReadNPZ(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := npy.ReadNPZ(filepath.Join(dir, "outputs.npz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(tc.layers, ",") {
+				g, w := got[l], want[l]
+				if g == nil || !sdk.EqualShape(g.Shape, w.Shape) {
+					t.Errorf("%s: got %v; torch shape %v", l, g, w.Shape)
+					continue
+				}
+				var diff, scale float64
+				for i := range w.Float32 {
+					diff = math.Max(diff, math.Abs(float64(g.Float32[i]-w.Float32[i])))
+					scale = math.Max(scale, math.Abs(float64(w.Float32[i])))
+				}
+				if diff > 1e-4*math.Max(1, scale) {
+					t.Errorf("%s: max |gozoo - torch| = %g", l, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestExtractLengthsErrors checks bad --lengths files and values.
+func TestExtractLengthsErrors(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "lstm")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.npy")
+	if err := npy.WriteFile(in, sdk.Zeros(2, 4, 8)); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, x *sdk.Tensor) string {
+		p := filepath.Join(dir, name)
+		if err := npy.WriteFile(p, x); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		lengths string
+		want    string
+	}{
+		{"float", write("f.npy", sdk.Zeros(2)), "want int64 [N]"},
+		{"too long", write("long.npy", &sdk.Tensor{Shape: []int64{2}, Int64: []int64{4, 5}}), "longer than the input's 4 steps"},
+		{"zero", write("zero.npy", &sdk.Tensor{Shape: []int64{2}, Int64: []int64{0, 4}}), "at least one step"},
+		{"count", write("count.npy", &sdk.Tensor{Shape: []int64{3}, Int64: []int64{1, 2, 3}}), "3 lengths for 2 rows"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := execute(t, &Factory{}, "--plugin-path", plugins, "extract", "--arch", "lstm", "--lengths", tc.lengths,
+				"--layers", "last", "--out", filepath.Join(dir, "o.npz"), in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("extract --lengths %s = %v; want an error with %q", tc.name, err, tc.want)
+			}
+		})
+	}
+}
