@@ -240,6 +240,12 @@ func (t *tensorRef) materialize() (*sdk.Tensor, error) {
 			}
 		}
 	}
+	if s.dt == dtF32 && idx == nil {
+		if f, ok := aliasFloat32(raw, n); ok {
+			out.Float32 = f // shares the storage, like a torch view
+			return out, nil
+		}
+	}
 	if s.dt.isFloat() {
 		out.Float32 = decodeFloats(s.dt, raw, idx, n)
 	} else {

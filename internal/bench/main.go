@@ -5,6 +5,7 @@
 // plugin/in-process and plugin/PyTorch. `make bench` runs it.
 //
 //	go run ./internal/bench -arch resnet50 -layer avgpool -batch 8 -size 224 -threads 2
+//	go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 8 -size 224 -threads 2
 package main
 
 import (
@@ -20,10 +21,20 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/plugins/resnet"
+	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
 )
+
+// inProcess maps a plugin name to its backbone, run in this process for
+// the in-process engine.
+var inProcess = map[string]func() sdk.Backbone{
+	"resnet":    resnet.New,
+	"vgg":       vgg.New,
+	"inception": inception.New,
+}
 
 type config struct {
 	arch, layer, plugin, pluginDir, python string
@@ -58,7 +69,11 @@ func run(ctx context.Context, c config) error {
 	}
 	load := &sdk.LoadRequest{Arch: c.arch, Threads: c.threads, Seed: 1}
 
-	inproc, err := resnet.New().Load(ctx, load)
+	newBackbone, ok := inProcess[c.plugin]
+	if !ok {
+		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg or inception", c.plugin)
+	}
+	inproc, err := newBackbone().Load(ctx, load)
 	if err != nil {
 		return fmt.Errorf("in-process load: %w", err)
 	}

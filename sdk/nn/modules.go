@@ -272,9 +272,9 @@ func (b *Builder) AvgPool2d(name string, x Value, p Pool) Value {
 
 // AdaptiveAvgPool2d adds module name as a torch.nn.AdaptiveAvgPool2d with
 // output size out. Output (1, 1) keeps torch's [N, C, 1, 1] shape; other
-// sizes need the input to be a multiple of out (or equal to it) and are
-// computed with a fixed window, so such a graph serves only inputs of the
-// size it was built for.
+// sizes take torch's windows for the input size the graph is built for
+// (a fixed window when the input is a multiple of out, window sums
+// otherwise), so such a graph serves only inputs of that size.
 func (b *Builder) AdaptiveAvgPool2d(name string, x Value, out Pair) Value {
 	const kind = "AdaptiveAvgPool2d"
 	if !b.checkRank(name, kind, x, 4) {
@@ -286,10 +286,11 @@ func (b *Builder) AdaptiveAvgPool2d(name string, x Value, out Pair) Value {
 		return b.Node(name, kind, "GlobalAveragePool", []Value{x}, shape)
 	}
 	h, w := sh[2], sh[3]
-	if h < 0 || w < 0 || h%out[0] != 0 || w%out[1] != 0 {
-		b.Failf("%s (AdaptiveAvgPool2d): input %s is not a multiple of the output size %dx%d; use an input size that gives one",
-			b.Path(name), sdk.FormatShape(sh), out[0], out[1])
+	if !b.checkAdaptive(name, x) {
 		return b.Node(name, kind, "Identity", []Value{x}, shape)
+	}
+	if h%out[0] != 0 || w%out[1] != 0 {
+		return b.adaptiveAvgPoolAny(name, kind, x, out) // adaptive.go
 	}
 	k := Pair{h / out[0], w / out[1]}
 	return b.Node(name, kind, "AveragePool", []Value{x}, shape,

@@ -27,6 +27,10 @@ type config struct {
 	threadsSet bool
 	device     device
 	deviceSet  bool
+	arena      bool // see WithMemoryArena
+	arenaSet   bool
+	noSubsets  bool // see WithOutputSubsets
+	subsetsSet bool
 }
 
 // WithThreads sets the number of intra-op threads ONNX Runtime uses for one
@@ -121,7 +125,7 @@ func NewSession(model []byte, opts ...Option) (*Session, error) {
 		return nil, fmt.Errorf("%w: ort: read model (%d bytes): %v: pass the bytes of a valid .onnx file", sdk.ErrBadInput, len(model), err)
 	}
 	s := &Session{
-		model:   slices.Clone(model),
+		model:   model, // cloned below unless subsets are off
 		dev:     c.device,
 		subsets: map[string]*onnxruntime.DynamicAdvancedSession{},
 		active:  map[*onnxruntime.RunOptions]struct{}{},
@@ -144,6 +148,11 @@ func NewSession(model []byte, opts ...Option) (*Session, error) {
 	s.full, err = s.newORTSession(names(s.outputs))
 	if err != nil {
 		return nil, err
+	}
+	if c.noSubsets {
+		s.model = nil // ONNX Runtime holds what it needs
+	} else {
+		s.model = slices.Clone(model)
 	}
 	ok = true
 	return s, nil
@@ -184,6 +193,11 @@ func sessionOptions(c config) (*onnxruntime.SessionOptions, error) {
 	}
 	if err := o.SetInterOpNumThreads(1); err != nil {
 		return fail(fmt.Errorf("ort: set inter-op threads: %w", err))
+	}
+	if c.arenaSet {
+		if err := o.SetCpuMemArena(c.arena); err != nil {
+			return fail(fmt.Errorf("ort: set memory arena: %w", err))
+		}
 	}
 	switch c.device.provider {
 	case ProviderTensorRT:
@@ -429,7 +443,7 @@ func (s *Session) sessionFor(want []string) (*onnxruntime.DynamicAdvancedSession
 	if ds, ok := s.subsets[key]; ok {
 		return ds, ordered, nil
 	}
-	if len(s.subsets) >= maxSubsetSessions {
+	if len(s.subsets) >= maxSubsetSessions || s.model == nil {
 		return s.full, names(s.outputs), nil
 	}
 	ds, err := s.newORTSession(ordered)
