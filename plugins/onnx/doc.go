@@ -1,0 +1,20 @@
+// Package onnx is gozoo's backbone plugin for any ONNX model: a user's
+// .onnx file, exported by PyTorch or anything else, becomes a backbone
+// whose layers can be extracted by PyTorch module path.
+//
+// torch.onnx.export names every node after the module scopes it ran in
+// ("/layer3/layer3.1/relu/Relu"); the plugin maps each module path to the
+// output of the last node inside that module, so "layer3.1.relu" and
+// "layer3.1" both name that Relu's output, as a forward hook on the module
+// would see it. A module called again gets a "_1" scope; its last call
+// wins, as in gozoo's Go plugins. Raw node output names and the graph's
+// own outputs are layers too. Requested layers become extra graph outputs,
+// so one forward pass in ONNX Runtime serves them all:
+//
+//	gozoo extract --onnx model.onnx --layers layer3.1,fc --out feats.npz images.npy
+//
+// The model loads as arch "onnx" with the file as its weights path (or as
+// option file=PATH). Modules whose nodes were folded away at export
+// (batch-norm layers folded into their convolution) have no node and are
+// not listed.
+package onnx

@@ -1,0 +1,489 @@
+package onnx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gozoo/gozoo/internal/onnxpb"
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/ort"
+	"google.golang.org/protobuf/proto"
+)
+
+// Version is the plugin's version, reported by Describe.
+const Version = "0.1.0"
+
+// Arch is the one architecture the plugin offers: the model in the file.
+const Arch = "onnx"
+
+// maxSessions bounds the ONNX Runtime sessions a model keeps, one per
+// distinct set of requested layers.
+const maxSessions = 2
+
+// New returns the ONNX backbone. It is safe for concurrent use.
+func New() sdk.Backbone { return backbone{} }
+
+type backbone struct{}
+
+var _ sdk.Backbone = backbone{}
+
+// Describe lists the one arch, "onnx".
+func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
+	devs := []string{"cpu"}
+	for _, d := range ort.Devices() {
+		if d.Available && d.Device != "cpu" {
+			devs = append(devs, d.Device)
+		}
+	}
+	return &sdk.Description{
+		Name:          "onnx",
+		Version:       Version,
+		ProtocolMinor: sdk.ProtocolMinor,
+		Capabilities:  sdk.Capabilities{Extract: true, Devices: devs},
+		Archs: []sdk.Arch{{
+			Name:  Arch,
+			Input: sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32},
+			Options: []sdk.OptionSpec{
+				{Name: "file", Usage: "the .onnx file (or give it as the weights path)"},
+			},
+			Doc: "any ONNX model: layers by PyTorch module path (torch.onnx.export scopes) or node output name; the input is the file's own",
+		}},
+	}, nil
+}
+
+// Load reads the ONNX file named by the weights path or option file.
+func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
+	if req.Arch != Arch {
+		return nil, fmt.Errorf("onnx: arch %q: %w; the plugin offers %q (the model in the file)", req.Arch, sdk.ErrUnknownArch, Arch)
+	}
+	path := req.WeightsPath
+	for k, v := range req.Options {
+		switch k {
+		case "file":
+			if path != "" && path != v {
+				return nil, fmt.Errorf("onnx: option file=%s and weights path %s: %w: give the file once", v, path, sdk.ErrBadOption)
+			}
+			path = v
+		default:
+			return nil, fmt.Errorf("onnx: option %q: %w: the onnx arch takes file only", k, sdk.ErrBadOption)
+		}
+	}
+	if path == "" {
+		return nil, fmt.Errorf("onnx: no model file: %w: give the .onnx file as the weights path (gozoo extract --onnx FILE)", sdk.ErrBadOption)
+	}
+	switch req.WeightsFormat {
+	case sdk.FormatNone, sdk.FormatONNX:
+	default:
+		return nil, fmt.Errorf("onnx: weights format %q: %w: the onnx plugin reads .onnx files", req.WeightsFormat, sdk.ErrUnsupported)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(data, mp); err != nil || mp.GetGraph() == nil || len(mp.GetGraph().GetNode()) == 0 {
+		return nil, fmt.Errorf("onnx: %s is not an ONNX model (%v): %w", path, err, sdk.ErrWeights)
+	}
+	m := &model{path: path, proto: mp, raw: data}
+	if req.Threads > 0 {
+		m.opts = append(m.opts, ort.WithThreads(req.Threads))
+	}
+	if req.Device != "" {
+		m.opts = append(m.opts, ort.WithDevice(req.Device))
+	}
+	if err := m.init(); err != nil {
+		return nil, err
+	}
+	// Fail at Load, not at the first Extract, when the runtime cannot run
+	// the file or the device is unusable.
+	c, err := m.session(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.release(c); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+type model struct {
+	path   string
+	proto  *onnxpb.ModelProto // read-only after init
+	raw    []byte
+	opts   []ort.Option
+	input  string
+	shape  []int64 // the input's shape, -1 where free
+	dtype  sdk.DType
+	refs   []layerRef
+	byName map[string]layerRef
+	values map[string]bool // every node output
+
+	mu        sync.Mutex
+	closed    bool
+	sessions  []*cached
+	shapes    map[string][]sdk.Layer
+	trainable map[string]bool
+	params    []sdk.Param
+}
+
+type cached struct {
+	key     string
+	s       *ort.Session
+	refs    int
+	evicted bool
+}
+
+var _ sdk.Model = (*model)(nil)
+
+func (m *model) init() error {
+	g := m.proto.GetGraph()
+	inits := map[string]bool{}
+	m.trainable = map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		inits[t.GetName()] = true
+		if t.GetDataType() == int32(onnxpb.TensorProto_FLOAT) && len(t.GetDims()) > 0 {
+			m.params = append(m.params, sdk.Param{Name: t.GetName(), Shape: slices.Clone(t.GetDims()), Trainable: true})
+			m.trainable[t.GetName()] = true
+		}
+	}
+	var ins []*onnxpb.ValueInfoProto
+	for _, in := range g.GetInput() {
+		if !inits[in.GetName()] {
+			ins = append(ins, in)
+		}
+	}
+	if len(ins) != 1 {
+		return fmt.Errorf("onnx: %s has %d inputs: %w: gozoo feeds models with one input", m.path, len(ins), sdk.ErrUnsupported)
+	}
+	m.input = ins[0].GetName()
+	tt := ins[0].GetType().GetTensorType()
+	switch onnxpb.TensorProto_DataType(tt.GetElemType()) {
+	case onnxpb.TensorProto_FLOAT:
+		m.dtype = sdk.Float32
+	case onnxpb.TensorProto_INT64:
+		m.dtype = sdk.Int64
+	default:
+		return fmt.Errorf("onnx: %s: input %s has element type %d: %w: gozoo feeds float32 or int64", m.path, m.input, tt.GetElemType(), sdk.ErrUnsupported)
+	}
+	for _, d := range tt.GetShape().GetDim() {
+		if v := d.GetDimValue(); v > 0 {
+			m.shape = append(m.shape, v)
+		} else {
+			m.shape = append(m.shape, -1)
+		}
+	}
+	if len(m.shape) > 0 {
+		m.shape[0] = -1
+	}
+	m.refs = mapLayers(g)
+	m.byName = map[string]layerRef{}
+	m.values = map[string]bool{}
+	for _, r := range m.refs {
+		m.byName[r.name] = r
+	}
+	for _, n := range g.GetNode() {
+		for _, o := range n.GetOutput() {
+			if o != "" {
+				m.values[o] = true
+			}
+		}
+	}
+	m.shapes = map[string][]sdk.Layer{}
+	return nil
+}
+
+// resolve maps layer names to graph values: module paths and graph
+// outputs first, then raw node output names.
+func (m *model) resolve(names []string) ([]string, error) {
+	vals := make([]string, len(names))
+	for i, n := range names {
+		if r, ok := m.byName[n]; ok {
+			vals[i] = r.value
+			continue
+		}
+		if m.values[n] {
+			vals[i] = n
+			continue
+		}
+		cands := make([]string, 0, len(m.refs))
+		for _, r := range m.refs {
+			cands = append(cands, r.name)
+		}
+		return nil, &sdk.LayerError{Name: n, Suggestions: sdk.Suggest(n, cands, 3)}
+	}
+	return vals, nil
+}
+
+// withOutputs returns the model's bytes with values added as graph outputs.
+func (m *model) withOutputs(values []string) ([]byte, error) {
+	g := m.proto.GetGraph()
+	have := map[string]bool{}
+	for _, o := range g.GetOutput() {
+		have[o.GetName()] = true
+	}
+	var extra []string
+	for _, v := range values {
+		if !have[v] {
+			have[v] = true
+			extra = append(extra, v)
+		}
+	}
+	if len(extra) == 0 {
+		return m.raw, nil
+	}
+	mp := proto.Clone(m.proto).(*onnxpb.ModelProto)
+	for _, v := range extra {
+		mp.Graph.Output = append(mp.Graph.Output, &onnxpb.ValueInfoProto{
+			Name: v,
+			Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: valueType(g, v)}}},
+		})
+	}
+	return proto.Marshal(mp)
+}
+
+func (m *model) session(values []string) (*cached, error) {
+	outs := slices.Clone(values)
+	slices.Sort(outs)
+	outs = slices.Compact(outs)
+	key := strings.Join(outs, "\x00")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
+	}
+	for i, c := range m.sessions {
+		if c.key == key {
+			m.sessions = append(append(m.sessions[:i:i], m.sessions[i+1:]...), c)
+			c.refs++
+			return c, nil
+		}
+	}
+	var evictErr error
+	for len(m.sessions) >= maxSessions {
+		evictErr = errors.Join(evictErr, m.sessions[0].evict())
+		m.sessions = m.sessions[1:]
+	}
+	data, err := m.withOutputs(outs)
+	if err != nil {
+		return nil, errors.Join(err, evictErr)
+	}
+	s, err := ort.NewSession(data, m.opts...)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("onnx: %s: %w", m.path, err), evictErr)
+	}
+	c := &cached{key: key, s: s, refs: 1}
+	m.sessions = append(m.sessions, c)
+	return c, evictErr
+}
+
+func (c *cached) evict() error {
+	c.evicted = true
+	if c.refs == 0 {
+		return c.s.Close()
+	}
+	return nil
+}
+
+func (m *model) release(c *cached) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.refs--
+	if c.evicted && c.refs == 0 {
+		return c.s.Close()
+	}
+	return nil
+}
+
+// checkShape checks an input shape against the file's; free allows -1
+// for the batch.
+func (m *model) checkShape(shape []int64, free bool) error {
+	bad := len(shape) != len(m.shape)
+	for i := 0; !bad && i < len(shape); i++ {
+		d := shape[i]
+		switch {
+		case d == 0 || d < -1, d == -1 && !(free && i == 0):
+			bad = true
+		case m.shape[i] > 0 && d != m.shape[i] && !(i == 0 && d == -1):
+			bad = true
+		}
+	}
+	if bad {
+		return &sdk.ShapeError{What: "input", Want: m.shape, Got: shape, Hint: "give the input shape the ONNX file declares"}
+	}
+	return nil
+}
+
+// run runs one forward pass and returns the values asked for.
+func (m *model) run(ctx context.Context, x *sdk.Tensor, values []string) (map[string]*sdk.Tensor, error) {
+	c, err := m.session(values)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.s.Run(ctx, map[string]*sdk.Tensor{m.input: x}, values)
+	return out, errors.Join(err, m.release(c))
+}
+
+// Layers lists the module paths and graph outputs with their shapes for
+// req.InputShape (default: the file's input, which must then have no free
+// dimension besides the batch). Shapes come from running the model on
+// batches of one and two zeros.
+func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer, error) {
+	shape := m.shape
+	if req != nil && len(req.InputShape) > 0 {
+		shape = req.InputShape
+	}
+	if err := m.checkShape(shape, true); err != nil {
+		return nil, err
+	}
+	key := fmt.Sprint(shape)
+	m.mu.Lock()
+	if ls, ok := m.shapes[key]; ok {
+		m.mu.Unlock()
+		return ls, nil
+	}
+	m.mu.Unlock()
+	values := make([]string, len(m.refs))
+	for i, r := range m.refs {
+		values[i] = r.value
+	}
+	var runs [2]map[string]*sdk.Tensor
+	for b := range runs {
+		s := slices.Clone(shape)
+		s[0] = int64(b + 1)
+		x := &sdk.Tensor{Shape: s}
+		if m.dtype == sdk.Int64 {
+			x.Int64 = make([]int64, sdk.NumElements(s))
+		} else {
+			x.Float32 = make([]float32, sdk.NumElements(s))
+		}
+		out, err := m.run(ctx, x, values)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: layers for input %s: %w", sdk.FormatShape(s), err)
+		}
+		runs[b] = out
+	}
+	ls := make([]sdk.Layer, 0, len(m.refs))
+	for _, r := range m.refs {
+		a, b := runs[0][r.value], runs[1][r.value]
+		if a == nil || b == nil {
+			continue
+		}
+		s := slices.Clone(b.Shape)
+		if len(a.Shape) == len(s) {
+			for i := range s {
+				if a.Shape[i] != s[i] {
+					s[i] = -1
+				}
+			}
+		}
+		if !slices.Contains(s, -1) {
+			continue // not batched: a shape computation, not a feature
+		}
+		ls = append(ls, sdk.Layer{Name: r.name, Kind: r.kind, Shape: s})
+	}
+	m.mu.Lock()
+	m.shapes[key] = ls
+	m.mu.Unlock()
+	return ls, nil
+}
+
+// Extract runs one forward pass and returns every requested layer
+// (default: the graph's first output).
+func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.ExtractResponse, error) {
+	if req == nil || req.Input == nil {
+		return nil, fmt.Errorf("onnx: extract: %w: no input tensor", sdk.ErrBadInput)
+	}
+	x := req.Input
+	if err := x.Validate(); err != nil {
+		return nil, fmt.Errorf("onnx: extract: %w", err)
+	}
+	if x.DType() != m.dtype {
+		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: m.shape, Got: x.Shape, Hint: "convert the input to " + m.dtype.String()}
+	}
+	if err := m.checkShape(x.Shape, false); err != nil {
+		return nil, err
+	}
+	layers := req.Layers
+	if len(layers) == 0 {
+		layers = []string{m.proto.GetGraph().GetOutput()[0].GetName()}
+	}
+	values, err := m.resolve(layers)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.run(ctx, x, values)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: extract: %w", err)
+	}
+	res := &sdk.ExtractResponse{Outputs: map[string]*sdk.Tensor{}}
+	for i, l := range layers {
+		res.Outputs[l] = out[values[i]]
+	}
+	return res, nil
+}
+
+// Params lists the file's float initializers (for a torch export, the
+// state_dict names that survived export) with their trainable flags.
+func (m *model) Params(ctx context.Context) ([]sdk.Param, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
+	}
+	out := slices.Clone(m.params)
+	for i := range out {
+		out[i].Trainable = m.trainable[out[i].Name]
+	}
+	return out, nil
+}
+
+// SetTrainable records trainable flags; ONNX Runtime inference does not
+// train, so they are metadata for exports and other tools.
+func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) (*sdk.SetTrainableResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
+	}
+	resp := &sdk.SetTrainableResponse{}
+	for _, p := range m.params {
+		for _, pat := range req.Patterns {
+			ok, err := sdk.MatchPattern(pat, p.Name)
+			if err != nil {
+				return nil, fmt.Errorf("onnx: set trainable: %w", err)
+			}
+			if ok {
+				resp.Matched = append(resp.Matched, p.Name)
+				break
+			}
+		}
+	}
+	if len(resp.Matched) == 0 && len(req.Patterns) > 0 && len(m.params) > 0 {
+		return nil, fmt.Errorf("onnx: set trainable: patterns %q match no parameter: %w: names look like %q", req.Patterns, sdk.ErrBadInput, m.params[0].Name)
+	}
+	for _, n := range resp.Matched {
+		m.trainable[n] = req.Trainable
+	}
+	return resp, nil
+}
+
+// Close releases the model's sessions. It is idempotent.
+func (m *model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	var err error
+	for _, c := range m.sessions {
+		err = errors.Join(err, c.evict())
+	}
+	m.sessions = nil
+	return err
+}

@@ -1,0 +1,22 @@
+// Package torch holds gozoo's PyTorch plugin, a Python package
+// (gozoo_torch) that the host starts from the manifest
+// gozoo-backbone-torch.plugin, and its Go tests.
+//
+// The plugin speaks the same backbone protocol as the Go plugins
+// (internal/backbonev1/backbone.proto; gen.sh regenerates its Python
+// stubs, `make proto` runs it). It offers torchvision's ResNet and VGG
+// families and Inception v3, a user's nn.Module (arch "module", option
+// factory=package.module:factory and path=DIR) and TorchScript files (arch
+// "torchscript"). Layers are torch module paths, caught by forward hooks,
+// so they carry the names the Go plugins use. Beyond extraction it trains
+// (sdk.Trainer: SGD or AdamW, a separate learning rate for the unfrozen
+// backbone, cosine or step schedules, a checkpoint per epoch, resume) and
+// exports (sdk.Exporter: .pth state_dicts and ONNX with named layer
+// outputs). Frozen batch-norm layers keep their running statistics while
+// the rest trains.
+//
+// It needs Debian's python3-torch, python3-torchvision, python3-grpcio and
+// python3-protobuf (make setup installs them); `make build` installs the
+// manifest and the package in bin/plugins. WriteManifest writes a manifest
+// for another Python or folder.
+package torch

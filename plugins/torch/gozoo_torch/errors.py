@@ -1,0 +1,113 @@
+"""gozoo errors on the plugin wire.
+
+A GozooError carries one of the sdk sentinels' wire codes (sdk.Sentinels in
+Go). abort() sends it as a gRPC status whose google.rpc.Status details hold
+an ErrorInfo with that code, so errors.Is works on the Go host.
+"""
+
+import grpc
+
+from .pb import rpc_status_pb2
+
+DOMAIN = "backbone.gozoo"
+
+# Wire code -> gRPC status code, as internal/backbonev1/errors.go maps them.
+_CODES = {
+    "UNKNOWN_ARCH": grpc.StatusCode.NOT_FOUND,
+    "UNKNOWN_LAYER": grpc.StatusCode.NOT_FOUND,
+    "BAD_INPUT": grpc.StatusCode.INVALID_ARGUMENT,
+    "BAD_OPTION": grpc.StatusCode.INVALID_ARGUMENT,
+    "WEIGHTS": grpc.StatusCode.FAILED_PRECONDITION,
+    "UNSUPPORTED": grpc.StatusCode.UNIMPLEMENTED,
+    "DEVICE_UNAVAILABLE": grpc.StatusCode.FAILED_PRECONDITION,
+    "CLOSED": grpc.StatusCode.FAILED_PRECONDITION,
+    "PLUGIN_CRASHED": grpc.StatusCode.INTERNAL,
+}
+
+
+class GozooError(Exception):
+    """An error with a gozoo wire code and optional typed metadata."""
+
+    def __init__(self, code, message, metadata=None):
+        super().__init__(message)
+        if code not in _CODES:
+            raise ValueError("unknown gozoo error code %r" % code)
+        self.code = code
+        self.message = message
+        self.metadata = metadata or {}
+
+
+def layer_error(name, candidates):
+    """GozooError for an unknown layer, with "did you mean" suggestions."""
+    sugg = suggest(name, candidates, 3)
+    msg = "unknown layer %r" % name
+    if sugg:
+        msg += "; did you mean " + ", ".join('"%s"' % s for s in sugg) + "?"
+    msg += " (gozoo layers ARCH lists them all)"
+    return GozooError("UNKNOWN_LAYER", msg, {"layer": name, "suggestions": ",".join(sugg)})
+
+
+def shape_error(what, want, got, hint=""):
+    """GozooError for a tensor of the wrong shape (sdk.ShapeError)."""
+    fmt = lambda s: "[" + ", ".join("N" if d == -1 else str(d) for d in s) + "]"
+    msg = "%s has shape %s; want %s" % (what, fmt(got), fmt(want))
+    if hint:
+        msg += ": " + hint
+    return GozooError("BAD_INPUT", msg, {
+        "what": what,
+        "want": ",".join(str(d) for d in want),
+        "got": ",".join(str(d) for d in got),
+        "hint": hint,
+    })
+
+
+class _Status(grpc.Status):
+    def __init__(self, code, details, trailing_metadata):
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def to_status(err):
+    """Returns the grpc.Status that carries err to the host."""
+    code = _CODES[err.code]
+    info = rpc_status_pb2.ErrorInfo(reason=err.code, domain=DOMAIN, metadata=err.metadata)
+    st = rpc_status_pb2.Status(code=code.value[0], message=err.message)
+    st.details.add().Pack(info)
+    return _Status(code, err.message, (("grpc-status-details-bin", st.SerializeToString()),))
+
+
+def abort(context, err):
+    """Ends the call with err: a GozooError keeps its code; any other
+    exception travels as UNKNOWN with its message."""
+    if isinstance(err, GozooError):
+        context.abort_with_status(to_status(err))
+    context.abort(grpc.StatusCode.UNKNOWN, "torch plugin: %s: %s" % (type(err).__name__, err))
+
+
+def suggest(name, candidates, limit):
+    """The candidates closest to name, as sdk.Suggest picks them."""
+    scored = []
+    for c in candidates:
+        d = _edit_distance(name, c)
+        if c.startswith(name) or c.endswith(name):
+            d = 0
+        if d <= len(name) // 2 + 2:
+            scored.append((d, c))
+    scored.sort(key=lambda x: x[0])  # stable, as sort.SliceStable
+    return [c for _, c in scored[:limit]]
+
+
+def _edit_distance(a, b):
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]

@@ -1,0 +1,432 @@
+"""The models the torch plugin loads: torchvision architectures, a user's
+module given as package.module:factory, and TorchScript files.
+
+Every nn.Module of a model is a feature layer named by its module path
+(named_modules), exactly as gozoo's Go plugins name their layers; a
+module called several times in one forward pass (a shared ReLU) yields its
+last call's output.
+"""
+
+import importlib
+import os
+import sys
+import threading
+
+import torch
+import torchvision
+
+from .errors import GozooError, layer_error, shape_error
+from .wire import compile_pattern
+
+# name -> (torchvision constructor name, default input, doc)
+_IMAGE = [-1, 3, 224, 224]
+ARCHS = {}
+for _n, _doc in [
+    ("resnet18", "ResNet-18 (BasicBlock)"),
+    ("resnet34", "ResNet-34 (BasicBlock)"),
+    ("resnet50", "ResNet-50 (Bottleneck)"),
+    ("resnet101", "ResNet-101 (Bottleneck)"),
+    ("resnet152", "ResNet-152 (Bottleneck)"),
+    ("resnext50_32x4d", "ResNeXt-50 32x4d"),
+    ("resnext101_32x8d", "ResNeXt-101 32x8d"),
+    ("wide_resnet50_2", "Wide ResNet-50-2"),
+    ("wide_resnet101_2", "Wide ResNet-101-2"),
+    ("vgg11", "VGG-11"),
+    ("vgg11_bn", "VGG-11 with batch norm"),
+    ("vgg13", "VGG-13"),
+    ("vgg13_bn", "VGG-13 with batch norm"),
+    ("vgg16", "VGG-16"),
+    ("vgg16_bn", "VGG-16 with batch norm"),
+    ("vgg19", "VGG-19"),
+    ("vgg19_bn", "VGG-19 with batch norm"),
+]:
+    ARCHS[_n] = (_IMAGE, _doc + ", torchvision %s" % torchvision.__version__)
+ARCHS["inception_v3"] = ([-1, 3, 299, 299], "Inception v3 (with AuxLogits), torchvision %s" % torchvision.__version__)
+ARCHS["googlenet"] = (_IMAGE, "GoogLeNet (with aux classifiers), torchvision %s" % torchvision.__version__)
+
+MODULE = "module"
+TORCHSCRIPT = "torchscript"
+
+COMMON_OPTIONS = [
+    ("input_shape", "", "default input shape, e.g. 1,3,224,224 (Layers and ONNX export use it)"),
+    ("reset_head", "false", "true or auto: keep a fresh, seeded head when the checkpoint's head has another shape (fine-tuning to new classes)"),
+]
+ARCH_OPTIONS = [("num_classes", "1000", "output features of the classifier")] + COMMON_OPTIONS
+MODULE_OPTIONS = [
+    ("factory", "", "package.module:factory returning the nn.Module"),
+    ("path", "", "folder added to the Python path to import the factory's package"),
+    ("num_classes", "", "passed to the factory as num_classes when set"),
+] + COMMON_OPTIONS
+SCRIPT_OPTIONS = [("file", "", "the TorchScript file (torch.jit.save); or give it as the weights path")] + COMMON_OPTIONS
+
+
+def parse_device(device):
+    """Returns the torch.device for a gozoo device name, or raises."""
+    if device in ("", "cpu"):
+        return torch.device("cpu")
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise GozooError("DEVICE_UNAVAILABLE", "device %s: this PyTorch (%s) sees no CUDA device: use --device cpu or install a CUDA build of torch" % (device, torch.__version__))
+        try:
+            d = torch.device(device)
+        except RuntimeError:
+            raise GozooError("BAD_OPTION", "device %r: write cuda or cuda:N" % device)
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise GozooError("DEVICE_UNAVAILABLE", "device %s: only %d CUDA devices" % (device, torch.cuda.device_count()))
+        return d
+    raise GozooError("DEVICE_UNAVAILABLE", "device %r: the torch plugin runs on cpu, cuda or cuda:N" % device)
+
+
+def parse_shape(s, what):
+    try:
+        dims = [int(x) for x in s.replace("x", ",").split(",") if x.strip() != ""]
+    except ValueError:
+        dims = []
+    if not dims or any(d == 0 or d < -1 for d in dims):
+        raise GozooError("BAD_OPTION", "%s=%r: write positive integers separated by commas, e.g. 1,3,224,224" % (what, s))
+    return dims
+
+
+def _import_factory(spec, path):
+    mod, sep, fn = spec.partition(":")
+    if not sep or not mod or not fn:
+        raise GozooError("BAD_OPTION", "factory=%r: write package.module:factory" % spec)
+    if path:
+        path = os.path.abspath(path)
+        if not os.path.isdir(path):
+            raise GozooError("BAD_OPTION", "path=%r is not a folder" % path)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    try:
+        m = importlib.import_module(mod)
+    except Exception as e:  # the user's code: any error
+        raise GozooError("BAD_OPTION", "factory %s: import %s: %s: %s (set the module path to the folder holding the package)" % (spec, mod, type(e).__name__, e))
+    f = getattr(m, fn, None)
+    if f is None or not callable(f):
+        raise GozooError("BAD_OPTION", "factory %s: %s has no callable %s" % (spec, mod, fn))
+    return f
+
+
+def load_state_dict_file(path):
+    """Reads a .pth state_dict (a plain one, or one under "state_dict" or
+    "model") without running pickled code."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise GozooError("WEIGHTS", "weights %s: no such file" % path)
+    except Exception as e:
+        raise GozooError("WEIGHTS", "weights %s: %s: %s (save a state_dict with torch.save(model.state_dict(), path))" % (path, type(e).__name__, e))
+    for key in ("state_dict", "model"):
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise GozooError("WEIGHTS", "weights %s: not a state_dict (a dict of tensors)" % path)
+    return sd
+
+
+class Model:
+    """One loaded model. Methods are safe for concurrent use: forward passes
+    are serialised by a lock, because hooks are shared."""
+
+    def __init__(self, arch, net, input_shape, device, scripted=False):
+        self.arch = arch
+        self.net = net
+        self.input_shape = list(input_shape)
+        self.device = device
+        self.scripted = scripted
+        self.lock = threading.RLock()
+        self._layers = {}  # tuple(input shape) -> [(name, kind, shape, params)]
+        self.training = False
+
+    # -- layers -------------------------------------------------------------
+
+    def modules(self):
+        if self.scripted:
+            return {}
+        return {n: m for n, m in self.net.named_modules() if n != ""}
+
+    def layers(self, input_shape=None):
+        shape = list(input_shape or self.input_shape)
+        self.check_input_shape(shape, free_batch=True)
+        key = tuple(shape)
+        with self.lock:
+            if key in self._layers:
+                return self._layers[key]
+            run = [1 if d == -1 else d for d in shape]
+            x = torch.zeros(run, dtype=torch.float32, device=self.device)
+            if self.scripted:
+                out = self._forward(x)
+                kind = getattr(self.net, "original_name", type(self.net).__name__)
+                res = [("output", kind, [-1] + list(_first_tensor(out).shape[1:]), _count(self.net))]
+            else:
+                order, shapes = [], {}
+                hooks = []
+                for name, m in self.modules().items():
+                    hooks.append(m.register_forward_pre_hook(_pre(name, order)))
+                    hooks.append(m.register_forward_hook(_post(name, shapes)))
+                try:
+                    self._forward(x)
+                finally:
+                    for h in hooks:
+                        h.remove()
+                mods = self.modules()
+                res = []
+                for name in order:
+                    if name not in shapes:
+                        continue
+                    s = list(shapes[name])
+                    if s:
+                        s[0] = -1
+                    res.append((name, type(mods[name]).__name__, s, _count(mods[name])))
+            self._layers[key] = res
+            return res
+
+    def check_input_shape(self, shape, free_batch=False):
+        want = list(self.input_shape)
+        want[0] = -1
+        for i in range(2, len(want)):
+            want[i] = -1
+        bad = len(shape) != len(want) or any(d == 0 or d < -1 or (d == -1 and not (free_batch and i == 0)) for i, d in enumerate(shape))
+        if not bad and len(want) > 1 and want[1] > 0 and shape[1] != want[1]:
+            bad = True
+        if bad:
+            raise shape_error("input", want, list(shape), "give a float32 batch shaped like %s" % _fmt(want))
+
+    # -- forward ------------------------------------------------------------
+
+    def _forward(self, x):
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                return self.net(x)
+        except RuntimeError as e:
+            raise GozooError("BAD_INPUT", "%s: forward pass on input %s failed: %s" % (self.arch, list(x.shape), str(e).splitlines()[0]))
+
+    def extract(self, x, names):
+        if x.dtype != torch.float32:
+            raise shape_error("input (%s)" % str(x.dtype).replace("torch.", ""), [-1] + self.input_shape[1:], list(x.shape), "convert the input to float32")
+        self.check_input_shape(list(x.shape))
+        with self.lock:
+            if self.training:
+                raise GozooError("BAD_INPUT", "%s is training: extract after the training run ends" % self.arch)
+            if self.scripted:
+                names = names or ["output"]
+                for n in names:
+                    if n != "output":
+                        raise layer_error(n, ["output"])
+                out = self._forward(x.to(self.device))
+                return {"output": _first_tensor(out)}
+            mods = self.modules()
+            if not names:
+                names = [self.layers()[-1][0]]
+            for n in names:
+                if n not in mods:
+                    raise layer_error(n, list(mods))
+            got, hooks = {}, []
+            for n in set(names):
+                hooks.append(mods[n].register_forward_hook(_keep(n, got)))
+            try:
+                self._forward(x.to(self.device))
+            finally:
+                for h in hooks:
+                    h.remove()
+            missing = [n for n in names if n not in got]
+            if missing:
+                raise GozooError("UNKNOWN_LAYER", "layers %s do not run in %s's forward pass (eval mode): pick another layer (gozoo layers lists those that run)" % (missing, self.arch), {"layer": missing[0], "suggestions": ""})
+            return {n: got[n] for n in names}
+
+    # -- parameters -----------------------------------------------------------
+
+    def params(self):
+        return [(n, list(p.shape), p.requires_grad) for n, p in self.net.named_parameters()]
+
+    def set_trainable(self, patterns, trainable):
+        pats = [compile_pattern(p) for p in patterns]
+        with self.lock:
+            named = list(self.net.named_parameters())
+            matched = [n for n, _ in named if any(p.match(n) for p in pats)]
+            if not matched and patterns:
+                raise GozooError("BAD_INPUT", "patterns %s match no parameter: names look like %r (gozoo params lists them)" % (patterns, named[0][0] if named else ""))
+            keep = set(matched)
+            for n, p in named:
+                if n in keep:
+                    p.requires_grad_(bool(trainable))
+            return matched
+
+    def head_prefix(self):
+        """The top-level module holding the last parameter: the classifier
+        head (fc for ResNet, classifier for VGG)."""
+        names = [n for n, _ in self.net.named_parameters()]
+        if not names:
+            return ""
+        return names[-1].split(".")[0]
+
+    def train_mode(self):
+        """Puts the net in training mode, except batch-norm layers whose
+        parameters are all frozen: they keep their running statistics
+        (eval mode), as timm's freeze does."""
+        self.net.train()
+        for m in self.net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                ps = list(m.parameters(recurse=False))
+                if ps and not any(p.requires_grad for p in ps):
+                    m.eval()
+
+
+def _fmt(shape):
+    return "[" + ", ".join("N" if d == -1 else ("H" if i == 2 else "W" if i == 3 else str(d)) for i, d in enumerate(shape)) + "]"
+
+
+def _count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def _first_tensor(out):
+    if isinstance(out, torch.Tensor):
+        return out
+    if hasattr(out, "logits") and isinstance(out.logits, torch.Tensor):
+        return out.logits
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            t = _first_tensor(o)
+            if t is not None:
+                return t
+    if isinstance(out, dict):
+        for o in out.values():
+            t = _first_tensor(o)
+            if t is not None:
+                return t
+    return None
+
+
+def _pre(name, order):
+    def hook(m, inp):
+        if name not in order:
+            order.append(name)
+    return hook
+
+
+def _post(name, shapes):
+    def hook(m, inp, out):
+        t = _first_tensor(out)
+        if t is not None:
+            shapes[name] = tuple(t.shape)
+    return hook
+
+
+def _keep(name, got):
+    def hook(m, inp, out):
+        t = _first_tensor(out)
+        if t is not None:
+            # A copy: an in-place op after the module (ReLU(inplace=True)
+            # after a BatchNorm) would otherwise overwrite what we keep.
+            got[name] = t.detach().clone()
+    return hook
+
+
+def build(req):
+    """Builds the Model a LoadRequest asks for."""
+    opts = dict(req.options)
+    device = parse_device(req.device)
+    if req.threads > 0:
+        torch.set_num_threads(req.threads)
+    torch.manual_seed(req.seed)
+    known = {MODULE: MODULE_OPTIONS, TORCHSCRIPT: SCRIPT_OPTIONS}.get(req.arch, ARCH_OPTIONS)
+    for k in opts:
+        if k not in [o[0] for o in known]:
+            raise GozooError("BAD_OPTION", "option %r: %s takes %s" % (k, req.arch, ", ".join(o[0] for o in known)))
+    reset = opts.get("reset_head", "false")
+    if reset not in ("true", "false", "auto"):
+        raise GozooError("BAD_OPTION", "reset_head=%r: use true, false or auto" % reset)
+    num_classes = None
+    if opts.get("num_classes", ""):
+        try:
+            num_classes = int(opts["num_classes"])
+        except ValueError:
+            num_classes = 0
+        if num_classes < 1:
+            raise GozooError("BAD_OPTION", "num_classes=%r: give a positive integer" % opts["num_classes"])
+    scripted = False
+    weights = req.weights_path
+    if req.arch == TORCHSCRIPT:
+        f = opts.get("file") or weights
+        if not f:
+            raise GozooError("BAD_OPTION", "torchscript: give the file as option file or as the weights path")
+        try:
+            net = torch.jit.load(f, map_location="cpu")
+        except Exception as e:
+            raise GozooError("WEIGHTS", "torchscript %s: %s (save it with torch.jit.save)" % (f, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        scripted = True
+        weights = "" if f == weights else weights
+        shape = [-1, 3, 224, 224]
+    elif req.arch == MODULE:
+        if not opts.get("factory"):
+            raise GozooError("BAD_OPTION", "module: option factory=package.module:factory is required")
+        f = _import_factory(opts["factory"], opts.get("path", ""))
+        kwargs = {"num_classes": num_classes} if num_classes else {}
+        try:
+            net = f(**kwargs)
+        except Exception as e:
+            raise GozooError("BAD_OPTION", "factory %s: %s: %s" % (opts["factory"], type(e).__name__, e))
+        if not isinstance(net, torch.nn.Module):
+            raise GozooError("BAD_OPTION", "factory %s returned %s; want a torch.nn.Module" % (opts["factory"], type(net).__name__))
+        shape = [-1, 3, 224, 224]
+    elif req.arch in ARCHS:
+        shape = ARCHS[req.arch][0]
+        ctor = getattr(torchvision.models, req.arch)
+        kw = {"weights": None, "num_classes": num_classes or 1000}
+        if req.arch in ("inception_v3", "googlenet"):
+            kw.update(aux_logits=True, init_weights=True)
+        net = ctor(**kw)
+    else:
+        raise GozooError("UNKNOWN_ARCH", "torch: arch %r: the plugin offers %s, %s and %s" % (req.arch, ", ".join(ARCHS), MODULE, TORCHSCRIPT))
+    if opts.get("input_shape"):
+        shape = parse_shape(opts["input_shape"], "input_shape")
+        shape[0] = -1
+    model = Model(req.arch, net, shape, device, scripted)
+    if weights:
+        if req.weights_format not in (0, 1):  # none (guess) or pth
+            raise GozooError("UNSUPPORTED", "weights format %d: the torch plugin reads .pth state_dicts; convert others with torch" % req.weights_format)
+        sd = load_state_dict_file(weights)
+        _load_into(model, sd, reset, weights)
+    net.to(device)
+    net.eval()
+    return model
+
+
+def _load_into(model, sd, reset, path):
+    net = model.net
+    own = net.state_dict()
+    head = model.head_prefix() + "."
+    if reset in ("true", "auto"):
+        differs = any(k.startswith(head) and (k not in sd or tuple(sd[k].shape) != tuple(own[k].shape)) for k in own)
+        if reset == "true" or differs:
+            sd = {k: v for k, v in sd.items() if not k.startswith(head)}
+            for k, v in own.items():
+                if k.startswith(head):
+                    sd[k] = v
+    missing = [k for k in own if k not in sd]
+    extra = [k for k in sd if k not in own]
+    wrong = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    # torch accepts a state_dict without num_batches_tracked.
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append("missing %s" % _few(missing))
+        if extra:
+            parts.append("unexpected %s" % _few(extra))
+        if wrong:
+            parts.append("shape differs for %s" % ", ".join("%s (%s in file, %s in model)" % (k, list(sd[k].shape), list(own[k].shape)) for k in wrong[:3]))
+        hint = "load it with the arch it was saved from"
+        if wrong and all(k.startswith(head) for k in wrong):
+            hint = "set num_classes to the checkpoint's, or reset_head=auto to train a new head"
+        raise GozooError("WEIGHTS", "weights %s do not fit %s: %s: %s" % (os.path.basename(path), model.arch, "; ".join(parts), hint))
+    net.load_state_dict(sd, strict=False)
+
+
+def _few(keys):
+    s = ", ".join(keys[:4])
+    if len(keys) > 4:
+        s += " and %d more" % (len(keys) - 4)
+    return s

@@ -1,0 +1,259 @@
+"""The training loop behind the Train RPC.
+
+The host sends one TrainConfig, then batches: each epoch's training
+batches, then its validation batches, the last batch of the epoch marked
+end_of_epoch. The loop answers a progress event per training step and a
+validation event per epoch, after saving the epoch's checkpoint:
+
+    DIR/epoch-NNN.pth         the model's state_dict (any gozoo plugin loads it)
+    DIR/epoch-NNN.trainstate  optimizer, schedule and random state to resume
+
+Both are written to a temporary name and renamed, the state first, so an
+epoch's .pth exists only once everything to resume from it is on disk.
+A run resumes from an epoch-NNN.pth at epoch NNN+1.
+"""
+
+import json
+import math
+import os
+import re
+import time
+
+import torch
+
+from .errors import GozooError
+from .models import _first_tensor, load_state_dict_file, parse_device
+from .pb import backbone_pb2 as pb
+from .wire import Assembler
+
+_EPOCH_RE = re.compile(r"epoch-(\d+)\.pth$")
+
+
+def _save(obj, path):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def encode_state(obj):
+    """Makes obj (nested dicts, lists, numbers, strings, tensors) loadable
+    with torch.load(weights_only=True), which in torch 1.13 reads tensors
+    and strings but not floats: the structure travels as JSON, the tensors
+    beside it."""
+    tensors = {}
+
+    def enc(o):
+        if isinstance(o, torch.Tensor):
+            k = str(len(tensors))
+            tensors[k] = o.detach().cpu()
+            return {"t": k}
+        if isinstance(o, dict):
+            return {"d": [[enc(k), enc(v)] for k, v in o.items()]}
+        if isinstance(o, (list, tuple)):
+            return {"l": [enc(v) for v in o], "tuple": isinstance(o, tuple)}
+        if o is None or isinstance(o, (bool, int, float, str)):
+            return {"v": o}
+        raise TypeError("cannot save %s in the training state" % type(o).__name__)
+
+    return {"json": json.dumps(enc(obj)), "tensors": tensors}
+
+
+def decode_state(saved):
+    """Inverts encode_state."""
+    tensors = saved["tensors"]
+
+    def dec(o):
+        if "t" in o:
+            return tensors[o["t"]]
+        if "d" in o:
+            return {dec(k): dec(v) for k, v in o["d"]}
+        if "l" in o:
+            vals = [dec(v) for v in o["l"]]
+            return tuple(vals) if o.get("tuple") else vals
+        return o["v"]
+
+    return dec(json.loads(saved["json"]))
+
+
+def state_path(pth):
+    return pth[: -len(".pth")] + ".trainstate"
+
+
+def run(model, cfg, batches):
+    """Runs a training run; yields TrainEvent messages. batches yields
+    TrainBatch messages."""
+    opt_name = (cfg.optimizer or "sgd").lower()
+    if opt_name not in ("sgd", "adamw"):
+        raise GozooError("BAD_OPTION", "optimizer %r: use sgd or adamw" % cfg.optimizer)
+    if not (cfg.lr > 0) or math.isinf(cfg.lr):
+        raise GozooError("BAD_OPTION", "learning rate %g: give a positive rate" % cfg.lr)
+    if cfg.backbone_lr < 0 or cfg.weight_decay < 0 or cfg.momentum < 0:
+        raise GozooError("BAD_OPTION", "backbone_lr, weight_decay and momentum must not be negative")
+    if cfg.epochs < 1:
+        raise GozooError("BAD_OPTION", "epochs %d: give 1 or more" % cfg.epochs)
+    sched = (cfg.schedule or "constant").lower()
+    if sched not in ("constant", "cosine", "step"):
+        raise GozooError("BAD_OPTION", "schedule %r: use cosine, step or constant" % cfg.schedule)
+    device = parse_device(cfg.device) if cfg.device else model.device
+    net = model.net
+    net.to(device)
+    model.device = device
+
+    head = model.head_prefix()
+    head_params = [p for n, p in net.named_parameters() if p.requires_grad and n.split(".")[0] == head]
+    body_params = [p for n, p in net.named_parameters() if p.requires_grad and n.split(".")[0] != head]
+    if not head_params and not body_params:
+        raise GozooError("BAD_INPUT", "every parameter is frozen: unfreeze some (for example --unfreeze 'fc.*')")
+    groups = []
+    if body_params:
+        groups.append({"params": body_params, "lr": cfg.backbone_lr or cfg.lr})
+    if head_params:
+        groups.append({"params": head_params, "lr": cfg.lr})
+    if opt_name == "sgd":
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if sched == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    elif sched == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.epochs // 3), gamma=0.1)
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+
+    torch.manual_seed(cfg.seed)
+    epoch = 1
+    if cfg.resume_from:
+        epoch = _resume(model, cfg.resume_from, opt, scheduler, device) + 1
+        yield pb.TrainEvent(epoch=epoch - 1, message="resumed from %s; training from epoch %d" % (cfg.resume_from, epoch))
+        if epoch > cfg.epochs:
+            yield pb.TrainEvent(epoch=epoch - 1, message="the checkpoint already holds all %d epochs" % cfg.epochs)
+            return
+    if cfg.checkpoint_dir:
+        os.makedirs(cfg.checkpoint_dir, exist_ok=True)
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+    step = 0
+    asm = Assembler()
+    head_msg = None
+    ep = _Epoch()
+    model.training = True
+    try:
+        model.train_mode()
+        for msg in batches:
+            if head_msg is None:
+                head_msg = msg
+            x = asm.add(msg.input)
+            if x is None:
+                continue
+            b, head_msg = head_msg, None
+            labels = torch.tensor(list(b.labels), dtype=torch.int64)
+            if x.dtype != torch.float32 or x.dim() < 1 or x.shape[0] != labels.shape[0]:
+                raise GozooError("BAD_INPUT", "train batch of shape %s with %d labels: send float32 inputs and one label per row" % (list(x.shape), labels.shape[0]))
+            if x.shape[0] == 0:
+                pass
+            elif b.validation:
+                net.eval()
+                with torch.no_grad():
+                    out = _first_tensor(net(x.to(device)))
+                    _check_logits(out, labels)
+                    ep.val_loss += loss_fn(out, labels.to(device)).item() * len(labels)
+                    ep.val_correct += (out.argmax(1).cpu() == labels).sum().item()
+                    ep.val_n += len(labels)
+                model.train_mode()
+            else:
+                if ep.start is None:
+                    ep.start = time.perf_counter()
+                opt.zero_grad(set_to_none=True)
+                out = _first_tensor(net(x.to(device)))
+                _check_logits(out, labels)
+                loss = loss_fn(out, labels.to(device))
+                loss.backward()
+                opt.step()
+                step += 1
+                n = len(labels)
+                ep.loss += loss.item() * n
+                ep.correct += (out.detach().argmax(1).cpu() == labels).sum().item()
+                ep.n += n
+                yield pb.TrainEvent(epoch=epoch, step=step, loss=loss.item(), accuracy=ep.correct / ep.n,
+                                    lr=opt.param_groups[-1]["lr"], images_per_sec=ep.rate())
+            if not b.end_of_epoch:
+                continue
+            # The epoch ends: schedule, checkpoint, report.
+            lr = opt.param_groups[-1]["lr"]
+            rate = ep.rate()
+            scheduler.step()
+            ckpt = ""
+            if cfg.checkpoint_dir:
+                ckpt = os.path.join(cfg.checkpoint_dir, "epoch-%03d.pth" % epoch)
+                _save(encode_state({"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
+                                    "torch_rng": torch.get_rng_state()}), state_path(ckpt))
+                _save({k: v.detach().cpu() for k, v in net.state_dict().items()}, ckpt)
+            if ep.n:
+                yield pb.TrainEvent(epoch=epoch, step=step, loss=ep.loss / ep.n, accuracy=ep.correct / ep.n,
+                                    lr=lr, images_per_sec=rate, message="train")
+            yield pb.TrainEvent(epoch=epoch, step=step, validation=True,
+                                loss=ep.val_loss / ep.val_n if ep.val_n else 0.0,
+                                accuracy=ep.val_correct / ep.val_n if ep.val_n else 0.0,
+                                lr=lr, images_per_sec=rate, checkpoint_path=ckpt,
+                                message="" if ep.val_n else "no validation batches")
+            if epoch >= cfg.epochs:
+                return
+            epoch += 1
+            ep = _Epoch()
+    finally:
+        model.training = False
+        net.eval()
+
+
+class _Epoch:
+    def __init__(self):
+        self.start = None
+        self.loss = 0.0
+        self.correct = 0
+        self.n = 0
+        self.val_loss = 0.0
+        self.val_correct = 0
+        self.val_n = 0
+
+    def rate(self):
+        if self.start is None or self.n == 0:
+            return 0.0
+        dt = time.perf_counter() - self.start
+        return self.n / dt if dt > 0 else 0.0
+
+
+def _check_logits(out, labels):
+    if out is None or out.dim() != 2:
+        raise GozooError("BAD_INPUT", "the model's output is %s; training needs [N, classes] logits" % (None if out is None else list(out.shape)))
+    if len(labels) and (labels.min() < 0 or labels.max() >= out.shape[1]):
+        raise GozooError("BAD_INPUT", "labels span %d..%d but the model has %d classes: set num_classes" % (labels.min(), labels.max(), out.shape[1]))
+
+
+def _resume(model, path, opt, scheduler, device):
+    m = _EPOCH_RE.search(path)
+    if not m:
+        raise GozooError("BAD_OPTION", "resume from %s: name an epoch-NNN.pth checkpoint a training run wrote" % path)
+    sp = state_path(path)
+    if not os.path.exists(sp):
+        raise GozooError("WEIGHTS", "resume from %s: its training state %s is missing: resume from an epoch whose .trainstate exists" % (path, os.path.basename(sp)))
+    sd = load_state_dict_file(path)
+    try:
+        model.net.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        raise GozooError("WEIGHTS", "resume from %s: %s" % (path, str(e).splitlines()[0]))
+    try:
+        st = decode_state(torch.load(sp, map_location="cpu", weights_only=True))
+        opt.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        torch.set_rng_state(st["torch_rng"])
+    except Exception as e:
+        raise GozooError("WEIGHTS", "resume from %s: training state %s: %s: %s (resume with the same optimizer and frozen parameters)" % (path, sp, type(e).__name__, e))
+    model.net.to(device)
+    for state in opt.state.values():
+        for k, v in state.items():
+            if isinstance(v, torch.Tensor):
+                state[k] = v.to(device)
+    return int(st["epoch"])
