@@ -5,7 +5,7 @@ PYTHON  ?= /usr/bin/python3
 GOBIN_PATH := $(shell $(GO) env GOPATH)/bin
 export PATH := $(PATH):$(GOBIN_PATH)
 
-PLUGINS := resnet
+PLUGINS := resnet lstm autoencoder vgg inception onnx
 
 .PHONY: all setup build plugins demo test test-short bench proto fmt vet clean
 
@@ -20,6 +20,10 @@ build: plugins
 plugins:
 	@mkdir -p $(BIN)/plugins
 	for p in $(PLUGINS); do $(GO) build -o $(BIN)/plugins/gozoo-backbone-$$p ./plugins/$$p/cmd/gozoo-backbone-$$p || exit 1; done
+	# The PyTorch plugin: its manifest and Python package, side by side.
+	rm -rf $(BIN)/plugins/gozoo_torch
+	cp -R plugins/torch/gozoo_torch $(BIN)/plugins/gozoo_torch
+	sed 's|/usr/bin/python3|$(PYTHON)|' plugins/torch/gozoo-backbone-torch.plugin >$(BIN)/plugins/gozoo-backbone-torch.plugin
 
 demo: build
 	scripts/demo.sh
@@ -40,6 +44,7 @@ bench: build
 proto:
 	internal/backbonev1/gen.sh
 	internal/onnxpb/gen.sh
+	plugins/torch/gen.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

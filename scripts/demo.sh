@@ -28,5 +28,14 @@ echo
 echo "== the same layers from PyTorch"
 "$PYTHON" scripts/demo/make_demo.py check "$dir" "$dir/feats.npz" layer3.1.conv2 avgpool fc
 echo
+echo "== the zoo: named models with verified weights (first lines of gozoo zoo list)"
+bin/gozoo zoo list >"$dir/zoo.txt"
+head -n 4 "$dir/zoo.txt"
+echo
+echo "== features from photos shipped in scripts/demo/images, with the embedded model"
+bin/gozoo extract --layers avgpool,fc --out "$dir/photos.npz" scripts/demo/images/photos
+bin/gozoo extract --model resnet18_w8.gozoo_fmnist --layers fc --out "$dir/fashion.safetensors" scripts/demo/images/fashion
+"$PYTHON" scripts/demo/check_zoo.py "$dir/photos.npz" "$dir/fashion.safetensors"
+echo
 echo "== the Go API (examples/extract)"
 go run ./examples/extract -plugins bin/plugins

@@ -79,6 +79,10 @@ the gozoo binary.`,
 		NewCmdPlugins(f, nil),
 		NewCmdLayers(f, nil),
 		NewCmdExtract(f, nil),
+		NewCmdZoo(f, nil),
+		NewCmdFinetune(f, nil),
+		NewCmdBridge(f),
+		NewCmdDoctor(f, nil),
 	)
 	return root
 }

@@ -22,18 +22,34 @@ type ExtractOptions struct {
 	Out       string
 	Input     string
 	BatchSize int
+	// Lengths is an optional .npy of int64 [N] per-sequence lengths.
+	Lengths string
+	// Images configures image inputs (a folder, an ImageFolder tree, a
+	// file list or IDX images) and catalog models (--model).
+	Images imageFlags
+	// ONNX names a .onnx file served by the onnx plugin (arch "onnx").
+	ONNX string
 }
 
 // NewCmdExtract returns `gozoo extract`.
 func NewCmdExtract(f *Factory, runF func(context.Context, *ExtractOptions) error) *cobra.Command {
 	opts := &ExtractOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "extract --arch ARCH --layers L1,L2 --out OUT.npz IN.npy",
+		Use:   "extract (--model NAME | --arch ARCH) --layers L1,L2 --out OUT.npz (IN.npy | DIR | LIST | IDX)",
 		Short: "Extract feature layers from a backbone in one forward pass per batch",
 		Long: `Extract runs IN.npy (float32 [N,3,H,W] for image backbones) through the
 backbone and writes OUT.npz with one float32 array per requested layer, named
 exactly as the layer and shaped as PyTorch returns it (avgpool is [N,C,1,1]).
-The output file appears only when every batch is done.`,
+The output file appears only when every batch is done.
+
+IN may also be images: a folder (sorted by path), an ImageFolder tree (one
+sub-folder per class), a list file (PATH or PATH<TAB>LABEL a line) or an
+MNIST IDX file. Images are decoded while the model computes and
+preprocessed as torchvision does (--model's transform; torchvision's
+ImageNet eval transform with --arch). OUT (.npz or .safetensors) then also
+holds "path" and "label"; a killed run started again resumes where it
+stopped. With neither --model nor --arch the embedded resnet18_w8.gozoo_fmnist
+serves.`,
 		Example: `  gozoo extract --arch resnet50 --weights resnet50.pth \
       --layers layer2,layer3.5.conv2,avgpool,fc --out feats.npz images.npy`,
 		Args: cobra.ExactArgs(1),
@@ -46,10 +62,13 @@ The output file appears only when every batch is done.`,
 		},
 	}
 	opts.Model.register(cmd, true)
+	opts.Images.register(cmd)
 	fl := cmd.Flags()
 	fl.StringSliceVar(&opts.Layers, "layers", nil, "layers to extract, by PyTorch module name (gozoo layers ARCH lists them)")
 	fl.StringVarP(&opts.Out, "out", "o", "", "output .npz file")
 	fl.IntVar(&opts.BatchSize, "batch-size", 16, "rows per forward pass")
+	fl.StringVar(&opts.Lengths, "lengths", "", "int64 [N] .npy of per-sequence lengths for sequence backbones (lstm, gru)")
+	fl.StringVar(&opts.ONNX, "onnx", "", "any .onnx file as the backbone (plugin onnx): layers by PyTorch module path or node output name")
 	return cmd
 }
 
@@ -83,6 +102,15 @@ func (o *ExtractOptions) validate() error {
 }
 
 func runExtract(ctx context.Context, o *ExtractOptions) error {
+	if o.ONNX != "" {
+		if o.Model.Arch != "" && o.Model.Arch != "onnx" {
+			return usageErrorf("--onnx and --arch %s: give one model", o.Model.Arch)
+		}
+		o.Model.Arch, o.Model.Plugin, o.Model.Weights = "onnx", "onnx", o.ONNX
+	}
+	if o.imageInput() {
+		return runExtractImages(ctx, o)
+	}
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -93,7 +121,11 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 	if len(in.Shape) == 0 || in.Shape[0] == 0 {
 		return fmt.Errorf("%s: %w: no rows (shape %s)", o.Input, sdk.ErrBadInput, sdk.FormatShape(in.Shape))
 	}
-	model, _, err := o.f.load(ctx, &o.Model)
+	lengths, err := readLengths(o.Lengths)
+	if err != nil {
+		return err
+	}
+	model, res0, err := o.f.load(ctx, &o.Model)
 	if err != nil {
 		return err
 	}
@@ -101,7 +133,15 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 
 	start := time.Now()
 	progress := newProgress(o.f.Err, in.Shape[0])
-	res, err := host.ExtractBatches(ctx, model, &sdk.ExtractRequest{Layers: o.Layers, Input: in}, o.BatchSize, progress.update)
+	req := &sdk.ExtractRequest{Layers: o.Layers, Input: in, Lengths: lengths}
+	var res *sdk.ExtractResponse
+	if seqMajor(res0, &o.Model) || !batchLeading(ctx, model, o.Layers, in.Shape) {
+		// Rows are steps ([T, N, ...] input), or a layer's batch is not
+		// its first dimension (h_n): one pass.
+		res, err = model.Extract(ctx, req)
+	} else {
+		res, err = host.ExtractBatches(ctx, model, req, o.BatchSize, progress.update)
+	}
 	progress.done()
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", o.Input, err)
@@ -160,4 +200,63 @@ func (p *progress) done() {
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// readLengths reads --lengths: an int64 [N] .npy, or nil when not given.
+func readLengths(path string) ([]int64, error) {
+	if path == "" {
+		return nil, nil
+	}
+	t, err := npy.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if t.DType() != sdk.Int64 || len(t.Shape) != 1 {
+		return nil, fmt.Errorf("--lengths %s: %w: want int64 [N], got %s %s (save lengths with np.save(path, lens.astype(np.int64)))",
+			path, sdk.ErrBadInput, t.DType(), sdk.FormatShape(t.Shape))
+	}
+	return t.Int64, nil
+}
+
+// seqMajor reports whether the arch takes sequence-major input ([T, N,
+// ...]): it has a batch_first option that is false, given or by default.
+func seqMajor(r *resolved, m *modelFlags) bool {
+	if r == nil {
+		return false
+	}
+	for _, o := range r.Arch.Options {
+		if o.Name != "batch_first" {
+			continue
+		}
+		v := o.Default
+		opts, err := parseOpts(m.Opts)
+		if err == nil {
+			if given, ok := opts["batch_first"]; ok {
+				v = given
+			}
+		}
+		switch strings.ToLower(v) {
+		case "false", "0", "no":
+			return true
+		}
+	}
+	return false
+}
+
+// batchLeading reports whether every requested layer has the batch as its
+// first dimension, so outputs of row batches can be joined along it.
+func batchLeading(ctx context.Context, m sdk.Model, layers []string, shape []int64) bool {
+	in := append([]int64{-1}, shape[1:]...)
+	ls, err := m.Layers(ctx, &sdk.LayersRequest{InputShape: in})
+	if err != nil {
+		return true // Extract reports the problem
+	}
+	for _, l := range ls {
+		for _, want := range layers {
+			if l.Name == want && (len(l.Shape) == 0 || l.Shape[0] != -1) {
+				return false
+			}
+		}
+	}
+	return true
 }

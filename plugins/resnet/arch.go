@@ -12,19 +12,31 @@ type arch struct {
 	groups        int64
 	widthPerGroup int64
 	doc           string
+	// base is the channel count of conv1 and layer1 (planes of layer1);
+	// the stages use base, 2*base, 4*base, 8*base. Zero means
+	// torchvision's 64; the "width" option sets it for small models.
+	base int64
+}
+
+// baseWidth returns a.base, or torchvision's 64 when unset.
+func (a arch) baseWidth() int64 {
+	if a.base > 0 {
+		return a.base
+	}
+	return 64
 }
 
 // archs lists the variants exactly as torchvision 0.14 defines them.
 var archs = []arch{
-	{"resnet18", false, [4]int{2, 2, 2, 2}, 1, 64, "ResNet-18 (BasicBlock)"},
-	{"resnet34", false, [4]int{3, 4, 6, 3}, 1, 64, "ResNet-34 (BasicBlock)"},
-	{"resnet50", true, [4]int{3, 4, 6, 3}, 1, 64, "ResNet-50 (Bottleneck)"},
-	{"resnet101", true, [4]int{3, 4, 23, 3}, 1, 64, "ResNet-101 (Bottleneck)"},
-	{"resnet152", true, [4]int{3, 8, 36, 3}, 1, 64, "ResNet-152 (Bottleneck)"},
-	{"resnext50_32x4d", true, [4]int{3, 4, 6, 3}, 32, 4, "ResNeXt-50 32x4d"},
-	{"resnext101_32x8d", true, [4]int{3, 4, 23, 3}, 32, 8, "ResNeXt-101 32x8d"},
-	{"wide_resnet50_2", true, [4]int{3, 4, 6, 3}, 1, 128, "Wide ResNet-50-2"},
-	{"wide_resnet101_2", true, [4]int{3, 4, 23, 3}, 1, 128, "Wide ResNet-101-2"},
+	{"resnet18", false, [4]int{2, 2, 2, 2}, 1, 64, "ResNet-18 (BasicBlock)", 0},
+	{"resnet34", false, [4]int{3, 4, 6, 3}, 1, 64, "ResNet-34 (BasicBlock)", 0},
+	{"resnet50", true, [4]int{3, 4, 6, 3}, 1, 64, "ResNet-50 (Bottleneck)", 0},
+	{"resnet101", true, [4]int{3, 4, 23, 3}, 1, 64, "ResNet-101 (Bottleneck)", 0},
+	{"resnet152", true, [4]int{3, 8, 36, 3}, 1, 64, "ResNet-152 (Bottleneck)", 0},
+	{"resnext50_32x4d", true, [4]int{3, 4, 6, 3}, 32, 4, "ResNeXt-50 32x4d", 0},
+	{"resnext101_32x8d", true, [4]int{3, 4, 23, 3}, 32, 8, "ResNeXt-101 32x8d", 0},
+	{"wide_resnet50_2", true, [4]int{3, 4, 6, 3}, 1, 128, "Wide ResNet-50-2", 0},
+	{"wide_resnet101_2", true, [4]int{3, 4, 23, 3}, 1, 128, "Wide ResNet-101-2", 0},
 }
 
 func findArch(name string) (arch, bool) {
@@ -52,12 +64,13 @@ var convInit = nn.Init{Kind: nn.InitKaimingNormalFanOut}
 func (a arch) build(numClasses int64, inputShape []int64) *nn.Builder {
 	b := nn.NewBuilder("ResNet")
 	x := b.Input(inputName, inputShape, 0, 2, 3)
-	x = b.Conv2d("conv1", x, nn.Conv2d{In: 3, Out: 64, Kernel: nn.P(7), Stride: nn.P(2), Padding: nn.P(3), WeightInit: convInit})
-	x = b.BatchNorm2d("bn1", x, 64)
+	w := a.baseWidth()
+	x = b.Conv2d("conv1", x, nn.Conv2d{In: 3, Out: w, Kernel: nn.P(7), Stride: nn.P(2), Padding: nn.P(3), WeightInit: convInit})
+	x = b.BatchNorm2d("bn1", x, w)
 	x = b.ReLU("relu", x)
 	x = b.MaxPool2d("maxpool", x, nn.Pool{Kernel: nn.P(3), Stride: nn.P(2), Padding: nn.P(1)})
-	inplanes := int64(64)
-	for i, planes := range []int64{64, 128, 256, 512} {
+	inplanes := w
+	for i, planes := range []int64{w, 2 * w, 4 * w, 8 * w} {
 		stride := int64(2)
 		if i == 0 {
 			stride = 1
@@ -66,7 +79,7 @@ func (a arch) build(numClasses int64, inputShape []int64) *nn.Builder {
 	}
 	x = b.AdaptiveAvgPool2d("avgpool", x, nn.P(1))
 	x = b.Flatten("", x) // torch.flatten(x, 1) in ResNet.forward
-	b.Linear("fc", x, 512*a.expansion(), numClasses, true)
+	b.Linear("fc", x, 8*w*a.expansion(), numClasses, true)
 	return b
 }
 

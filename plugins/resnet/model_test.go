@@ -22,7 +22,7 @@ func TestDescribe(t *testing.T) {
 	var names []string
 	for _, a := range d.Archs {
 		names = append(names, a.Name)
-		if !sdk.EqualShape(a.Input.Shape, []int64{-1, 3, 224, 224}) || len(a.Options) != 1 || a.Options[0].Name != "num_classes" {
+		if !sdk.EqualShape(a.Input.Shape, []int64{-1, 3, 224, 224}) || len(a.Options) != 2 || a.Options[0].Name != "num_classes" || a.Options[1].Name != "width" {
 			t.Errorf("arch %s = %+v", a.Name, a)
 		}
 	}
@@ -74,6 +74,8 @@ func TestLoadErrors(t *testing.T) {
 		{sdk.LoadRequest{Arch: "resnet19"}, sdk.ErrUnknownArch},
 		{sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"num_classes": "x"}}, sdk.ErrBadOption},
 		{sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"depth": "3"}}, sdk.ErrBadOption},
+		{sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"width": "0"}}, sdk.ErrBadOption},
+		{sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"width": "8.5"}}, sdk.ErrBadOption},
 		{sdk.LoadRequest{Arch: "resnet18", WeightsFormat: sdk.FormatONNX}, sdk.ErrBadOption},
 	}
 	for _, tc := range tests {
@@ -190,5 +192,37 @@ func TestSetTrainable(t *testing.T) {
 	}
 	if _, err := m.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: []string{"nope.*"}}); !errors.Is(err, sdk.ErrBadInput) {
 		t.Errorf("SetTrainable(nope.*) = %v; want ErrBadInput", err)
+	}
+}
+
+// TestWidthOption checks the slim variants' shapes and parameter names:
+// torchvision's names with every channel count scaled by width/64.
+func TestWidthOption(t *testing.T) {
+	m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"width": "8", "num_classes": "10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ls, err := m.Layers(context.Background(), &sdk.LayersRequest{InputShape: []int64{-1, 3, 28, 28}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{"conv1": {-1, 8, 14, 14}, "layer2": {-1, 16, 4, 4}, "layer4": {-1, 64, 1, 1}, "fc": {-1, 10}}
+	for _, l := range ls {
+		if w, ok := want[l.Name]; ok && !sdk.EqualShape(l.Shape, w) {
+			t.Errorf("width 8: %s shape %v; want %v", l.Name, l.Shape, w)
+		}
+	}
+	ps, err := m.Params(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(0)
+	for _, p := range ps {
+		n += sdk.NumElements(p.Shape)
+	}
+	// sum(p.numel()) of zoo/models/train_fmnist.py's ResNet18(8, 10).
+	if n != 177362 {
+		t.Errorf("width 8 resnet18 has %d parameters; PyTorch's has 177362", n)
 	}
 }

@@ -50,6 +50,8 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 			Input: sdk.InputSpec{Shape: slices.Clone(defaultInput), DType: sdk.Float32},
 			Options: []sdk.OptionSpec{{
 				Name: "num_classes", Default: "1000", Usage: "output features of the fc layer",
+			}, {
+				Name: "width", Default: "64", Usage: "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names",
 			}},
 			Doc: a.doc + ", as torchvision 0.14 defines it",
 		})
@@ -88,8 +90,14 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 				return nil, fmt.Errorf("resnet: option num_classes=%q: %w: give a positive integer", v, sdk.ErrBadOption)
 			}
 			numClasses = n
+		case "width":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 || n > 4096 {
+				return nil, fmt.Errorf("resnet: option width=%q: %w: give the base channel count, a positive integer (torchvision's is 64)", v, sdk.ErrBadOption)
+			}
+			a.base = n
 		default:
-			return nil, fmt.Errorf("resnet: option %q: %w: %s takes num_classes only", k, sdk.ErrBadOption, a.name)
+			return nil, fmt.Errorf("resnet: option %q: %w: %s takes num_classes and width only", k, sdk.ErrBadOption, a.name)
 		}
 	}
 	var opts []ort.Option
@@ -168,7 +176,7 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 // fit: another ResNet variant, or another num_classes.
 func mismatchHint(m *model, sd map[string]*sdk.Tensor) string {
 	if fc := sd["fc.weight"]; fc != nil && len(fc.Shape) == 2 {
-		if fc.Shape[1] != 512*m.arch.expansion() {
+		if fc.Shape[1] != 8*m.arch.baseWidth()*m.arch.expansion() {
 			for _, a := range archs {
 				if a.expansion()*512 == fc.Shape[1] && a.name != m.arch.name {
 					return fmt.Sprintf(" (the checkpoint looks like another ResNet variant, fc takes %d features; load it with the arch it was saved from)", fc.Shape[1])

@@ -1,0 +1,395 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gozoo/gozoo/internal/dataset"
+	"github.com/gozoo/gozoo/internal/featfile"
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/zoo"
+	"github.com/gozoo/gozoo/zoo/imageproc"
+	"github.com/spf13/cobra"
+)
+
+// imageFlags are gozoo extract's flags for image inputs (a folder, an
+// ImageFolder tree, a file list or IDX images) and catalog models.
+type imageFlags struct {
+	Model      string
+	Catalogs   []string
+	Offline    bool
+	Preprocess string
+	Resize     int
+	Crop       []int
+	Interp     string
+	Mean, Std  []float32
+	Grayscale  bool
+	Dataset    string
+	Shard      string
+	OnError    string
+	Workers    int
+
+	changed func(string) bool
+}
+
+func (o *imageFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Model, "model", "", "catalog model, e.g. resnet50.tv_in1k (gozoo zoo list); sets plugin, arch, weights, preprocessing and the default layer (default with neither --model nor --arch: the embedded "+zoo.DefaultModel+")")
+	fl.StringSliceVar(&o.Catalogs, "catalog", nil, "extra catalog YAML files, merged after the embedded one and ~/.config/gozoo/zoo.yaml")
+	fl.BoolVar(&o.Offline, "offline", os.Getenv("GOZOO_OFFLINE") == "1", "use only cached weights; never download (default $GOZOO_OFFLINE=1)")
+	fl.StringVar(&o.Preprocess, "preprocess", "", "YAML file with resize, crop, interpolation, mean, std (the catalog's preprocess block) replacing the model's")
+	fl.IntVar(&o.Resize, "resize", 0, "shorter side after Resize (default: the model's; torchvision's 256 with --arch)")
+	fl.IntSliceVar(&o.Crop, "crop", nil, "CenterCrop size: S or H,W (default: the model's; 224 with --arch)")
+	fl.StringVar(&o.Interp, "interpolation", "", "bilinear, bicubic or nearest (default: the model's; bilinear with --arch)")
+	fl.Float32SliceVar(&o.Mean, "mean", nil, "Normalize mean, three values (default: the model's; ImageNet's with --arch)")
+	fl.Float32SliceVar(&o.Std, "std", nil, "Normalize std, three values (default: the model's; ImageNet's with --arch)")
+	fl.BoolVar(&o.Grayscale, "grayscale", false, "convert images to grayscale replicated to 3 channels")
+	fl.StringVar(&o.Dataset, "dataset", "auto", "input kind: auto, folder, imagefolder, list or idx")
+	fl.StringVar(&o.Shard, "shard", "", "take part i of N (i/N, 0-based): N machines with i = 0..N-1 cover the inputs once")
+	fl.StringVar(&o.OnError, "on-error", "fail", "an image that does not decode: fail (stop; rows written so far are kept and a rerun resumes) or skip (record it and go on)")
+	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "image decoding goroutines (they run while the model computes)")
+	o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
+}
+
+// imageInput reports whether IN is images rather than a .npy tensor.
+func (o *ExtractOptions) imageInput() bool {
+	if o.Images.Model != "" {
+		return true
+	}
+	st, err := os.Stat(o.Input)
+	if err == nil && st.IsDir() {
+		return true
+	}
+	return !strings.HasSuffix(strings.ToLower(o.Input), ".npy")
+}
+
+// loadCatalog returns the embedded catalog merged with the user's and
+// the --catalog files.
+func loadCatalog(extra []string) (*zoo.Catalog, error) {
+	cat, err := zoo.Default()
+	if err != nil {
+		return nil, err
+	}
+	if p := zoo.UserCatalogPath(); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			if err := cat.MergeFile(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, p := range extra {
+		if err := cat.MergeFile(p); err != nil {
+			return nil, err
+		}
+	}
+	return cat, nil
+}
+
+// openCache opens the weights cache with a progress bar on w.
+func openCache(w io.Writer, offline bool) (*zoo.Cache, error) {
+	tty := isTerminal(w)
+	return zoo.OpenCache(zoo.DefaultCacheDir(), zoo.WithOffline(offline), zoo.WithProgress(func(name string, done, total int64) {
+		if !tty {
+			return
+		}
+		if total > 0 {
+			fmt.Fprintf(w, "\rpull %s %s %5.1f%% of %.1f MB", name, bar(float64(done)/float64(total), 30), 100*float64(done)/float64(total), float64(total)/1e6)
+		} else {
+			fmt.Fprintf(w, "\rpull %s %.1f MB", name, float64(done)/1e6)
+		}
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}))
+}
+
+func isTerminal(w io.Writer) bool {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func bar(frac float64, width int) string {
+	n := int(frac * float64(width))
+	n = max(0, min(n, width))
+	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
+}
+
+// resolveImageModel fills o.Model and o.Layers from --model and returns
+// the preprocessing and a string identifying the model for resume.
+func (o *ExtractOptions) resolveImageModel(ctx context.Context) (zoo.Preprocess, string, error) {
+	im := &o.Images
+	pre := zoo.ImageNetPreprocess()
+	id := ""
+	if im.Model == "" && o.Model.Arch == "" && o.Model.Weights == "" {
+		im.Model = zoo.DefaultModel
+		fmt.Fprintf(o.f.Err, "no --model or --arch: using the embedded %s (gozoo zoo show %s)\n", im.Model, im.Model)
+	}
+	if im.Model != "" {
+		if o.Model.Arch != "" || o.Model.Weights != "" {
+			return pre, "", usageErrorf("--model %s sets the arch and weights: drop --arch/--weights, or drop --model", im.Model)
+		}
+		cat, err := loadCatalog(im.Catalogs)
+		if err != nil {
+			return pre, "", err
+		}
+		e, err := cat.Lookup(im.Model)
+		if err != nil {
+			return pre, "", err
+		}
+		cache, err := openCache(o.f.Err, im.Offline)
+		if err != nil {
+			return pre, "", err
+		}
+		path, err := cache.Fetch(ctx, e)
+		if err != nil {
+			return pre, "", err
+		}
+		o.Model.Arch, o.Model.Weights = e.Arch, path
+		if o.Model.Plugin == "" {
+			o.Model.Plugin = e.Plugin
+		}
+		have, err := parseOpts(o.Model.Opts)
+		if err != nil {
+			return pre, "", err
+		}
+		for k, v := range e.Options {
+			if _, ok := have[k]; !ok {
+				o.Model.Opts = append(o.Model.Opts, k+"="+v)
+			}
+		}
+		if len(o.Layers) == 0 && e.Layer != "" {
+			o.Layers = []string{e.Layer}
+		}
+		pre = e.Preprocess
+		id = e.Name + "@" + e.Weights.SHA256 + e.Weights.HashPrefix
+	} else {
+		if o.Model.Arch == "" {
+			return pre, "", usageErrorf("--weights needs --arch (or give --model NAME: gozoo zoo list)")
+		}
+		id = o.Model.Arch + "@" + o.Model.Weights
+		if st, err := os.Stat(o.Model.Weights); err == nil {
+			id += fmt.Sprintf("/%d/%d", st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	if im.Preprocess != "" {
+		p, err := zoo.LoadPreprocess(im.Preprocess)
+		if err != nil {
+			return pre, "", err
+		}
+		pre = p
+	}
+	if im.changed("resize") {
+		pre.Resize = im.Resize
+	}
+	if im.changed("crop") {
+		pre.Crop = im.Crop
+	}
+	if im.changed("interpolation") {
+		pre.Interpolation = im.Interp
+	}
+	if im.changed("mean") {
+		pre.Mean = im.Mean
+	}
+	if im.changed("std") {
+		pre.Std = im.Std
+	}
+	if im.changed("grayscale") {
+		pre.Grayscale = im.Grayscale
+	}
+	return pre, id, nil
+}
+
+func runExtractImages(ctx context.Context, o *ExtractOptions) error {
+	im := &o.Images
+	if im.changed == nil {
+		im.changed = func(string) bool { return false }
+	}
+	if im.OnError != "fail" && im.OnError != "skip" {
+		return usageErrorf("--on-error %q: use fail or skip", im.OnError)
+	}
+	if o.Out == "" {
+		return usageErrorf("--out is required (.npz or .safetensors)")
+	}
+	if !strings.HasSuffix(o.Out, ".npz") && !strings.HasSuffix(o.Out, ".safetensors") {
+		return usageErrorf("--out %s: write .npz or .safetensors", o.Out)
+	}
+	if o.BatchSize <= 0 {
+		return usageErrorf("--batch-size %d: must be positive", o.BatchSize)
+	}
+	if im.Workers <= 0 {
+		im.Workers = 1
+	}
+	pre, modelID, err := o.resolveImageModel(ctx)
+	if err != nil {
+		return err
+	}
+	if len(o.Layers) == 0 {
+		return usageErrorf("--layers is required (gozoo layers %s lists them)", o.Model.Arch)
+	}
+	tf, err := pre.Transform()
+	if err != nil {
+		return usageErrorf("preprocessing: %v", err)
+	}
+	ds, err := dataset.OpenKind(o.Input, im.Dataset)
+	if err != nil {
+		return err
+	}
+	if im.Shard != "" {
+		i, n, err := dataset.ParseShard(im.Shard)
+		if err != nil {
+			return usageErrorf("--%v", err)
+		}
+		if ds, err = ds.Shard(i, n); err != nil {
+			return err
+		}
+		if len(ds.Samples) == 0 {
+			return fmt.Errorf("--shard %s of %s holds no image", im.Shard, o.Input)
+		}
+	}
+	fp := fingerprint(modelID, o, tf, ds)
+	w, err := featfile.Open(o.Out, fp, o.Layers)
+	if err != nil {
+		return err
+	}
+	total := len(ds.Samples)
+	startPos := w.Next()
+	if startPos > 0 {
+		fmt.Fprintf(o.f.Err, "resuming %s: %d of %d images already done (%d rows), continuing at %s\n",
+			o.Out, startPos, total, w.Rows(), ds.Samples[min(startPos, total-1)].Path)
+	}
+	if startPos < total {
+		model, _, err := o.f.load(ctx, &o.Model)
+		if err != nil {
+			return err
+		}
+		defer model.Close()
+		if err := o.extractImages(ctx, model, tf, ds, w, startPos); err != nil {
+			return err
+		}
+	}
+	skipped := w.Skipped()
+	rows := w.Rows()
+	if err := w.Finish(); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.f.Err, "wrote %s: %d rows, %d layers (%s), %d skipped\n", o.Out, rows, len(o.Layers), strings.Join(o.Layers, ","), len(skipped))
+	return nil
+}
+
+func fingerprint(modelID string, o *ExtractOptions, tf imageproc.Transform, ds *dataset.Dataset) string {
+	h := sha256.New()
+	opts, _ := json.Marshal(o.Model.Opts)
+	fmt.Fprintf(h, "%s\n%s\n%s\n%+v\n%s\n", modelID, opts, strings.Join(o.Layers, ","), tf, ds.Kind)
+	for _, s := range ds.Samples {
+		fmt.Fprintf(h, "%d\t%s\t%d\n", s.Index, s.Path, s.Label)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// extractImages decodes batches on im.Workers goroutines while the model
+// computes the previous batch, and commits each batch to w.
+func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf imageproc.Transform, ds *dataset.Dataset, w *featfile.Writer, startPos int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	per := tf.Len()
+	batches := dataset.Load(ctx, ds, tf, startPos, o.BatchSize, o.Images.Workers)
+	prog := newImageProgress(o.f.Err, len(ds.Samples), startPos)
+	defer prog.done()
+	for b := range batches {
+		var rows []featfile.Row
+		var skipped []featfile.Skip
+		var x []float32
+		var failed error
+		for i, s := range b.Samples {
+			if err := b.Errs[i]; err != nil {
+				if o.Images.OnError == "fail" {
+					failed = err
+					break
+				}
+				fmt.Fprintf(o.f.Err, "\rskip %v\n", err)
+				skipped = append(skipped, featfile.Skip{Path: s.Path, Error: err.Error()})
+				continue
+			}
+			rows = append(rows, featfile.Row{Path: s.Path, Label: s.Label})
+			x = append(x, b.X[i*per:(i+1)*per]...)
+		}
+		next := b.Start + len(b.Samples)
+		if failed != nil {
+			next = b.Start + len(rows) // the good rows before the bad image
+		}
+		feats := map[string]*sdk.Tensor{}
+		if len(rows) > 0 {
+			in, err := sdk.NewTensor(append([]int64{int64(len(rows))}, tf.Shape()...), x)
+			if err != nil {
+				return err
+			}
+			res, err := model.Extract(ctx, &sdk.ExtractRequest{Layers: o.Layers, Input: in})
+			if err != nil {
+				return fmt.Errorf("extract %s..%s: %w", rows[0].Path, rows[len(rows)-1].Path, err)
+			}
+			feats = res.Outputs
+		}
+		if len(rows) > 0 || len(skipped) > 0 {
+			if err := w.Append(rows, feats, skipped, next); err != nil {
+				return err
+			}
+		}
+		prog.update(next)
+		if failed != nil {
+			return fmt.Errorf("%w (with --on-error fail; %d rows so far are kept in %s.partial: fix or remove the file and rerun to resume, or rerun with --on-error skip)",
+				failed, w.Rows(), o.Out)
+		}
+	}
+	return ctx.Err()
+}
+
+// imageProgress draws a progress bar with images/s on a terminal, and a
+// line every 10 s elsewhere.
+type imageProgress struct {
+	w          io.Writer
+	total      int
+	start      int
+	began      time.Time
+	last       time.Time
+	tty, drawn bool
+}
+
+func newImageProgress(w io.Writer, total, start int) *imageProgress {
+	return &imageProgress{w: w, total: total, start: start, began: time.Now(), last: time.Now(), tty: isTerminal(w)}
+}
+
+func (p *imageProgress) update(done int) {
+	secs := time.Since(p.began).Seconds()
+	rate := float64(done-p.start) / secs
+	eta := ""
+	if rate > 0 {
+		eta = (time.Duration(float64(p.total-done)/rate) * time.Second).Round(time.Second).String()
+	}
+	line := fmt.Sprintf("extract %s %d/%d images  %.1f images/s  eta %s", bar(float64(done)/float64(p.total), 30), done, p.total, rate, eta)
+	switch {
+	case p.tty:
+		fmt.Fprintf(p.w, "\r%s", line)
+		p.drawn = true
+	case time.Since(p.last) > 10*time.Second || done == p.total:
+		fmt.Fprintln(p.w, line)
+		p.last = time.Now()
+	}
+}
+
+func (p *imageProgress) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

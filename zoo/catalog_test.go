@@ -1,0 +1,113 @@
+package zoo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultCatalog(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every first-party arch has torchvision's ImageNet weights.
+	for _, name := range []string{
+		"resnet18.tv_in1k", "resnet34.tv_in1k", "resnet50.tv_in1k", "resnet50.tv2_in1k", "resnet101.tv_in1k",
+		"resnet152.tv_in1k", "resnext50_32x4d.tv_in1k", "resnext101_32x8d.tv_in1k", "wide_resnet50_2.tv_in1k",
+		"wide_resnet101_2.tv_in1k", "vgg11.tv_in1k", "vgg11_bn.tv_in1k", "vgg13.tv_in1k", "vgg13_bn.tv_in1k",
+		"vgg16.tv_in1k", "vgg16_bn.tv_in1k", "vgg19.tv_in1k", "vgg19_bn.tv_in1k", "inception_v3.tv_in1k",
+		"googlenet.tv_in1k", DefaultModel,
+	} {
+		e, err := c.Lookup(name)
+		if err != nil {
+			t.Errorf("Lookup(%q) = %v", name, err)
+			continue
+		}
+		if e.Weights.URL != "" && !strings.Contains(e.Weights.URL, "-"+e.Weights.HashPrefix+".pth") {
+			t.Errorf("%s: hash prefix %q is not the one in %s", name, e.Weights.HashPrefix, e.Weights.URL)
+		}
+		if _, err := e.Preprocess.Transform(); err != nil {
+			t.Errorf("%s: preprocess: %v", name, err)
+		}
+	}
+	e, _ := c.Lookup("inception_v3.tv_in1k")
+	if tf, _ := e.Preprocess.Transform(); tf.ResizeSize != 342 || tf.CropH != 299 {
+		t.Errorf("inception_v3 transform = %+v; want resize 342 crop 299", tf)
+	}
+	if _, err := c.Lookup("resnet50.tv_in1"); !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), "resnet50.tv_in1k") {
+		t.Errorf("Lookup(typo) = %v; want ErrUnknownModel suggesting resnet50.tv_in1k", err)
+	}
+}
+
+func TestEmbeddedModelUnpacks(t *testing.T) {
+	c, _ := Default()
+	e, err := c.Lookup(DefaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Metrics["fashion_mnist_test_accuracy"] < 0.85 {
+		t.Errorf("%s records accuracy %v; want the measured test accuracy (>= 0.85)", e.Name, e.Metrics)
+	}
+	cache, _ := OpenCache(t.TempDir(), WithOffline(true))
+	p, err := cache.Fetch(t.Context(), e)
+	if err != nil {
+		t.Fatalf("Fetch(embedded) offline = %v", err)
+	}
+	if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+		t.Fatalf("unpacked weights %s: %v", p, err)
+	}
+}
+
+func TestMergeUserCatalog(t *testing.T) {
+	dir := t.TempDir()
+	good := `models:
+  - name: resnet50.tv_in1k
+    plugin: resnet
+    arch: resnet50
+    weights: {path: mine.pth, sha256: ` + strings.Repeat("ab", 32) + `}
+    preprocess: {resize: 232, crop: [200, 224], interpolation: bicubic}
+    layer: layer4
+`
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "models:\n  - name: x\n    plugin: resnet\n    arch: resnet18\n    wieghts: {}\n", "field wieghts not found"},
+		{"no checksum", "models:\n  - name: x\n    plugin: resnet\n    arch: resnet18\n    weights: {url: http://h/x.pth}\n    preprocess: {crop: 224}\n", "sha256"},
+		{"two sources", "models:\n  - name: x\n    plugin: resnet\n    arch: resnet18\n    weights: {url: http://h/x.pth, path: x.pth, sha256: " + strings.Repeat("0", 64) + "}\n    preprocess: {crop: 224}\n", "exactly one"},
+		{"bad interpolation", "models:\n  - name: x\n    plugin: resnet\n    arch: resnet18\n    weights: {path: x.pth, hash_prefix: 01234567}\n    preprocess: {crop: 224, interpolation: lanczos}\n", "lanczos"},
+		{"not yaml", "{{{", "bad catalog"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, "bad.yaml")
+			os.WriteFile(p, []byte(tc.yaml), 0o644)
+			c, _ := Default()
+			if err := c.MergeFile(p); !errors.Is(err, ErrBadCatalog) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("MergeFile = %v; want ErrBadCatalog mentioning %q", err, tc.want)
+			}
+		})
+	}
+	p := filepath.Join(dir, "zoo.yaml")
+	os.WriteFile(p, []byte(good), 0o644)
+	c, _ := Default()
+	if err := c.MergeFile(p); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := c.Lookup("resnet50.tv_in1k")
+	tf, err := e.Preprocess.Transform()
+	if err != nil || e.Weights.Path != filepath.Join(dir, "mine.pth") || e.Source != p || tf.CropH != 200 || tf.CropW != 224 || tf.Mean[0] != 0.485 {
+		t.Errorf("merged entry = %+v, transform %+v, %v", e, tf, err)
+	}
+}
+
+func FuzzMerge(f *testing.F) {
+	b, _ := embeddedCatalogs.ReadFile("catalog/torchvision.yaml")
+	f.Add(string(b[:2000]))
+	f.Add("models:\n  - name: a\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c := New()
+		c.Merge(strings.NewReader(s), "fuzz") // must not panic
+	})
+}
