@@ -7,12 +7,14 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gozoo/gozoo/internal/imagefolder"
+	"github.com/gozoo/gozoo/internal/dataset"
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/zoo/imageproc"
 	"github.com/spf13/cobra"
 )
 
@@ -122,22 +124,68 @@ func (o *FinetuneOptions) validate() error {
 	return nil
 }
 
-// finetuneData loads the training and validation images.
-func (o *FinetuneOptions) data() (train, val *imagefolder.Dataset, err error) {
-	opt := imagefolder.Options{Height: o.InputSize[0], Width: o.InputSize[len(o.InputSize)-1]}
+// labelled is a fine-tuning set held in memory.
+type labelled struct {
+	Classes []string    // class folder names, in torchvision's order
+	Input   *sdk.Tensor // [N, 3, H, W]
+	Labels  []int64     // per row, an index into Classes
+}
+
+// transform is the preprocessing of fine-tuning images: torchvision's
+// Resize (shorter side, bilinear, antialiased) and CenterCrop to the input
+// size, then ImageNet's Normalize.
+func (o *FinetuneOptions) transform() imageproc.Transform {
+	h, w := o.InputSize[0], o.InputSize[len(o.InputSize)-1]
+	return imageproc.Transform{ResizeSize: max(h, w), CropH: h, CropW: w, Interp: imageproc.Bilinear,
+		Mean: imageproc.ImageNetMean, Std: imageproc.ImageNetStd}
+}
+
+// loadFolder reads an ImageFolder tree; with classes given, its labels are
+// remapped onto them (a validation tree uses the training tree's classes).
+func (o *FinetuneOptions) loadFolder(ctx context.Context, root string, classes []string) (*labelled, error) {
+	d, err := dataset.OpenKind(root, "imagefolder")
+	if err != nil {
+		return nil, fmt.Errorf("%w: point --data at a folder of CLASS/IMAGE (or train/ and val/ trees of them)", err)
+	}
+	x, labels, err := dataset.Tensor(ctx, d, o.transform(), runtime.NumCPU())
+	if err != nil {
+		return nil, err
+	}
+	out := &labelled{Classes: d.Classes, Input: x, Labels: labels}
+	if classes == nil {
+		return out, nil
+	}
+	index := map[string]int64{}
+	for i, c := range classes {
+		index[c] = int64(i)
+	}
+	for i, l := range labels {
+		c := d.Classes[l]
+		j, ok := index[c]
+		if !ok {
+			return nil, fmt.Errorf("%s: class %q is not among the training classes %v", root, c, classes)
+		}
+		labels[i] = j
+	}
+	out.Classes = classes
+	return out, nil
+}
+
+// data loads the training and validation images: DIR/train and DIR/val
+// when they exist, else DIR split by --val-split.
+func (o *FinetuneOptions) data(ctx context.Context) (train, val *labelled, err error) {
 	if st, err := os.Stat(filepath.Join(o.Data, "train")); err == nil && st.IsDir() {
-		if train, err = imagefolder.Load(filepath.Join(o.Data, "train"), opt); err != nil {
+		if train, err = o.loadFolder(ctx, filepath.Join(o.Data, "train"), nil); err != nil {
 			return nil, nil, err
 		}
 		if st, err := os.Stat(filepath.Join(o.Data, "val")); err == nil && st.IsDir() {
-			opt.Classes = train.Classes
-			if val, err = imagefolder.Load(filepath.Join(o.Data, "val"), opt); err != nil {
+			if val, err = o.loadFolder(ctx, filepath.Join(o.Data, "val"), train.Classes); err != nil {
 				return nil, nil, err
 			}
 		}
 		return train, val, nil
 	}
-	all, err := imagefolder.Load(o.Data, opt)
+	all, err := o.loadFolder(ctx, o.Data, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,23 +195,14 @@ func (o *FinetuneOptions) data() (train, val *imagefolder.Dataset, err error) {
 	return subset(all, perm[nv:]), subset(all, perm[:nv]), nil
 }
 
-func subset(ds *imagefolder.Dataset, idx []int) *imagefolder.Dataset {
-	per := int(sdk.NumElements(ds.Input.Shape[1:]))
-	out := &imagefolder.Dataset{Classes: ds.Classes}
-	x := make([]float32, 0, len(idx)*per)
-	for _, i := range idx {
-		x = append(x, ds.Input.Float32[i*per:(i+1)*per]...)
-		out.Labels = append(out.Labels, ds.Labels[i])
-		out.Files = append(out.Files, ds.Files[i])
-	}
-	shape := append([]int64{int64(len(idx))}, ds.Input.Shape[1:]...)
-	out.Input = &sdk.Tensor{Shape: shape, Float32: x}
-	return out
+func subset(ds *labelled, idx []int) *labelled {
+	b := pick(ds, idx)
+	return &labelled{Classes: ds.Classes, Input: b.Input, Labels: b.Labels}
 }
 
 // batches streams epochs of shuffled training batches, each followed by
 // the validation batches, until ctx ends.
-func batches(ctx context.Context, train, val *imagefolder.Dataset, size int, seed int64) <-chan sdk.TrainBatch {
+func batches(ctx context.Context, train, val *labelled, size int, seed int64) <-chan sdk.TrainBatch {
 	ch := make(chan sdk.TrainBatch, 2)
 	go func() {
 		defer close(ch)
@@ -206,7 +245,7 @@ func batches(ctx context.Context, train, val *imagefolder.Dataset, size int, see
 	return ch
 }
 
-func pick(ds *imagefolder.Dataset, idx []int) sdk.TrainBatch {
+func pick(ds *labelled, idx []int) sdk.TrainBatch {
 	per := int(sdk.NumElements(ds.Input.Shape[1:]))
 	x := make([]float32, 0, len(idx)*per)
 	labels := make([]int64, len(idx))
@@ -222,7 +261,7 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	train, val, err := o.data()
+	train, val, err := o.data(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/zoo/imageproc"
 )
 
@@ -68,4 +69,36 @@ func decodeInto(s Sample, tf imageproc.Transform, dst []float32) error {
 		return fmt.Errorf("%s: %w", s.Path, err)
 	}
 	return nil
+}
+
+// Tensor decodes every sample of d with tf into one [N, 3, CropH, CropW]
+// tensor, with the samples' labels, decoding on workers goroutines. The
+// first image that fails is an error naming its path. It suits datasets
+// that fit in memory, such as a fine-tuning set.
+func Tensor(ctx context.Context, d *Dataset, tf imageproc.Transform, workers int) (*sdk.Tensor, []int64, error) {
+	if err := tf.Validate(); err != nil {
+		return nil, nil, err
+	}
+	n := len(d.Samples)
+	per := tf.Len()
+	x := make([]float32, 0, n*per)
+	labels := make([]int64, 0, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for b := range Load(ctx, d, tf, 0, 64, workers) {
+		for i, err := range b.Errs {
+			if err != nil {
+				return nil, nil, err
+			}
+			labels = append(labels, b.Samples[i].Label)
+		}
+		x = append(x, b.X...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if len(labels) != n {
+		return nil, nil, fmt.Errorf("dataset: decoded %d of %d images", len(labels), n)
+	}
+	return &sdk.Tensor{Shape: append([]int64{int64(n)}, tf.Shape()...), Float32: x}, labels, nil
 }

@@ -12,11 +12,12 @@ import (
 
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/internal/cli"
-	"github.com/gozoo/gozoo/internal/imagefolder"
+	"github.com/gozoo/gozoo/internal/dataset"
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
 	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/zoo/imageproc"
 )
 
 // gozoo runs the gozoo CLI in-process with the given plugin folders and
@@ -128,7 +129,14 @@ func TestFinetuneFashionMNIST(t *testing.T) {
 
 	// The checkpoint in the Go resnet plugin and in PyTorch: the same
 	// prediction on every validation image.
-	val, err := imagefolder.Load(filepath.Join(data, "val"), imagefolder.Options{Height: 32, Width: 32})
+	// The same preprocessing as gozoo finetune --input-size 32.
+	valSet, err := dataset.OpenKind(filepath.Join(data, "val"), "imagefolder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := imageproc.Transform{ResizeSize: 32, CropH: 32, CropW: 32, Interp: imageproc.Bilinear,
+		Mean: imageproc.ImageNetMean, Std: imageproc.ImageNetStd}
+	valInput, valLabels, err := dataset.Tensor(context.Background(), valSet, tf, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +155,7 @@ func TestFinetuneFashionMNIST(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Load(%s) = %v", plugin, ft.Checkpoint, err)
 		}
-		res, err := host.ExtractBatches(context.Background(), m, &sdk.ExtractRequest{Layers: []string{"fc"}, Input: val.Input}, 100, nil)
+		res, err := host.ExtractBatches(context.Background(), m, &sdk.ExtractRequest{Layers: []string{"fc"}, Input: valInput}, 100, nil)
 		if err != nil {
 			t.Fatalf("%s: Extract(fc) = %v", plugin, err)
 		}
@@ -157,7 +165,7 @@ func TestFinetuneFashionMNIST(t *testing.T) {
 	goL, pyL := logits["resnet"], logits["torch"]
 	var agree, correct int
 	var maxDiff, scale float64
-	n := len(val.Labels)
+	n := len(valLabels)
 	for i := 0; i < n; i++ {
 		g, p := goL.Float32[i*10:(i+1)*10], pyL.Float32[i*10:(i+1)*10]
 		for j := range g {
@@ -167,9 +175,9 @@ func TestFinetuneFashionMNIST(t *testing.T) {
 		if argmax(g) == argmax(p) {
 			agree++
 		} else {
-			t.Errorf("image %s: Go predicts class %d, PyTorch %d", val.Files[i], argmax(g), argmax(p))
+			t.Errorf("image %s: Go predicts class %d, PyTorch %d", valSet.Samples[i].Path, argmax(g), argmax(p))
 		}
-		if int64(argmax(p)) == val.Labels[i] {
+		if int64(argmax(p)) == valLabels[i] {
 			correct++
 		}
 	}
