@@ -133,6 +133,10 @@ func (WeightsFormat) EnumDescriptor() ([]byte, []int) {
 // row-major tensor's little-endian element bytes. Every chunk repeats dtype
 // and shape; a tensor is complete when offset+len(data) reaches
 // product(shape) * element size. A tensor of up to a few MB is one chunk.
+//
+// When host and plugin share a machine (see Transport.shared_files) a
+// chunk may instead set file: the whole tensor's bytes are in that file,
+// data is empty and offset is 0, and the chunk is the tensor's only one.
 type TensorChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // output layer name; empty for inputs
@@ -140,6 +144,7 @@ type TensorChunk struct {
 	Shape         []int64                `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
 	Offset        int64                  `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
 	Data          []byte                 `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	File          *TensorFile            `protobuf:"bytes,6,opt,name=file,proto3" json:"file,omitempty"` // optional: the tensor's bytes are in a file
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,15 +214,85 @@ func (x *TensorChunk) GetData() []byte {
 	return nil
 }
 
+func (x *TensorChunk) GetFile() *TensorFile {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+// TensorFile names a regular file holding a tensor's dense, row-major,
+// little-endian element bytes, and no other bytes. size must equal
+// product(shape) * element size and the file's length. The receiver reads
+// it once; the host removes every such file once the call is over.
+type TensorFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`  // absolute
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"` // bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TensorFile) Reset() {
+	*x = TensorFile{}
+	mi := &file_backbone_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TensorFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TensorFile) ProtoMessage() {}
+
+func (x *TensorFile) ProtoReflect() protoreflect.Message {
+	mi := &file_backbone_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TensorFile.ProtoReflect.Descriptor instead.
+func (*TensorFile) Descriptor() ([]byte, []int) {
+	return file_backbone_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TensorFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *TensorFile) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// DescribeRequest: a host that would pass tensors as files writes a probe
+// file holding probe_token and names it in probe_path. A plugin that can
+// read the file back and finds the token answers with
+// Transport.shared_files set; plugins that ignore these fields keep
+// receiving tensors inline.
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProbePath     string                 `protobuf:"bytes,1,opt,name=probe_path,json=probePath,proto3" json:"probe_path,omitempty"`
+	ProbeToken    string                 `protobuf:"bytes,2,opt,name=probe_token,json=probeToken,proto3" json:"probe_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_backbone_proto_msgTypes[1]
+	mi := &file_backbone_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +304,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[1]
+	mi := &file_backbone_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +317,71 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{1}
+	return file_backbone_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DescribeRequest) GetProbePath() string {
+	if x != nil {
+		return x.ProbePath
+	}
+	return ""
+}
+
+func (x *DescribeRequest) GetProbeToken() string {
+	if x != nil {
+		return x.ProbeToken
+	}
+	return ""
+}
+
+// Transport lists the optional ways of moving tensors a plugin accepts.
+// These fields were added to version 1 without a minor bump: plugins that
+// predate them leave Transport unset and receive inline chunks only.
+type Transport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// shared_files: the plugin read the host's probe file (so it sees the
+	// host's files), reads TensorChunk.file inputs and honours
+	// ExtractRequest.output_files.
+	SharedFiles   bool `protobuf:"varint,1,opt,name=shared_files,json=sharedFiles,proto3" json:"shared_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transport) Reset() {
+	*x = Transport{}
+	mi := &file_backbone_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transport) ProtoMessage() {}
+
+func (x *Transport) ProtoReflect() protoreflect.Message {
+	mi := &file_backbone_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transport.ProtoReflect.Descriptor instead.
+func (*Transport) Descriptor() ([]byte, []int) {
+	return file_backbone_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Transport) GetSharedFiles() bool {
+	if x != nil {
+		return x.SharedFiles
+	}
+	return false
 }
 
 type DescribeResponse struct {
@@ -252,13 +391,14 @@ type DescribeResponse struct {
 	ProtocolMinor int32                  `protobuf:"varint,3,opt,name=protocol_minor,json=protocolMinor,proto3" json:"protocol_minor,omitempty"`
 	Archs         []*Arch                `protobuf:"bytes,4,rep,name=archs,proto3" json:"archs,omitempty"`
 	Capabilities  *Capabilities          `protobuf:"bytes,5,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Transport     *Transport             `protobuf:"bytes,6,opt,name=transport,proto3" json:"transport,omitempty"` // absent: inline chunks only
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_backbone_proto_msgTypes[2]
+	mi := &file_backbone_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +410,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[2]
+	mi := &file_backbone_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +423,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{2}
+	return file_backbone_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DescribeResponse) GetName() string {
@@ -321,6 +461,13 @@ func (x *DescribeResponse) GetCapabilities() *Capabilities {
 	return nil
 }
 
+func (x *DescribeResponse) GetTransport() *Transport {
+	if x != nil {
+		return x.Transport
+	}
+	return nil
+}
+
 type Arch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -333,7 +480,7 @@ type Arch struct {
 
 func (x *Arch) Reset() {
 	*x = Arch{}
-	mi := &file_backbone_proto_msgTypes[3]
+	mi := &file_backbone_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +492,7 @@ func (x *Arch) String() string {
 func (*Arch) ProtoMessage() {}
 
 func (x *Arch) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[3]
+	mi := &file_backbone_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +505,7 @@ func (x *Arch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arch.ProtoReflect.Descriptor instead.
 func (*Arch) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{3}
+	return file_backbone_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Arch) GetName() string {
@@ -399,7 +546,7 @@ type InputSpec struct {
 
 func (x *InputSpec) Reset() {
 	*x = InputSpec{}
-	mi := &file_backbone_proto_msgTypes[4]
+	mi := &file_backbone_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +558,7 @@ func (x *InputSpec) String() string {
 func (*InputSpec) ProtoMessage() {}
 
 func (x *InputSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[4]
+	mi := &file_backbone_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +571,7 @@ func (x *InputSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputSpec.ProtoReflect.Descriptor instead.
 func (*InputSpec) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{4}
+	return file_backbone_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InputSpec) GetShape() []int64 {
@@ -452,7 +599,7 @@ type OptionSpec struct {
 
 func (x *OptionSpec) Reset() {
 	*x = OptionSpec{}
-	mi := &file_backbone_proto_msgTypes[5]
+	mi := &file_backbone_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +611,7 @@ func (x *OptionSpec) String() string {
 func (*OptionSpec) ProtoMessage() {}
 
 func (x *OptionSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[5]
+	mi := &file_backbone_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +624,7 @@ func (x *OptionSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OptionSpec.ProtoReflect.Descriptor instead.
 func (*OptionSpec) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{5}
+	return file_backbone_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OptionSpec) GetName() string {
@@ -513,7 +660,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_backbone_proto_msgTypes[6]
+	mi := &file_backbone_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +672,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[6]
+	mi := &file_backbone_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +685,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{6}
+	return file_backbone_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Capabilities) GetExtract() bool {
@@ -584,7 +731,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_backbone_proto_msgTypes[7]
+	mi := &file_backbone_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +743,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[7]
+	mi := &file_backbone_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +756,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{7}
+	return file_backbone_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LoadRequest) GetArch() string {
@@ -670,7 +817,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_backbone_proto_msgTypes[8]
+	mi := &file_backbone_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +829,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[8]
+	mi := &file_backbone_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +842,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{8}
+	return file_backbone_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LoadResponse) GetHandle() string {
@@ -715,7 +862,7 @@ type LayersRequest struct {
 
 func (x *LayersRequest) Reset() {
 	*x = LayersRequest{}
-	mi := &file_backbone_proto_msgTypes[9]
+	mi := &file_backbone_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +874,7 @@ func (x *LayersRequest) String() string {
 func (*LayersRequest) ProtoMessage() {}
 
 func (x *LayersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[9]
+	mi := &file_backbone_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +887,7 @@ func (x *LayersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LayersRequest.ProtoReflect.Descriptor instead.
 func (*LayersRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{9}
+	return file_backbone_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LayersRequest) GetHandle() string {
@@ -766,7 +913,7 @@ type LayersResponse struct {
 
 func (x *LayersResponse) Reset() {
 	*x = LayersResponse{}
-	mi := &file_backbone_proto_msgTypes[10]
+	mi := &file_backbone_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +925,7 @@ func (x *LayersResponse) String() string {
 func (*LayersResponse) ProtoMessage() {}
 
 func (x *LayersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[10]
+	mi := &file_backbone_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +938,7 @@ func (x *LayersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LayersResponse.ProtoReflect.Descriptor instead.
 func (*LayersResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{10}
+	return file_backbone_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LayersResponse) GetLayers() []*Layer {
@@ -813,7 +960,7 @@ type Layer struct {
 
 func (x *Layer) Reset() {
 	*x = Layer{}
-	mi := &file_backbone_proto_msgTypes[11]
+	mi := &file_backbone_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +972,7 @@ func (x *Layer) String() string {
 func (*Layer) ProtoMessage() {}
 
 func (x *Layer) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[11]
+	mi := &file_backbone_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +985,7 @@ func (x *Layer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Layer.ProtoReflect.Descriptor instead.
 func (*Layer) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{11}
+	return file_backbone_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Layer) GetName() string {
@@ -872,18 +1019,21 @@ func (x *Layer) GetParams() int64 {
 // ExtractRequest: the first message names the handle, layers and lengths;
 // every message may carry one chunk of the input tensor.
 type ExtractRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
-	Layers        []string               `protobuf:"bytes,2,rep,name=layers,proto3" json:"layers,omitempty"`
-	Lengths       []int64                `protobuf:"varint,3,rep,packed,name=lengths,proto3" json:"lengths,omitempty"`
-	Input         *TensorChunk           `protobuf:"bytes,4,opt,name=input,proto3" json:"input,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Handle  string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Layers  []string               `protobuf:"bytes,2,rep,name=layers,proto3" json:"layers,omitempty"`
+	Lengths []int64                `protobuf:"varint,3,rep,packed,name=lengths,proto3" json:"lengths,omitempty"`
+	Input   *TensorChunk           `protobuf:"bytes,4,opt,name=input,proto3" json:"input,omitempty"`
+	// output_files, on the first message, lets a plugin that advertised
+	// Transport.shared_files answer large outputs with TensorChunk.file.
+	OutputFiles   *OutputFiles `protobuf:"bytes,5,opt,name=output_files,json=outputFiles,proto3" json:"output_files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_backbone_proto_msgTypes[12]
+	mi := &file_backbone_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1045,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[12]
+	mi := &file_backbone_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1058,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{12}
+	return file_backbone_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExtractRequest) GetHandle() string {
@@ -939,6 +1089,77 @@ func (x *ExtractRequest) GetInput() *TensorChunk {
 	return nil
 }
 
+func (x *ExtractRequest) GetOutputFiles() *OutputFiles {
+	if x != nil {
+		return x.OutputFiles
+	}
+	return nil
+}
+
+// OutputFiles asks for outputs of at least min_bytes as new files
+// dir/prefix*, created exclusively (never over an existing file). The host
+// reads and removes each one; outputs the plugin cannot write there it
+// sends inline instead.
+type OutputFiles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dir           string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`       // absolute, private to the host (mode 0700)
+	Prefix        string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"` // a file name prefix without path separators
+	MinBytes      int64                  `protobuf:"varint,3,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutputFiles) Reset() {
+	*x = OutputFiles{}
+	mi := &file_backbone_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutputFiles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutputFiles) ProtoMessage() {}
+
+func (x *OutputFiles) ProtoReflect() protoreflect.Message {
+	mi := &file_backbone_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutputFiles.ProtoReflect.Descriptor instead.
+func (*OutputFiles) Descriptor() ([]byte, []int) {
+	return file_backbone_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *OutputFiles) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *OutputFiles) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *OutputFiles) GetMinBytes() int64 {
+	if x != nil {
+		return x.MinBytes
+	}
+	return 0
+}
+
 // ExtractResponse carries one chunk of one output tensor, named by
 // chunk.name.
 type ExtractResponse struct {
@@ -950,7 +1171,7 @@ type ExtractResponse struct {
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_backbone_proto_msgTypes[13]
+	mi := &file_backbone_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1183,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[13]
+	mi := &file_backbone_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1196,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{13}
+	return file_backbone_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExtractResponse) GetOutput() *TensorChunk {
@@ -994,7 +1215,7 @@ type ParamsRequest struct {
 
 func (x *ParamsRequest) Reset() {
 	*x = ParamsRequest{}
-	mi := &file_backbone_proto_msgTypes[14]
+	mi := &file_backbone_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1227,7 @@ func (x *ParamsRequest) String() string {
 func (*ParamsRequest) ProtoMessage() {}
 
 func (x *ParamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[14]
+	mi := &file_backbone_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1240,7 @@ func (x *ParamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamsRequest.ProtoReflect.Descriptor instead.
 func (*ParamsRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{14}
+	return file_backbone_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ParamsRequest) GetHandle() string {
@@ -1038,7 +1259,7 @@ type ParamsResponse struct {
 
 func (x *ParamsResponse) Reset() {
 	*x = ParamsResponse{}
-	mi := &file_backbone_proto_msgTypes[15]
+	mi := &file_backbone_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1271,7 @@ func (x *ParamsResponse) String() string {
 func (*ParamsResponse) ProtoMessage() {}
 
 func (x *ParamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[15]
+	mi := &file_backbone_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1284,7 @@ func (x *ParamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamsResponse.ProtoReflect.Descriptor instead.
 func (*ParamsResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{15}
+	return file_backbone_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ParamsResponse) GetParams() []*Param {
@@ -1084,7 +1305,7 @@ type Param struct {
 
 func (x *Param) Reset() {
 	*x = Param{}
-	mi := &file_backbone_proto_msgTypes[16]
+	mi := &file_backbone_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1317,7 @@ func (x *Param) String() string {
 func (*Param) ProtoMessage() {}
 
 func (x *Param) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[16]
+	mi := &file_backbone_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1330,7 @@ func (x *Param) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Param.ProtoReflect.Descriptor instead.
 func (*Param) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{16}
+	return file_backbone_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Param) GetName() string {
@@ -1144,7 +1365,7 @@ type SetTrainableRequest struct {
 
 func (x *SetTrainableRequest) Reset() {
 	*x = SetTrainableRequest{}
-	mi := &file_backbone_proto_msgTypes[17]
+	mi := &file_backbone_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1377,7 @@ func (x *SetTrainableRequest) String() string {
 func (*SetTrainableRequest) ProtoMessage() {}
 
 func (x *SetTrainableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[17]
+	mi := &file_backbone_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1390,7 @@ func (x *SetTrainableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrainableRequest.ProtoReflect.Descriptor instead.
 func (*SetTrainableRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{17}
+	return file_backbone_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetTrainableRequest) GetHandle() string {
@@ -1202,7 +1423,7 @@ type SetTrainableResponse struct {
 
 func (x *SetTrainableResponse) Reset() {
 	*x = SetTrainableResponse{}
-	mi := &file_backbone_proto_msgTypes[18]
+	mi := &file_backbone_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1435,7 @@ func (x *SetTrainableResponse) String() string {
 func (*SetTrainableResponse) ProtoMessage() {}
 
 func (x *SetTrainableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[18]
+	mi := &file_backbone_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1448,7 @@ func (x *SetTrainableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrainableResponse.ProtoReflect.Descriptor instead.
 func (*SetTrainableResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{18}
+	return file_backbone_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetTrainableResponse) GetMatched() []string {
@@ -1253,7 +1474,7 @@ type TrainRequest struct {
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_backbone_proto_msgTypes[19]
+	mi := &file_backbone_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1486,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[19]
+	mi := &file_backbone_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1499,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{19}
+	return file_backbone_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TrainRequest) GetMsg() isTrainRequest_Msg {
@@ -1342,7 +1563,7 @@ type TrainConfig struct {
 
 func (x *TrainConfig) Reset() {
 	*x = TrainConfig{}
-	mi := &file_backbone_proto_msgTypes[20]
+	mi := &file_backbone_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1575,7 @@ func (x *TrainConfig) String() string {
 func (*TrainConfig) ProtoMessage() {}
 
 func (x *TrainConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[20]
+	mi := &file_backbone_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1588,7 @@ func (x *TrainConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainConfig.ProtoReflect.Descriptor instead.
 func (*TrainConfig) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{20}
+	return file_backbone_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TrainConfig) GetHandle() string {
@@ -1466,7 +1687,7 @@ type TrainBatch struct {
 
 func (x *TrainBatch) Reset() {
 	*x = TrainBatch{}
-	mi := &file_backbone_proto_msgTypes[21]
+	mi := &file_backbone_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1699,7 @@ func (x *TrainBatch) String() string {
 func (*TrainBatch) ProtoMessage() {}
 
 func (x *TrainBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[21]
+	mi := &file_backbone_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1712,7 @@ func (x *TrainBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainBatch.ProtoReflect.Descriptor instead.
 func (*TrainBatch) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{21}
+	return file_backbone_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TrainBatch) GetInput() *TensorChunk {
@@ -1539,7 +1760,7 @@ type TrainEvent struct {
 
 func (x *TrainEvent) Reset() {
 	*x = TrainEvent{}
-	mi := &file_backbone_proto_msgTypes[22]
+	mi := &file_backbone_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1772,7 @@ func (x *TrainEvent) String() string {
 func (*TrainEvent) ProtoMessage() {}
 
 func (x *TrainEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[22]
+	mi := &file_backbone_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1785,7 @@ func (x *TrainEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainEvent.ProtoReflect.Descriptor instead.
 func (*TrainEvent) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{22}
+	return file_backbone_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TrainEvent) GetEpoch() int32 {
@@ -1643,7 +1864,7 @@ type ExportRequest struct {
 
 func (x *ExportRequest) Reset() {
 	*x = ExportRequest{}
-	mi := &file_backbone_proto_msgTypes[23]
+	mi := &file_backbone_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1876,7 @@ func (x *ExportRequest) String() string {
 func (*ExportRequest) ProtoMessage() {}
 
 func (x *ExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[23]
+	mi := &file_backbone_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1889,7 @@ func (x *ExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportRequest.ProtoReflect.Descriptor instead.
 func (*ExportRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{23}
+	return file_backbone_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExportRequest) GetHandle() string {
@@ -1716,7 +1937,7 @@ type ExportResponse struct {
 
 func (x *ExportResponse) Reset() {
 	*x = ExportResponse{}
-	mi := &file_backbone_proto_msgTypes[24]
+	mi := &file_backbone_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1949,7 @@ func (x *ExportResponse) String() string {
 func (*ExportResponse) ProtoMessage() {}
 
 func (x *ExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[24]
+	mi := &file_backbone_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1962,7 @@ func (x *ExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportResponse.ProtoReflect.Descriptor instead.
 func (*ExportResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{24}
+	return file_backbone_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExportResponse) GetPath() string {
@@ -1767,7 +1988,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_backbone_proto_msgTypes[25]
+	mi := &file_backbone_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +2000,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[25]
+	mi := &file_backbone_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +2013,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{25}
+	return file_backbone_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CloseRequest) GetHandle() string {
@@ -1810,7 +2031,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_backbone_proto_msgTypes[26]
+	mi := &file_backbone_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +2043,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[26]
+	mi := &file_backbone_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,27 +2056,39 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{26}
+	return file_backbone_proto_rawDescGZIP(), []int{29}
 }
 
 var File_backbone_proto protoreflect.FileDescriptor
 
 const file_backbone_proto_rawDesc = "" +
 	"\n" +
-	"\x0ebackbone.proto\x12\x11gozoo.backbone.v1\"\x93\x01\n" +
+	"\x0ebackbone.proto\x12\x11gozoo.backbone.v1\"\xc6\x01\n" +
 	"\vTensorChunk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x03R\x06offset\x12\x12\n" +
-	"\x04data\x18\x05 \x01(\fR\x04data\"\x11\n" +
-	"\x0fDescribeRequest\"\xdb\x01\n" +
+	"\x04data\x18\x05 \x01(\fR\x04data\x121\n" +
+	"\x04file\x18\x06 \x01(\v2\x1d.gozoo.backbone.v1.TensorFileR\x04file\"4\n" +
+	"\n" +
+	"TensorFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\"Q\n" +
+	"\x0fDescribeRequest\x12\x1d\n" +
+	"\n" +
+	"probe_path\x18\x01 \x01(\tR\tprobePath\x12\x1f\n" +
+	"\vprobe_token\x18\x02 \x01(\tR\n" +
+	"probeToken\".\n" +
+	"\tTransport\x12!\n" +
+	"\fshared_files\x18\x01 \x01(\bR\vsharedFiles\"\x97\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
 	"\x0eprotocol_minor\x18\x03 \x01(\x05R\rprotocolMinor\x12-\n" +
 	"\x05archs\x18\x04 \x03(\v2\x17.gozoo.backbone.v1.ArchR\x05archs\x12C\n" +
-	"\fcapabilities\x18\x05 \x01(\v2\x1f.gozoo.backbone.v1.CapabilitiesR\fcapabilities\"\x99\x01\n" +
+	"\fcapabilities\x18\x05 \x01(\v2\x1f.gozoo.backbone.v1.CapabilitiesR\fcapabilities\x12:\n" +
+	"\ttransport\x18\x06 \x01(\v2\x1c.gozoo.backbone.v1.TransportR\ttransport\"\x99\x01\n" +
 	"\x04Arch\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05input\x18\x02 \x01(\v2\x1c.gozoo.backbone.v1.InputSpecR\x05input\x127\n" +
@@ -1897,12 +2130,17 @@ const file_backbone_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x16\n" +
-	"\x06params\x18\x04 \x01(\x03R\x06params\"\x90\x01\n" +
+	"\x06params\x18\x04 \x01(\x03R\x06params\"\xd3\x01\n" +
 	"\x0eExtractRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x16\n" +
 	"\x06layers\x18\x02 \x03(\tR\x06layers\x12\x18\n" +
 	"\alengths\x18\x03 \x03(\x03R\alengths\x124\n" +
-	"\x05input\x18\x04 \x01(\v2\x1e.gozoo.backbone.v1.TensorChunkR\x05input\"I\n" +
+	"\x05input\x18\x04 \x01(\v2\x1e.gozoo.backbone.v1.TensorChunkR\x05input\x12A\n" +
+	"\foutput_files\x18\x05 \x01(\v2\x1e.gozoo.backbone.v1.OutputFilesR\voutputFiles\"T\n" +
+	"\vOutputFiles\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1b\n" +
+	"\tmin_bytes\x18\x03 \x01(\x03R\bminBytes\"I\n" +
 	"\x0fExtractResponse\x126\n" +
 	"\x06output\x18\x01 \x01(\v2\x1e.gozoo.backbone.v1.TensorChunkR\x06output\"'\n" +
 	"\rParamsRequest\x12\x16\n" +
@@ -2006,79 +2244,85 @@ func file_backbone_proto_rawDescGZIP() []byte {
 }
 
 var file_backbone_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_backbone_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_backbone_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_backbone_proto_goTypes = []any{
 	(DType)(0),                   // 0: gozoo.backbone.v1.DType
 	(WeightsFormat)(0),           // 1: gozoo.backbone.v1.WeightsFormat
 	(*TensorChunk)(nil),          // 2: gozoo.backbone.v1.TensorChunk
-	(*DescribeRequest)(nil),      // 3: gozoo.backbone.v1.DescribeRequest
-	(*DescribeResponse)(nil),     // 4: gozoo.backbone.v1.DescribeResponse
-	(*Arch)(nil),                 // 5: gozoo.backbone.v1.Arch
-	(*InputSpec)(nil),            // 6: gozoo.backbone.v1.InputSpec
-	(*OptionSpec)(nil),           // 7: gozoo.backbone.v1.OptionSpec
-	(*Capabilities)(nil),         // 8: gozoo.backbone.v1.Capabilities
-	(*LoadRequest)(nil),          // 9: gozoo.backbone.v1.LoadRequest
-	(*LoadResponse)(nil),         // 10: gozoo.backbone.v1.LoadResponse
-	(*LayersRequest)(nil),        // 11: gozoo.backbone.v1.LayersRequest
-	(*LayersResponse)(nil),       // 12: gozoo.backbone.v1.LayersResponse
-	(*Layer)(nil),                // 13: gozoo.backbone.v1.Layer
-	(*ExtractRequest)(nil),       // 14: gozoo.backbone.v1.ExtractRequest
-	(*ExtractResponse)(nil),      // 15: gozoo.backbone.v1.ExtractResponse
-	(*ParamsRequest)(nil),        // 16: gozoo.backbone.v1.ParamsRequest
-	(*ParamsResponse)(nil),       // 17: gozoo.backbone.v1.ParamsResponse
-	(*Param)(nil),                // 18: gozoo.backbone.v1.Param
-	(*SetTrainableRequest)(nil),  // 19: gozoo.backbone.v1.SetTrainableRequest
-	(*SetTrainableResponse)(nil), // 20: gozoo.backbone.v1.SetTrainableResponse
-	(*TrainRequest)(nil),         // 21: gozoo.backbone.v1.TrainRequest
-	(*TrainConfig)(nil),          // 22: gozoo.backbone.v1.TrainConfig
-	(*TrainBatch)(nil),           // 23: gozoo.backbone.v1.TrainBatch
-	(*TrainEvent)(nil),           // 24: gozoo.backbone.v1.TrainEvent
-	(*ExportRequest)(nil),        // 25: gozoo.backbone.v1.ExportRequest
-	(*ExportResponse)(nil),       // 26: gozoo.backbone.v1.ExportResponse
-	(*CloseRequest)(nil),         // 27: gozoo.backbone.v1.CloseRequest
-	(*CloseResponse)(nil),        // 28: gozoo.backbone.v1.CloseResponse
-	nil,                          // 29: gozoo.backbone.v1.LoadRequest.OptionsEntry
+	(*TensorFile)(nil),           // 3: gozoo.backbone.v1.TensorFile
+	(*DescribeRequest)(nil),      // 4: gozoo.backbone.v1.DescribeRequest
+	(*Transport)(nil),            // 5: gozoo.backbone.v1.Transport
+	(*DescribeResponse)(nil),     // 6: gozoo.backbone.v1.DescribeResponse
+	(*Arch)(nil),                 // 7: gozoo.backbone.v1.Arch
+	(*InputSpec)(nil),            // 8: gozoo.backbone.v1.InputSpec
+	(*OptionSpec)(nil),           // 9: gozoo.backbone.v1.OptionSpec
+	(*Capabilities)(nil),         // 10: gozoo.backbone.v1.Capabilities
+	(*LoadRequest)(nil),          // 11: gozoo.backbone.v1.LoadRequest
+	(*LoadResponse)(nil),         // 12: gozoo.backbone.v1.LoadResponse
+	(*LayersRequest)(nil),        // 13: gozoo.backbone.v1.LayersRequest
+	(*LayersResponse)(nil),       // 14: gozoo.backbone.v1.LayersResponse
+	(*Layer)(nil),                // 15: gozoo.backbone.v1.Layer
+	(*ExtractRequest)(nil),       // 16: gozoo.backbone.v1.ExtractRequest
+	(*OutputFiles)(nil),          // 17: gozoo.backbone.v1.OutputFiles
+	(*ExtractResponse)(nil),      // 18: gozoo.backbone.v1.ExtractResponse
+	(*ParamsRequest)(nil),        // 19: gozoo.backbone.v1.ParamsRequest
+	(*ParamsResponse)(nil),       // 20: gozoo.backbone.v1.ParamsResponse
+	(*Param)(nil),                // 21: gozoo.backbone.v1.Param
+	(*SetTrainableRequest)(nil),  // 22: gozoo.backbone.v1.SetTrainableRequest
+	(*SetTrainableResponse)(nil), // 23: gozoo.backbone.v1.SetTrainableResponse
+	(*TrainRequest)(nil),         // 24: gozoo.backbone.v1.TrainRequest
+	(*TrainConfig)(nil),          // 25: gozoo.backbone.v1.TrainConfig
+	(*TrainBatch)(nil),           // 26: gozoo.backbone.v1.TrainBatch
+	(*TrainEvent)(nil),           // 27: gozoo.backbone.v1.TrainEvent
+	(*ExportRequest)(nil),        // 28: gozoo.backbone.v1.ExportRequest
+	(*ExportResponse)(nil),       // 29: gozoo.backbone.v1.ExportResponse
+	(*CloseRequest)(nil),         // 30: gozoo.backbone.v1.CloseRequest
+	(*CloseResponse)(nil),        // 31: gozoo.backbone.v1.CloseResponse
+	nil,                          // 32: gozoo.backbone.v1.LoadRequest.OptionsEntry
 }
 var file_backbone_proto_depIdxs = []int32{
 	0,  // 0: gozoo.backbone.v1.TensorChunk.dtype:type_name -> gozoo.backbone.v1.DType
-	5,  // 1: gozoo.backbone.v1.DescribeResponse.archs:type_name -> gozoo.backbone.v1.Arch
-	8,  // 2: gozoo.backbone.v1.DescribeResponse.capabilities:type_name -> gozoo.backbone.v1.Capabilities
-	6,  // 3: gozoo.backbone.v1.Arch.input:type_name -> gozoo.backbone.v1.InputSpec
-	7,  // 4: gozoo.backbone.v1.Arch.options:type_name -> gozoo.backbone.v1.OptionSpec
-	0,  // 5: gozoo.backbone.v1.InputSpec.dtype:type_name -> gozoo.backbone.v1.DType
-	29, // 6: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
-	1,  // 7: gozoo.backbone.v1.LoadRequest.weights_format:type_name -> gozoo.backbone.v1.WeightsFormat
-	13, // 8: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
-	2,  // 9: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
-	2,  // 10: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
-	18, // 11: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
-	22, // 12: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
-	23, // 13: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
-	2,  // 14: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
-	1,  // 15: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
-	3,  // 16: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
-	9,  // 17: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
-	11, // 18: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
-	14, // 19: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
-	16, // 20: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
-	19, // 21: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
-	21, // 22: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
-	25, // 23: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
-	27, // 24: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
-	4,  // 25: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
-	10, // 26: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
-	12, // 27: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
-	15, // 28: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
-	17, // 29: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
-	20, // 30: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
-	24, // 31: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
-	26, // 32: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
-	28, // 33: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 1: gozoo.backbone.v1.TensorChunk.file:type_name -> gozoo.backbone.v1.TensorFile
+	7,  // 2: gozoo.backbone.v1.DescribeResponse.archs:type_name -> gozoo.backbone.v1.Arch
+	10, // 3: gozoo.backbone.v1.DescribeResponse.capabilities:type_name -> gozoo.backbone.v1.Capabilities
+	5,  // 4: gozoo.backbone.v1.DescribeResponse.transport:type_name -> gozoo.backbone.v1.Transport
+	8,  // 5: gozoo.backbone.v1.Arch.input:type_name -> gozoo.backbone.v1.InputSpec
+	9,  // 6: gozoo.backbone.v1.Arch.options:type_name -> gozoo.backbone.v1.OptionSpec
+	0,  // 7: gozoo.backbone.v1.InputSpec.dtype:type_name -> gozoo.backbone.v1.DType
+	32, // 8: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
+	1,  // 9: gozoo.backbone.v1.LoadRequest.weights_format:type_name -> gozoo.backbone.v1.WeightsFormat
+	15, // 10: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
+	2,  // 11: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
+	17, // 12: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
+	2,  // 13: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
+	21, // 14: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
+	25, // 15: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
+	26, // 16: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
+	2,  // 17: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
+	1,  // 18: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
+	4,  // 19: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
+	11, // 20: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
+	13, // 21: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
+	16, // 22: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
+	19, // 23: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
+	22, // 24: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
+	24, // 25: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
+	28, // 26: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
+	30, // 27: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
+	6,  // 28: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
+	12, // 29: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
+	14, // 30: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
+	18, // 31: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
+	20, // 32: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
+	23, // 33: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
+	27, // 34: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
+	29, // 35: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
+	31, // 36: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
+	28, // [28:37] is the sub-list for method output_type
+	19, // [19:28] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_backbone_proto_init() }
@@ -2086,7 +2330,7 @@ func file_backbone_proto_init() {
 	if File_backbone_proto != nil {
 		return
 	}
-	file_backbone_proto_msgTypes[19].OneofWrappers = []any{
+	file_backbone_proto_msgTypes[22].OneofWrappers = []any{
 		(*TrainRequest_Config)(nil),
 		(*TrainRequest_Batch)(nil),
 	}
@@ -2096,7 +2340,7 @@ func file_backbone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_backbone_proto_rawDesc), len(file_backbone_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -73,8 +73,12 @@ type Assembler struct {
 
 // Add takes the next chunk and reports whether the tensor is complete.
 // Chunks that disagree with the first one on dtype or shape, or arrive out
-// of order, are errors wrapping sdk.ErrBadInput.
+// of order, are errors wrapping sdk.ErrBadInput, and so are chunks that
+// reference a file (read those with ReadTensorFile).
 func (a *Assembler) Add(c *TensorChunk) (bool, error) {
+	if c.GetFile() != nil {
+		return false, fmt.Errorf("%w: tensor chunk names file %q where inline data was expected", sdk.ErrBadInput, c.GetFile().GetPath())
+	}
 	if a.t == nil {
 		if err := a.start(c); err != nil {
 			return false, err
@@ -94,25 +98,38 @@ func (a *Assembler) Add(c *TensorChunk) (bool, error) {
 	return a.have == a.size, nil
 }
 
-func (a *Assembler) start(c *TensorChunk) error {
-	n := int64(1)
-	for _, d := range c.GetShape() {
+// tensorSize returns the element count and byte size of a dense tensor of
+// dtype dt and the given shape, or an error wrapping sdk.ErrBadInput when
+// the dtype is unknown or the shape negative or absurdly large.
+func tensorSize(dt DType, shape []int64) (n, size int64, err error) {
+	n = 1
+	for _, d := range shape {
 		if d < 0 || (d > 0 && n > math.MaxInt32*int64(256)/d) {
-			return fmt.Errorf("%w: tensor shape %s is negative or too large", sdk.ErrBadInput, sdk.FormatShape(c.GetShape()))
+			return 0, 0, fmt.Errorf("%w: tensor shape %s is negative or too large", sdk.ErrBadInput, sdk.FormatShape(shape))
 		}
 		n *= d
 	}
-	shape := append([]int64{}, c.GetShape()...)
-	switch c.GetDtype() {
+	switch dt {
 	case DType_DTYPE_FLOAT32:
-		a.t = &sdk.Tensor{Shape: shape, Float32: make([]float32, n)}
-		a.size = n * 4
+		return n, n * 4, nil
 	case DType_DTYPE_INT64:
-		a.t = &sdk.Tensor{Shape: shape, Int64: make([]int64, n)}
-		a.size = n * 8
-	default:
-		return fmt.Errorf("%w: tensor dtype %s is not float32 or int64", sdk.ErrBadInput, c.GetDtype())
+		return n, n * 8, nil
 	}
+	return 0, 0, fmt.Errorf("%w: tensor dtype %s is not float32 or int64", sdk.ErrBadInput, dt)
+}
+
+func (a *Assembler) start(c *TensorChunk) error {
+	n, size, err := tensorSize(c.GetDtype(), c.GetShape())
+	if err != nil {
+		return err
+	}
+	shape := append([]int64{}, c.GetShape()...)
+	if c.GetDtype() == DType_DTYPE_INT64 {
+		a.t = &sdk.Tensor{Shape: shape, Int64: make([]int64, n)}
+	} else {
+		a.t = &sdk.Tensor{Shape: shape, Float32: make([]float32, n)}
+	}
+	a.size = size
 	if nativeLittle {
 		a.buf = TensorBytes(a.t)
 	} else {
@@ -146,15 +163,37 @@ func (a *Assembler) Tensor() (*sdk.Tensor, error) {
 }
 
 // Outputs rebuilds a set of named tensors from interleaved or sequential
-// chunks, as an Extract stream delivers them.
+// chunks, as an Extract stream delivers them, and tensors read whole
+// (Set).
 type Outputs struct {
 	parts map[string]*Assembler
+	whole map[string]*sdk.Tensor
+}
+
+// Set records the complete tensor t under name, for an output that came
+// as a file. A name given twice, or also sent in chunks, is an error
+// wrapping sdk.ErrBadInput.
+func (o *Outputs) Set(name string, t *sdk.Tensor) error {
+	if _, dup := o.parts[name]; dup {
+		return fmt.Errorf("%w: output %q sent twice", sdk.ErrBadInput, name)
+	}
+	if _, dup := o.whole[name]; dup {
+		return fmt.Errorf("%w: output %q sent twice", sdk.ErrBadInput, name)
+	}
+	if o.whole == nil {
+		o.whole = map[string]*sdk.Tensor{}
+	}
+	o.whole[name] = t
+	return nil
 }
 
 // Add takes one chunk of the tensor chunk.Name.
 func (o *Outputs) Add(c *TensorChunk) error {
 	if o.parts == nil {
 		o.parts = map[string]*Assembler{}
+	}
+	if _, dup := o.whole[c.GetName()]; dup {
+		return fmt.Errorf("%w: output %q sent twice", sdk.ErrBadInput, c.GetName())
 	}
 	a := o.parts[c.GetName()]
 	if a == nil {
@@ -171,7 +210,10 @@ func (o *Outputs) Add(c *TensorChunk) error {
 // Tensors returns every complete tensor by name, or an error when one is
 // incomplete.
 func (o *Outputs) Tensors() (map[string]*sdk.Tensor, error) {
-	out := make(map[string]*sdk.Tensor, len(o.parts))
+	out := make(map[string]*sdk.Tensor, len(o.parts)+len(o.whole))
+	for name, t := range o.whole {
+		out[name] = t
+	}
 	for name, a := range o.parts {
 		t, err := a.Tensor()
 		if err != nil {

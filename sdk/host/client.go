@@ -29,6 +29,7 @@ type Client struct {
 	mu     sync.Mutex
 	procs  map[string]*proc
 	closed bool
+	files  files // the shared-memory folder for tensor files
 }
 
 // New returns a Client. It starts no process.
@@ -157,7 +158,7 @@ func (c *Client) Close() error {
 		}()
 	}
 	wg.Wait()
-	return nil
+	return c.files.remove()
 }
 
 // grpcPlugin is the host side of go-plugin's GRPCPlugin.

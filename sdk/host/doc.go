@@ -27,6 +27,18 @@
 // call (2 by default); after that, and for Train and Export, the error
 // wraps sdk.ErrPluginCrashed.
 //
+// Tensors of 256 KiB and more skip gRPC when the plugin shares the host's
+// machine: Extract writes the input into a file in a private folder under
+// /dev/shm (mode 0700, one per Client) and the plugin writes large outputs
+// there, so a tensor costs a memory copy on each side instead of
+// serialization, encryption and socket copies. The host offers this only
+// after the plugin has read back a probe file from that folder, so the
+// Python plugin, older plugins and plugins that cannot see the folder keep
+// streaming. Output files are removed as soon as they are read, input
+// files once their call is over (up to two are kept for reuse), and the
+// folder when the Client closes; WithSharedMemory(false) turns the path
+// off.
+//
 // Models implement sdk.Trainer or sdk.Exporter exactly when the plugin's
 // Capabilities list train or export, so a type assertion tells a caller
 // what a model can do.

@@ -67,3 +67,42 @@ func ExampleClient_Plugins() {
 	}
 	// Output: toy gozoo-backbone-toy 64
 }
+
+// Extract passes a large input tensor to a plugin on the same machine as a
+// file in shared memory, not through gRPC; WithSharedMemory(false) makes
+// every tensor stream instead, with the same results.
+func ExampleWithSharedMemory() {
+	ctx := context.Background()
+	x := sdk.Zeros(256, 1024) // 1 MiB
+	for i := range x.Float32 {
+		x.Float32[i] = float32(i % 7)
+	}
+	for _, on := range []bool{true, false} {
+		c, err := host.New(host.WithPluginPath(filepath.Dir(toyBin)), host.WithSharedMemory(on))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		bb, err := c.Backbone(ctx, "toy")
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "toy", Options: map[string]string{"dim": "1024"}})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		out, err := m.Extract(ctx, &sdk.ExtractRequest{Layers: []string{"lin"}, Input: x})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		lin := out.Outputs["lin"]
+		fmt.Println("shared memory", on, sdk.FormatShape(lin.Shape), lin.Float32[len(lin.Float32)-3:])
+		c.Close()
+	}
+	// Output:
+	// shared memory true [256, 1024] [10 12 0]
+	// shared memory false [256, 1024] [10 12 0]
+}

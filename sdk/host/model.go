@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -164,22 +165,90 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	if req == nil || req.Input == nil {
 		return nil, fmt.Errorf("%w: extract needs an input tensor", sdk.ErrBadInput)
 	}
-	chunks, err := backbonev1.Chunks("", req.Input, 0)
-	if err != nil {
+	if err := req.Input.Validate(); err != nil {
 		return nil, fmt.Errorf("extract input: %w", err)
 	}
+	x := &extractCall{files: &m.p.c.files, req: req}
+	defer x.close()
 	var out *sdk.ExtractResponse
-	err = m.call(ctx, "Extract", true, func(rpc backbonev1.BackboneClient, h string) error {
-		var err error
-		out, err = extract(ctx, rpc, h, req, chunks)
+	err := m.p.do(ctx, "Extract", true, func(rpc backbonev1.BackboneClient, gen int) error {
+		h, err := m.handleFor(ctx, rpc, gen)
+		if err != nil {
+			return err
+		}
+		dir, shared, err := m.p.sharedFiles(ctx, rpc, gen)
+		if err != nil {
+			return err
+		}
+		if !shared {
+			dir = ""
+		}
+		out, err = x.run(ctx, rpc, h, dir)
 		return err
 	})
 	return out, err
 }
 
-// extract runs one Extract stream: the input chunks go up, the outputs'
-// chunks come back.
-func extract(ctx context.Context, rpc backbonev1.BackboneClient, h string, req *sdk.ExtractRequest, chunks []*backbonev1.TensorChunk) (*sdk.ExtractResponse, error) {
+// extractCall is one Extract, across the attempts a plugin crash causes.
+// The input goes either inline, as chunks, or (when the plugin shares the
+// host's tensor folder) as one file written once and removed when the call
+// is over, so that a repeated attempt reads the same file.
+type extractCall struct {
+	files  *files
+	req    *sdk.ExtractRequest
+	chunks []*backbonev1.TensorChunk // inline input, made on first need
+	inFile *backbonev1.TensorChunk   // input file reference, once written
+	file   *os.File                  // the input file, open
+	noFile bool                      // writing the input file failed: stream
+}
+
+// input returns the input chunks for an attempt; dir is the tensor folder
+// when the plugin reads files, or "".
+func (x *extractCall) input(dir string) ([]*backbonev1.TensorChunk, error) {
+	if dir != "" && !x.noFile && x.inFile == nil && backbonev1.TensorByteSize(x.req.Input) >= backbonev1.FileMinBytes {
+		file, c, err := x.files.writeInput(dir, x.req.Input)
+		if err != nil {
+			x.noFile = true // no space, or the folder went: stream instead
+		} else {
+			x.file, x.inFile = file, c
+			x.files.in.Add(1)
+		}
+	}
+	if dir != "" && x.inFile != nil {
+		return []*backbonev1.TensorChunk{x.inFile}, nil
+	}
+	if x.chunks == nil {
+		var err error
+		if x.chunks, err = backbonev1.Chunks("", x.req.Input, 0); err != nil {
+			return nil, fmt.Errorf("extract input: %w", err)
+		}
+	}
+	return x.chunks, nil
+}
+
+// close gives the input file back for reuse (or removes it) once the
+// call, with every repeated attempt, is over.
+func (x *extractCall) close() {
+	if x.file != nil {
+		x.files.putInput(x.file, x.inFile.GetFile().GetSize())
+	}
+}
+
+// run is one attempt: one Extract stream. The input goes up; the outputs
+// come back inline or, when dir is set, large ones as files that run reads
+// and removes.
+func (x *extractCall) run(ctx context.Context, rpc backbonev1.BackboneClient, h, dir string) (*sdk.ExtractResponse, error) {
+	chunks, err := x.input(dir)
+	if err != nil {
+		return nil, err
+	}
+	var of *backbonev1.OutputFiles
+	if dir != "" {
+		of = &backbonev1.OutputFiles{Dir: dir, Prefix: x.files.name("out") + "-", MinBytes: backbonev1.FileMinBytes}
+		// Whatever this attempt leaves (it failed, or the plugin died
+		// while writing) goes with it.
+		defer sweep(dir, of.Prefix)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := rpc.Extract(ctx)
@@ -189,7 +258,7 @@ func extract(ctx context.Context, rpc backbonev1.BackboneClient, h string, req *
 	for i, c := range chunks {
 		msg := &backbonev1.ExtractRequest{Input: c}
 		if i == 0 {
-			msg.Handle, msg.Layers, msg.Lengths = h, req.Layers, req.Lengths
+			msg.Handle, msg.Layers, msg.Lengths, msg.OutputFiles = h, x.req.Layers, x.req.Lengths, of
 		}
 		if err := stream.Send(msg); err != nil {
 			if err == io.EOF {
@@ -210,7 +279,18 @@ func extract(ctx context.Context, rpc backbonev1.BackboneClient, h string, req *
 		if err != nil {
 			return nil, err
 		}
-		if err := outs.Add(resp.GetOutput()); err != nil {
+		c := resp.GetOutput()
+		if c.GetFile() == nil {
+			if err := outs.Add(c); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t, err := x.output(c, of)
+		if err != nil {
+			return nil, err
+		}
+		if err := outs.Set(c.GetName(), t); err != nil {
 			return nil, err
 		}
 	}
@@ -219,6 +299,23 @@ func extract(ctx context.Context, rpc backbonev1.BackboneClient, h string, req *
 		return nil, err
 	}
 	return &sdk.ExtractResponse{Outputs: ts}, nil
+}
+
+// output reads and removes an output the plugin wrote as a file. Only
+// files this attempt asked for are read.
+func (x *extractCall) output(c *backbonev1.TensorChunk, of *backbonev1.OutputFiles) (*sdk.Tensor, error) {
+	path := c.GetFile().GetPath()
+	if of == nil || !inside(path, of.GetDir(), of.GetPrefix()) {
+		return nil, fmt.Errorf("%w: output %q: the plugin answered with file %q, which is not one of the host's tensor files",
+			sdk.ErrBadInput, c.GetName(), path)
+	}
+	t, err := backbonev1.ReadTensorFile(c)
+	os.Remove(path)
+	if err != nil {
+		return nil, fmt.Errorf("output %q: %w", c.GetName(), err)
+	}
+	x.files.out.Add(1)
+	return t, nil
 }
 
 func (m *model) Params(ctx context.Context) ([]sdk.Param, error) {

@@ -19,6 +19,8 @@ type config struct {
 	logger      *slog.Logger
 	maxRestarts int
 	startWait   time.Duration
+	noFiles     bool // WithSharedMemory(false)
+	filesSet    bool
 }
 
 // WithPluginPath replaces the plugin search path (DefaultPluginPath) with
@@ -87,6 +89,26 @@ func WithStartTimeout(d time.Duration) Option {
 			return fmt.Errorf("host: WithStartTimeout(%v): want a positive duration", d)
 		}
 		c.startWait = d
+		return nil
+	}
+}
+
+// WithSharedMemory turns the shared-memory tensor path on (the default) or
+// off. When on, and a plugin shows that it sees the host's files (Go
+// plugins built with sdk/plugin do; the Python plugin and plugins on
+// another file system do not), Extract passes tensors of 256 KiB and more
+// as files in a private folder (mode 0700) under /dev/shm, or the system's
+// temporary folder where /dev/shm is missing, instead of streaming them
+// through gRPC. Output files are removed as soon as they are read; up to
+// two input files of at most 64 MiB are kept for reuse (rewriting a file
+// is much cheaper than filling a new one); the folder goes when the Client
+// closes. Off, every tensor streams.
+func WithSharedMemory(on bool) Option {
+	return func(c *config) error {
+		if c.filesSet && c.noFiles == on {
+			return fmt.Errorf("host: WithSharedMemory given twice, with %v and %v: pass it once", !on, on)
+		}
+		c.noFiles, c.filesSet = !on, true
 		return nil
 	}
 }

@@ -33,6 +33,9 @@ type proc struct {
 	gen    int
 	desc   *sdk.Description
 	closed bool
+
+	filesGen int  // the generation filesOK was probed for (0: none yet)
+	filesOK  bool // that generation reads and writes tensor files
 }
 
 func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {

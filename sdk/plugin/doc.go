@@ -6,7 +6,9 @@
 //	func main() { plugin.Serve(resnet.New()) }
 //
 // Serve speaks gozoo's backbone protocol over hashicorp/go-plugin gRPC: it
-// hands out a handle per loaded sdk.Model, streams large tensors in chunks,
+// hands out a handle per loaded sdk.Model, streams large tensors in chunks
+// (or, for a host on the same machine that asks, reads and writes them as
+// files in the host's shared-memory folder; see WithSharedMemory),
 // turns sdk sentinel errors into gRPC statuses the host maps back, and
 // answers Train and Export only for models that implement sdk.Trainer and
 // sdk.Exporter. Run such a binary through sdk/host, not by hand.

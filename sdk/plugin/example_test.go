@@ -10,3 +10,10 @@ import (
 func ExampleServe() {
 	plugin.Serve(toyplugin.New(), plugin.WithLogLevel("info"))
 }
+
+// A plugin whose files the host must not read or write, for example one
+// that runs in a container without the host's /dev/shm, can turn the
+// shared-memory tensor path off; tensors then always stream.
+func ExampleWithSharedMemory() {
+	plugin.Serve(toyplugin.New(), plugin.WithSharedMemory(false))
+}

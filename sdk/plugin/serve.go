@@ -25,6 +25,7 @@ type config struct {
 	name     string
 	logLevel hclog.Level
 	logOut   io.Writer
+	noFiles  bool
 }
 
 // WithName sets the plugin name used in error messages (for example
@@ -53,6 +54,20 @@ func WithLogLevel(level string) Option {
 	}
 }
 
+// WithSharedMemory turns the shared-memory tensor path on (the default) or
+// off. When on, and a host on the same machine shows (by a probe file in
+// its private folder) that both sides see the same files, large tensors
+// travel as files in that folder, typically on /dev/shm, instead of
+// through gRPC; hosts that do not ask, and plugins with it off, stream
+// tensors in chunks. Turn it off for a plugin whose files the host must
+// not see, such as one relaying to another machine's file system.
+func WithSharedMemory(on bool) Option {
+	return func(c *config) error {
+		c.noFiles = !on
+		return nil
+	}
+}
+
 // Serve serves impl as a gozoo backbone plugin on the go-plugin protocol and
 // returns when the host closes it. It is meant for a plugin binary's main
 // function; run directly (not by a host) it prints a hint and exits 1. An
@@ -67,7 +82,7 @@ func Serve(impl sdk.Backbone, opts ...Option) {
 	}
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
-		Plugins:         goplugin.PluginSet{backbonev1.PluginName: &grpcPlugin{impl: impl, name: cfg.name}},
+		Plugins:         goplugin.PluginSet{backbonev1.PluginName: &grpcPlugin{impl: impl, cfg: cfg}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(o, ServerOptions()...)...)
 		},
@@ -90,15 +105,11 @@ func ServerOptions() []grpc.ServerOption {
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
 	impl sdk.Backbone
-	name string
+	cfg  *config
 }
 
 func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
-	var opts []Option
-	if p.name != "" {
-		opts = append(opts, WithName(p.name))
-	}
-	return Register(s, p.impl, opts...)
+	return register(s, p.impl, p.cfg)
 }
 
 func (p *grpcPlugin) GRPCClient(context.Context, *goplugin.GRPCBroker, *grpc.ClientConn) (any, error) {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -15,8 +18,8 @@ import (
 )
 
 // Register installs impl as the gozoo Backbone gRPC service on s. Only
-// WithName among the options applies. The server should use
-// ServerOptions' message size limits.
+// WithName and WithSharedMemory among the options apply. The server should
+// use ServerOptions' message size limits.
 func Register(s grpc.ServiceRegistrar, impl sdk.Backbone, opts ...Option) error {
 	cfg := &config{}
 	for _, o := range opts {
@@ -24,10 +27,14 @@ func Register(s grpc.ServiceRegistrar, impl sdk.Backbone, opts ...Option) error 
 			return err
 		}
 	}
+	return register(s, impl, cfg)
+}
+
+func register(s grpc.ServiceRegistrar, impl sdk.Backbone, cfg *config) error {
 	if impl == nil {
 		return errors.New("plugin: Register: nil backbone")
 	}
-	backbonev1.RegisterBackboneServer(s, &server{impl: impl, name: cfg.name, models: map[string]sdk.Model{}})
+	backbonev1.RegisterBackboneServer(s, &server{impl: impl, name: cfg.name, files: !cfg.noFiles, models: map[string]sdk.Model{}})
 	return nil
 }
 
@@ -35,7 +42,8 @@ func Register(s grpc.ServiceRegistrar, impl sdk.Backbone, opts ...Option) error 
 // handle table until Close.
 type server struct {
 	backbonev1.UnimplementedBackboneServer
-	impl sdk.Backbone
+	impl  sdk.Backbone
+	files bool // shared-memory tensor files allowed (WithSharedMemory)
 
 	mu     sync.Mutex
 	name   string
@@ -74,12 +82,18 @@ func (s *server) model(ctx context.Context, handle string) (sdk.Model, error) {
 	return m, nil
 }
 
-func (s *server) Describe(ctx context.Context, _ *backbonev1.DescribeRequest) (*backbonev1.DescribeResponse, error) {
+func (s *server) Describe(ctx context.Context, req *backbonev1.DescribeRequest) (*backbonev1.DescribeResponse, error) {
 	d, err := s.impl.Describe(ctx)
 	if err != nil {
 		return nil, backbonev1.ToStatus(err)
 	}
-	return backbonev1.DescriptionToProto(d), nil
+	resp := backbonev1.DescriptionToProto(d)
+	// Advertise tensor files only when the host's probe file is readable
+	// here: that proves both sides see the same files.
+	if s.files && req.GetProbePath() != "" && backbonev1.CheckProbe(req.GetProbePath(), req.GetProbeToken()) {
+		resp.Transport = &backbonev1.Transport{SharedFiles: true}
+	}
+	return resp, nil
 }
 
 func (s *server) Load(ctx context.Context, req *backbonev1.LoadRequest) (*backbonev1.LoadResponse, error) {
@@ -120,6 +134,7 @@ func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 	var (
 		first *backbonev1.ExtractRequest
 		in    backbonev1.Assembler
+		x     *sdk.Tensor
 	)
 	for {
 		msg, err := stream.Recv()
@@ -132,10 +147,24 @@ func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 		if first == nil {
 			first = msg
 		}
-		if msg.GetInput() == nil {
+		c := msg.GetInput()
+		if c == nil {
 			continue
 		}
-		done, err := in.Add(msg.GetInput())
+		if c.GetFile() != nil {
+			if !s.files {
+				return fmt.Errorf("%w: extract input names a file, but plugin %s was started without shared memory: send the tensor inline",
+					sdk.ErrBadInput, s.pluginName(ctx))
+			}
+			if msg != first {
+				return fmt.Errorf("%w: extract input: a file chunk must be the input's only chunk, in the first message", sdk.ErrBadInput)
+			}
+			if x, err = backbonev1.ReadTensorFile(c); err != nil {
+				return fmt.Errorf("extract input: %w", err)
+			}
+			break
+		}
+		done, err := in.Add(c)
 		if err != nil {
 			return fmt.Errorf("extract input: %w", err)
 		}
@@ -150,21 +179,69 @@ func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 	if err != nil {
 		return err
 	}
-	x, err := in.Tensor()
+	of, err := s.outputFiles(first.GetOutputFiles())
 	if err != nil {
-		return fmt.Errorf("extract input: %w", err)
+		return err
+	}
+	if x == nil {
+		if x, err = in.Tensor(); err != nil {
+			return fmt.Errorf("extract input: %w", err)
+		}
 	}
 	resp, err := m.Extract(ctx, &sdk.ExtractRequest{Layers: first.GetLayers(), Input: x, Lengths: first.GetLengths()})
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(resp.Outputs))
-	for name := range resp.Outputs {
+	return sendOutputs(stream, resp.Outputs, of)
+}
+
+// outputFiles checks the host's request for output files; nil means send
+// every output inline.
+func (s *server) outputFiles(of *backbonev1.OutputFiles) (*backbonev1.OutputFiles, error) {
+	if of == nil || !s.files {
+		return nil, nil
+	}
+	p := of.GetPrefix()
+	if !filepath.IsAbs(of.GetDir()) || p == "" || p == "." || p == ".." || strings.ContainsAny(p, `/\`) {
+		return nil, fmt.Errorf("%w: extract output files: dir %q must be absolute and prefix %q a plain file name prefix",
+			sdk.ErrBadInput, of.GetDir(), p)
+	}
+	return of, nil
+}
+
+// sendOutputs streams outputs in name order: each one at least
+// of.MinBytes large as a new file in of.Dir (when of is not nil and the
+// file can be written), the others in chunks. On error it removes the
+// files it wrote; once a reference is sent the host owns its file.
+func sendOutputs(stream backbonev1.Backbone_ExtractServer, outputs map[string]*sdk.Tensor, of *backbonev1.OutputFiles) (err error) {
+	names := make([]string, 0, len(outputs))
+	for name := range outputs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		chunks, err := backbonev1.Chunks(name, resp.Outputs[name], 0)
+	var written []string
+	defer func() {
+		if err != nil {
+			for _, p := range written {
+				os.Remove(p)
+			}
+		}
+	}()
+	for i, name := range names {
+		t := outputs[name]
+		if of != nil && t != nil && backbonev1.TensorByteSize(t) >= of.GetMinBytes() {
+			path := filepath.Join(of.GetDir(), of.GetPrefix()+strconv.Itoa(i))
+			// A file that cannot be written (no space, folder gone) goes
+			// inline instead.
+			if c, werr := backbonev1.WriteTensorFile(path, name, t); werr == nil {
+				written = append(written, path)
+				if err := stream.Send(&backbonev1.ExtractResponse{Output: c}); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		chunks, err := backbonev1.Chunks(name, t, 0)
 		if err != nil {
 			return fmt.Errorf("extract output: %w", err)
 		}
