@@ -32,6 +32,7 @@ type config struct {
 	threads, size, batch int
 	trainN, trainBatch   int
 	epochs               int
+	trainRounds          int
 	seconds              float64
 }
 
@@ -43,7 +44,8 @@ func main() {
 	flag.IntVar(&c.size, "size", 112, "extract input height and width")
 	flag.IntVar(&c.batch, "batch", 8, "extract batch size")
 	flag.Float64Var(&c.seconds, "seconds", 4, "seconds per extract round (3 alternating rounds, median)")
-	flag.IntVar(&c.trainN, "train-images", 400, "training images (3x32x32) per epoch")
+	flag.IntVar(&c.trainN, "train-images", 1000, "training images (3x32x32) per epoch")
+	flag.IntVar(&c.trainRounds, "train-rounds", 5, "alternating training rounds per engine; medians are compared")
 	flag.IntVar(&c.trainBatch, "train-batch", 50, "training batch size")
 	flag.IntVar(&c.epochs, "epochs", 2, "training epochs; the last is timed")
 	flag.Parse()
@@ -122,7 +124,7 @@ func run(ctx context.Context, c config) error {
 	}
 	// Alternating rounds under the same load; medians.
 	var gzs, plains []float64
-	for round := 0; round < 3; round++ {
+	for round := 0; round < c.trainRounds; round++ {
 		gz, err := trainRate(ctx, models["torch"], xs, ys, c)
 		if err != nil {
 			return fmt.Errorf("gozoo train: %w", err)

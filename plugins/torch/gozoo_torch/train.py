@@ -16,7 +16,9 @@ A run resumes from an epoch-NNN.pth at epoch NNN+1.
 import json
 import math
 import os
+import queue
 import re
+import threading
 import time
 
 import torch
@@ -142,7 +144,7 @@ def run(model, cfg, batches):
     model.training = True
     try:
         model.train_mode()
-        for msg in batches:
+        for msg in _prefetch(batches):
             if head_msg is None:
                 head_msg = msg
             x = asm.add(msg.input)
@@ -206,6 +208,49 @@ def run(model, cfg, batches):
     finally:
         model.training = False
         net.eval()
+
+
+def _prefetch(messages, depth=4):
+    """Yields messages, reading up to depth of them ahead on a thread, so
+    that receiving the next batch overlaps the current step's compute."""
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def pump():
+        try:
+            for m in messages:
+                while not stop.is_set():
+                    try:
+                        q.put(m, timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+        except Exception as e:  # the stream failed: hand the error over
+            m = e
+        else:
+            m = end
+        while not stop.is_set():
+            try:
+                q.put(m, timeout=0.1)
+                return
+            except queue.Full:
+                pass
+
+    t = threading.Thread(target=pump, name="gozoo-train-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            m = q.get()
+            if m is end:
+                return
+            if isinstance(m, Exception):
+                raise m
+            yield m
+    finally:
+        stop.set()
 
 
 class _Epoch:
