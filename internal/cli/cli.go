@@ -78,6 +78,7 @@ the gozoo binary.`,
 	root.AddCommand(
 		NewCmdPlugins(f, nil),
 		NewCmdLayers(f, nil),
+		NewCmdParams(f, nil),
 		NewCmdExtract(f, nil),
 		NewCmdZoo(f, nil),
 		NewCmdFinetune(f, nil),

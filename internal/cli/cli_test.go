@@ -267,3 +267,24 @@ func TestPluginsAndLayers(t *testing.T) {
 		}
 	}
 }
+
+func TestParams(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "resnet")
+	stdout, stderr, err := execute(t, &Factory{}, "--plugin-path", plugins, "params", "resnet18",
+		"--freeze", "*", "--unfreeze", "layer4.*,fc.*")
+	if err != nil {
+		t.Fatalf("params: %v\n%s", err, stderr)
+	}
+	// torchvision's resnet18: 62 parameter tensors, 11689512 elements, of
+	// which layer4 and fc hold 8393728 + 513000.
+	for _, want := range []string{"layer4.1.conv2.weight", "[512, 512, 3, 3]", "62 tensors, 11689512 parameters, 8906728 trainable"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("gozoo params output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if _, _, err := execute(t, &Factory{}, "--plugin-path", plugins, "params", "resnet18", "--unfreeze", "layer9.*"); err == nil ||
+		!strings.Contains(err.Error(), "match no parameter") {
+		t.Errorf("params --unfreeze layer9.* = %v; want a no-match error", err)
+	}
+}
