@@ -77,3 +77,33 @@ func editDistance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// ApplyTrainable is the body of a typical Model.SetTrainable: it matches
+// req.Patterns against the names of params and records req.Trainable in
+// flags for every match. Patterns that match nothing are an error wrapping
+// ErrBadInput that shows what the names look like (a model without
+// parameters matches nothing and is no error). The caller holds
+// whatever lock guards flags.
+func ApplyTrainable(params []Param, flags map[string]bool, req *SetTrainableRequest) (*SetTrainableResponse, error) {
+	resp := &SetTrainableResponse{}
+	for _, p := range params {
+		for _, pat := range req.Patterns {
+			ok, err := MatchPattern(pat, p.Name)
+			if err != nil {
+				return nil, fmt.Errorf("set trainable: %w", err)
+			}
+			if ok {
+				resp.Matched = append(resp.Matched, p.Name)
+				break
+			}
+		}
+	}
+	if len(resp.Matched) == 0 && len(req.Patterns) > 0 && len(params) > 0 {
+		return nil, fmt.Errorf("set trainable: patterns %q match no parameter: %w: names look like %q (gozoo params ARCH lists them)",
+			req.Patterns, ErrBadInput, params[0].Name)
+	}
+	for _, n := range resp.Matched {
+		flags[n] = req.Trainable
+	}
+	return resp, nil
+}

@@ -81,3 +81,31 @@ func TestTensorRowsConcat(t *testing.T) {
 		t.Errorf("FormatShape = %q", got)
 	}
 }
+
+func TestApplyTrainable(t *testing.T) {
+	params := []Param{{Name: "conv1.weight"}, {Name: "layer4.0.conv1.weight"}, {Name: "fc.weight"}, {Name: "fc.bias"}}
+	flags := map[string]bool{}
+	for _, tc := range []struct {
+		patterns  []string
+		trainable bool
+		matched   []string
+	}{
+		{[]string{"*"}, false, []string{"conv1.weight", "layer4.0.conv1.weight", "fc.weight", "fc.bias"}},
+		{[]string{"layer4.*", "fc.*"}, true, []string{"layer4.0.conv1.weight", "fc.weight", "fc.bias"}},
+	} {
+		resp, err := ApplyTrainable(params, flags, &SetTrainableRequest{Patterns: tc.patterns, Trainable: tc.trainable})
+		if err != nil || !reflect.DeepEqual(resp.Matched, tc.matched) {
+			t.Errorf("ApplyTrainable(%q) = %v, %v; want %q", tc.patterns, resp, err, tc.matched)
+		}
+	}
+	want := map[string]bool{"conv1.weight": false, "layer4.0.conv1.weight": true, "fc.weight": true, "fc.bias": true}
+	if !reflect.DeepEqual(flags, want) {
+		t.Errorf("flags = %v; want %v", flags, want)
+	}
+	if _, err := ApplyTrainable(params, flags, &SetTrainableRequest{Patterns: []string{"layer9.*"}}); !errors.Is(err, ErrBadInput) {
+		t.Errorf("ApplyTrainable(layer9.*) error = %v; want ErrBadInput", err)
+	}
+	if flags["fc.weight"] != true {
+		t.Error("a failed ApplyTrainable changed the flags")
+	}
+}

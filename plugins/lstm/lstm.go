@@ -650,26 +650,9 @@ func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) 
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	resp := &sdk.SetTrainableResponse{}
-	ps := m.graph.Params()
-	for _, p := range ps {
-		for _, pat := range req.Patterns {
-			ok, err := sdk.MatchPattern(pat, p.Name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: set trainable: %w", m.cfg.arch, err)
-			}
-			if ok {
-				resp.Matched = append(resp.Matched, p.Name)
-				break
-			}
-		}
-	}
-	if len(resp.Matched) == 0 && len(req.Patterns) > 0 {
-		return nil, fmt.Errorf("%s: set trainable: patterns %q match no parameter: %w: names look like %q (gozoo params lists them)",
-			m.cfg.arch, req.Patterns, sdk.ErrBadInput, ps[0].Name)
-	}
-	for _, n := range resp.Matched {
-		m.trainable[n] = req.Trainable
+	resp, err := sdk.ApplyTrainable(m.graph.Params(), m.trainable, req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.cfg.arch, err)
 	}
 	return resp, nil
 }

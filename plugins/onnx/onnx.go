@@ -450,24 +450,9 @@ func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) 
 	if m.closed {
 		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
 	}
-	resp := &sdk.SetTrainableResponse{}
-	for _, p := range m.params {
-		for _, pat := range req.Patterns {
-			ok, err := sdk.MatchPattern(pat, p.Name)
-			if err != nil {
-				return nil, fmt.Errorf("onnx: set trainable: %w", err)
-			}
-			if ok {
-				resp.Matched = append(resp.Matched, p.Name)
-				break
-			}
-		}
-	}
-	if len(resp.Matched) == 0 && len(req.Patterns) > 0 && len(m.params) > 0 {
-		return nil, fmt.Errorf("onnx: set trainable: patterns %q match no parameter: %w: names look like %q", req.Patterns, sdk.ErrBadInput, m.params[0].Name)
-	}
-	for _, n := range resp.Matched {
-		m.trainable[n] = req.Trainable
+	resp, err := sdk.ApplyTrainable(m.params, m.trainable, req)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
 	}
 	return resp, nil
 }

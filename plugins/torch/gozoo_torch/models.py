@@ -246,7 +246,7 @@ class Model:
             named = list(self.net.named_parameters())
             matched = [n for n, _ in named if any(p.match(n) for p in pats)]
             if not matched and patterns:
-                raise GozooError("BAD_INPUT", "patterns %s match no parameter: names look like %r (gozoo params lists them)" % (patterns, named[0][0] if named else ""))
+                raise GozooError("BAD_INPUT", "patterns %s match no parameter: names look like %r (gozoo params ARCH lists them)" % (patterns, named[0][0] if named else ""))
             keep = set(matched)
             for n, p in named:
                 if n in keep:
