@@ -565,3 +565,36 @@ func (m *model) images(t *tensor) (*sdk.Tensor, error) {
 	}
 	return sdk.NewTensor(append([]int64{int64(n)}, tf.Shape()...), x)
 }
+
+// ModelInfo describes a served model as its metadata endpoint does.
+type ModelInfo struct {
+	Name, Version   string
+	Inputs, Outputs []TensorInfo
+	DefaultOutputs  []string
+	MaxBatch        int
+	Instances       int
+}
+
+// TensorInfo is one input or output: name, protocol datatype and shape,
+// -1 for a free dimension.
+type TensorInfo struct {
+	Name, Datatype string
+	Shape          []int64
+}
+
+// Info describes the model named name; false when none is served.
+func (s *Server) Info(name string) (ModelInfo, bool) {
+	m := s.models[name]
+	if m == nil {
+		return ModelInfo{}, false
+	}
+	md := m.metadata()
+	info := ModelInfo{Name: md.Name, Version: m.cfg.Version, DefaultOutputs: slices.Clone(m.defaults), MaxBatch: m.cfg.MaxBatch, Instances: len(m.insts)}
+	for _, t := range md.Inputs {
+		info.Inputs = append(info.Inputs, TensorInfo(t))
+	}
+	for _, t := range md.Outputs {
+		info.Outputs = append(info.Outputs, TensorInfo(t))
+	}
+	return info, true
+}
