@@ -107,6 +107,7 @@ type model struct {
 	insts    []*instance
 	carry    *job // a job taken from the queue that did not fit the last batch
 	running  sync.WaitGroup
+	watchers sync.WaitGroup
 	pending  atomic.Int64
 	busy     atomic.Int64 // batches running
 	met      *modelMetrics

@@ -140,7 +140,11 @@ func New(ctx context.Context, models []Model, opts ...Option) (*Server, error) {
 		m.started = true
 		go m.dispatch()
 		for _, in := range m.insts {
-			go in.watch(s.health)
+			m.watchers.Add(1)
+			go func() {
+				defer m.watchers.Done()
+				in.watch(s.health)
+			}()
 		}
 	}
 	return s, nil
@@ -289,6 +293,7 @@ func (s *Server) Close() error {
 			<-m.done
 		}
 		m.running.Wait()
+		m.watchers.Wait()
 		for {
 			select {
 			case j := <-m.queue:
@@ -310,7 +315,6 @@ func (s *Server) Close() error {
 				}
 			}
 		}
-		m.insts = nil
 	}
 	return errors.Join(errs...)
 }
