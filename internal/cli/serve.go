@@ -185,6 +185,8 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 				return nil, err
 			}
 			m.Transform = &tf
+			// Any image size runs; rows of one size batch together.
+			m.InputShape = []int64{3, -1, -1}
 		}
 		for _, opt := range r.Arch.Options {
 			if opt.Name == "batch_first" {
