@@ -20,6 +20,9 @@ type fakeModel struct {
 	mu    sync.Mutex
 	sizes []int64
 	fail  func(x *sdk.Tensor) error
+	// lengthsOK counts batches whose lengths matched their rows (each
+	// row's first value is its length in TestLengths).
+	lengthsOK, lengthsBad int
 }
 
 func (f *fakeModel) Layers(context.Context, *sdk.LayersRequest) ([]sdk.Layer, error) {
@@ -30,6 +33,17 @@ func (f *fakeModel) Layers(context.Context, *sdk.LayersRequest) ([]sdk.Layer, er
 func (f *fakeModel) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.ExtractResponse, error) {
 	f.mu.Lock()
 	f.sizes = append(f.sizes, req.Input.Shape[0])
+	if req.Lengths != nil {
+		ok := int64(len(req.Lengths)) == req.Input.Shape[0]
+		for i := 0; ok && i < len(req.Lengths); i++ {
+			ok = float32(req.Lengths[i]) == req.Input.Float32[i*4]
+		}
+		if ok {
+			f.lengthsOK++
+		} else {
+			f.lengthsBad++
+		}
+	}
 	f.mu.Unlock()
 	if f.fail != nil {
 		if err := f.fail(req.Input); err != nil {

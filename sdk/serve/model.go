@@ -108,8 +108,8 @@ type model struct {
 	carry    *job // a job taken from the queue that did not fit the last batch
 	running  sync.WaitGroup
 	watchers sync.WaitGroup
-	pending  atomic.Int64
-	busy     atomic.Int64 // batches running
+	pending  atomic.Int64 // jobs in the queue
+	open     atomic.Int64 // jobs accepted and not yet answered
 	met      *modelMetrics
 	stop     chan struct{}
 	done     chan struct{}
@@ -169,7 +169,12 @@ func (m *model) ready() bool {
 
 // submit queues j and waits for its result. A full queue refuses at once.
 func (m *model) submit(j *job) (map[string]*sdk.Tensor, error) {
+	// Counted before the draining check, so that Shutdown, which sets
+	// draining and then waits for open to reach 0, sees every job that
+	// got past the check.
+	m.open.Add(1)
 	if m.s.draining.Load() {
+		m.open.Add(-1)
 		return nil, &Error{Status: http.StatusServiceUnavailable, Msg: "server is shutting down: send the request to another replica", RetryAfter: 1}
 	}
 	j.enq = time.Now()
@@ -179,6 +184,7 @@ func (m *model) submit(j *job) (map[string]*sdk.Tensor, error) {
 	select {
 	case m.queue <- j:
 	default:
+		m.open.Add(-1)
 		m.pending.Add(-1)
 		m.met.pending.Dec()
 		m.met.rejected.Inc()
@@ -204,6 +210,12 @@ func ctxError(err error) error {
 // never written to a live client.
 const statusClientClosed = 499
 
+// answer delivers j's result; every accepted job is answered once.
+func (m *model) answer(j *job, r result) {
+	j.done <- r
+	m.open.Add(-1)
+}
+
 // take removes j from the pending count.
 func (m *model) take(j *job) {
 	m.pending.Add(-1)
@@ -216,7 +228,7 @@ func (m *model) take(j *job) {
 func (m *model) alive(j *job) bool {
 	if err := j.ctx.Err(); err != nil {
 		m.met.cancelled.Inc()
-		j.done <- result{err: ctxError(err)}
+		m.answer(j, result{err: ctxError(err)})
 		return false
 	}
 	return true
@@ -252,7 +264,7 @@ func (m *model) dispatch() {
 		select {
 		case inst = <-m.free:
 		case <-m.stop:
-			first.done <- result{err: &Error{Status: http.StatusServiceUnavailable, Msg: "server closed", RetryAfter: 1}}
+			m.answer(first, result{err: &Error{Status: http.StatusServiceUnavailable, Msg: "server closed", RetryAfter: 1}})
 			return
 		}
 		batch := []*job{first}
@@ -294,10 +306,8 @@ func (m *model) dispatch() {
 			timer.Stop()
 		}
 		m.running.Add(1)
-		m.busy.Add(1)
 		go func() {
 			defer m.running.Done()
-			defer m.busy.Add(-1)
 			m.run(inst, batch)
 			m.free <- inst
 		}()
@@ -329,7 +339,7 @@ func (m *model) run(inst *instance, batch []*job) {
 		n := j.x.Shape[0]
 		if err != nil {
 			m.met.failure.Inc()
-			j.done <- result{err: extractError(m.cfg.Name, err)}
+			m.answer(j, result{err: extractError(m.cfg.Name, err)})
 			continue
 		}
 		res := make(map[string]*sdk.Tensor, len(j.layers))
@@ -346,11 +356,11 @@ func (m *model) run(inst *instance, batch []*job) {
 		off += n
 		if err != nil {
 			m.met.failure.Inc()
-			j.done <- result{err: extractError(m.cfg.Name, err)}
+			m.answer(j, result{err: extractError(m.cfg.Name, err)})
 			err = nil
 			continue
 		}
-		j.done <- result{outs: res}
+		m.answer(j, result{outs: res})
 	}
 }
 

@@ -654,3 +654,43 @@ func FuzzDecodeGRPC(f *testing.F) {
 		}
 	})
 }
+
+// TestLengths checks the INT64 lengths input of sequence models: checked
+// against the rows, and carried with each request's rows into its batch.
+func TestLengths(t *testing.T) {
+	f := &fakeModel{delay: 20 * time.Millisecond}
+	_, hs := fakeServer(t, f, func(m *Model) { m.Lengths, m.MaxDelay = true, 20*time.Millisecond })
+	url := hs.URL + "/v2/models/fake/infer"
+	req := func(rows [][]float32, lengths string) string {
+		b, _ := json.Marshal(rows)
+		return fmt.Sprintf(`{"inputs":[{"name":"input","datatype":"FP32","shape":[%d,4],"data":%s}%s]}`, len(rows), b, lengths)
+	}
+	for _, tt := range []struct{ name, lengths, want string }{
+		{"missing", ``, `needs an INT64`},
+		{"count", `,{"name":"lengths","datatype":"INT64","shape":[2],"data":[1,2]}`, "want INT64 [1]"},
+		{"dtype", `,{"name":"lengths","datatype":"FP32","shape":[1],"data":[1]}`, "want INT64 [1]"},
+		{"zero", `,{"name":"lengths","datatype":"INT64","shape":[1],"data":[0]}`, "want 1 to the 4 steps"},
+		{"too long", `,{"name":"lengths","datatype":"INT64","shape":[1],"data":[5]}`, "want 1 to the 4 steps"},
+	} {
+		code, _, b := post(t, url, []byte(req([][]float32{{1, 0, 0, 0}}, tt.lengths)), nil)
+		if code != 400 || !strings.Contains(string(b), tt.want) {
+			t.Errorf("lengths %s = %d %s; want 400 with %q", tt.name, code, b, tt.want)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows := [][]float32{{float32(i), 9, 9, 9}, {float32(5 - i), 9, 9, 9}}
+			lengths := fmt.Sprintf(`,{"name":"lengths","datatype":"INT64","shape":[2],"data":[%d,%d]}`, i, 5-i)
+			if code, _, b := post(t, url, []byte(req(rows, lengths)), nil); code != 200 {
+				t.Errorf("request %d = %d %s", i, code, b)
+			}
+		}()
+	}
+	wg.Wait()
+	if f.lengthsBad != 0 || f.lengthsOK == 0 || len(f.batchSizes()) >= 4 {
+		t.Errorf("batches %v: %d with lengths matching their rows, %d not; want all matching, fewer batches than requests", f.batchSizes(), f.lengthsOK, f.lengthsBad)
+	}
+}

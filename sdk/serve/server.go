@@ -255,7 +255,7 @@ wait:
 	for {
 		idle := true
 		for _, m := range s.models {
-			if m.pending.Load() > 0 || m.busy.Load() > 0 {
+			if m.open.Load() > 0 {
 				idle = false
 			}
 		}
@@ -298,14 +298,14 @@ func (s *Server) Close() error {
 			select {
 			case j := <-m.queue:
 				m.take(j)
-				j.done <- result{err: &Error{Status: http.StatusServiceUnavailable, Msg: "server closed", RetryAfter: 1}}
+				m.answer(j, result{err: &Error{Status: http.StatusServiceUnavailable, Msg: "server closed", RetryAfter: 1}})
 				continue
 			default:
 			}
 			break
 		}
 		if m.carry != nil {
-			m.carry.done <- result{err: &Error{Status: http.StatusServiceUnavailable, Msg: "server closed", RetryAfter: 1}}
+			m.answer(m.carry, result{err: &Error{Status: http.StatusServiceUnavailable, Msg: "server closed", RetryAfter: 1}})
 			m.carry = nil
 		}
 		for _, in := range m.insts {
