@@ -27,11 +27,21 @@ import (
 	"github.com/gozoo/gozoo/sdk/host"
 	"github.com/gozoo/gozoo/sdk/ort"
 	"github.com/gozoo/gozoo/sdk/serve"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.Cleanup()
+	if code == 0 {
+		// Every batcher, health watcher and plugin connection must be gone
+		// once the servers are closed.
+		if err := goleak.Find(goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop")); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left after the tests:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
