@@ -479,3 +479,23 @@ func TestServeDrain(t *testing.T) {
 		t.Errorf("gozoo serve did not report draining:\n%s", log.String())
 	}
 }
+
+func TestServeUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--max-batch", "0"}, "--max-batch 0"},
+		{[]string{"serve", "--queue", "0"}, "--queue 0"},
+		{[]string{"serve", "--instances", "0"}, "--instances 0"},
+		{[]string{"serve", "--drain-timeout", "0s"}, "--drain-timeout 0s"},
+		{[]string{"serve", "--http", ""}, "--http is required"},
+		{[]string{"serve", "--name", "x"}, "--name names the --arch model"},
+		{[]string{"serve", "extra"}, "unknown command"},
+	} {
+		_, _, err := execute(t, &Factory{}, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("gozoo %s = %v; want a usage error with %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}

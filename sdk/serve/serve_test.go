@@ -694,3 +694,44 @@ func TestLengths(t *testing.T) {
 		t.Errorf("batches %v: %d with lengths matching their rows, %d not; want all matching, fewer batches than requests", f.batchSizes(), f.lengthsOK, f.lengthsBad)
 	}
 }
+
+// TestReadinessFollowsInstances checks that readiness is false while no
+// instance's process is up, true again after it comes back, and that a
+// new process id counts as a restart.
+func TestReadinessFollowsInstances(t *testing.T) {
+	var pid atomic.Int64
+	pid.Store(100)
+	f := &fakeModel{}
+	s, hs := fakeServer(t, f, func(m *Model) {
+		m.Open = func(context.Context, int) (*Instance, error) {
+			return &Instance{Model: f, PID: func() (int, error) {
+				if p := pid.Load(); p > 0 {
+					return int(p), nil
+				}
+				return 0, errors.New("not running")
+			}}, nil
+		}
+	}, WithHealthInterval(5*time.Millisecond))
+	waitReady := func(want bool) {
+		t.Helper()
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(5 * time.Millisecond) {
+			resp, err := http.Get(hs.URL + "/v2/models/fake/ready")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if (resp.StatusCode == 200) == want && s.Ready() == want {
+				return
+			}
+		}
+		t.Fatalf("model readiness did not become %v", want)
+	}
+	waitReady(true)
+	pid.Store(0) // the process is gone
+	waitReady(false)
+	pid.Store(101) // a new process
+	waitReady(true)
+	if got := testutil.ToFloat64(s.models["fake"].met.restarts); got != 1 {
+		t.Errorf("restart counter = %v; want 1", got)
+	}
+}
