@@ -255,8 +255,9 @@ func (a *Augment) set(key, val string, hasVal bool) error {
 		}
 	default:
 		msg := fmt.Sprintf("unknown key %q", key)
-		if s := sdk.Suggest(key, augmentKeys, 2); len(s) > 0 {
-			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		// rotate is listed before ratio so that "rotation" suggests it.
+		if s := sdk.Suggest(key, []string{"crop", "rotate", "ratio", "flip", "jitter", "brightness", "contrast", "saturation", "hue"}, 1); len(s) > 0 {
+			msg += "; did you mean " + s[0] + "?"
 		}
 		return fmt.Errorf("%s (keys: %s; or the whole spec none or default)", msg, strings.Join(augmentKeys, ", "))
 	}
@@ -384,9 +385,10 @@ func randomResizedCrop(rng *rand.Rand, width, height int, scale, ratio [2]float6
 	for range 10 {
 		target := area * (scale[0] + (scale[1]-scale[0])*rng.Float64())
 		aspect := math.Exp(logLo + (logHi-logLo)*rng.Float64())
-		w := int(math.RoundToEven(math.Sqrt(target * aspect)))
-		h := int(math.RoundToEven(math.Sqrt(target / aspect)))
-		if 0 < w && w <= width && 0 < h && h <= height {
+		fw := math.RoundToEven(math.Sqrt(target * aspect))
+		fh := math.RoundToEven(math.Sqrt(target / aspect))
+		if 0 < fw && fw <= float64(width) && 0 < fh && fh <= float64(height) {
+			w, h := int(fw), int(fh)
 			y := rng.Intn(height - h + 1)
 			x := rng.Intn(width - w + 1)
 			return x, y, w, h
@@ -404,6 +406,9 @@ func randomResizedCrop(rng *rand.Rand, width, height int, scale, ratio [2]float6
 	default:
 		w, h = width, height
 	}
+	// A ratio range far from the image's rounds a side to 0, where
+	// torchvision fails; keep one pixel.
+	w, h = min(max(w, 1), width), min(max(h, 1), height)
 	return (width - w) / 2, (height - h) / 2, w, h
 }
 
