@@ -338,7 +338,8 @@ func (a Augment) String() string {
 // otherwise the centred fallback box clamped to the ratio range; then the
 // flip (rng.Float64() < HFlip), the angle (uniform), and ColorJitter's
 // order (rng.Perm(4)) and factors. Parts that are off draw nothing. The
-// same rng state gives the same parameters. Sample panics if a is invalid
+// same rng state gives the same parameters; rng is not safe for concurrent
+// use, so give each goroutine its own. Sample panics if a is invalid
 // (Validate says why; ParseAugment's results are valid) or w or h < 1.
 func (a Augment) Sample(rng *rand.Rand, w, h int) AugmentParams {
 	if err := a.Validate(); err != nil {
@@ -776,7 +777,13 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	default:
 		h = float32(4.0 + float64(gc) - float64(rc))
 	}
-	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
+	// fmod(h/6 + 1, 1): h is in [-1, 5], so the sum is in [5/6, 11/6) and
+	// subtracting 1 from it when it is >= 1 is exact, as fmod is.
+	hh := float64(h)/6.0 + 1.0
+	if hh >= 1 {
+		hh--
+	}
+	h = float32(hh)
 	return clip8(int(float64(h) * 255.0)), clip8(int(float64(s) * 255.0)), maxc
 }
 

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
@@ -202,8 +203,9 @@ func writeColors(t *testing.T, path string) {
 
 // augResult is one case's comparison.
 type augResult struct {
-	op        string
-	mean, max float64
+	op           string
+	mean, max    float64
+	differ, size int // values that differ at all, of size
 }
 
 // TestAugmentTorchvision applies the same augmentation parameters in Go
@@ -259,7 +261,13 @@ func TestAugmentTorchvision(t *testing.T) {
 			t.Fatalf("torchvision's output has shape %v; want [3 %d %d]", want.Shape, tf.CropH, tf.CropW)
 		}
 		mean, mx := diff(got, want.Float32)
-		results = append(results, augResult{op, mean, mx})
+		r := augResult{op: op, mean: mean, max: mx, size: len(got)}
+		for i := range got {
+			if got[i] != want.Float32[i] {
+				r.differ++
+			}
+		}
+		results = append(results, r)
 		t.Logf("%-22s mean |ours - torchvision| %.6f  max %.4f", name, mean, mx)
 		if mean > 0.005 || mx > 0.05 {
 			t.Errorf("ApplyAugmented(%s, %+v): mean |diff| %.5f (want <= 0.005), max %.4f (want <= 0.05)", filepath.Base(path), p, mean, mx)
@@ -306,6 +314,7 @@ func TestAugmentTorchvision(t *testing.T) {
 			byOp[r.op] = s
 		}
 		s.mean, s.max = math.Max(s.mean, r.mean), math.Max(s.max, r.max)
+		s.differ, s.size = s.differ+r.differ, s.size+r.size
 		count[r.op]++
 	}
 	ops := make([]string, 0, len(byOp))
@@ -315,7 +324,8 @@ func TestAugmentTorchvision(t *testing.T) {
 	sort.Strings(ops)
 	var sb strings.Builder
 	for _, op := range ops {
-		fmt.Fprintf(&sb, "\n  %-10s %2d cases  worst mean |diff| %.6f  max |diff| %.4f", op, count[op], byOp[op].mean, byOp[op].max)
+		s := byOp[op]
+		fmt.Fprintf(&sb, "\n  %-10s %2d cases  worst mean |diff| %.6f  max |diff| %.4f  values differing %d of %d", op, count[op], s.mean, s.max, s.differ, s.size)
 	}
 	t.Logf("ApplyAugmented vs torchvision 0.14 (after Normalize):%s", sb.String())
 }
@@ -633,4 +643,38 @@ func TestApplyAugmentedGo(t *testing.T) {
 	if err := tf.ApplyAugmented(img, identity, got[1:]); err == nil {
 		t.Errorf("ApplyAugmented with a short destination: no error")
 	}
+}
+
+// BenchmarkApplyAugmented times the full train pipeline (crop, flip,
+// rotation, all four jitters) against the eval Apply on the same photo,
+// reporting both per image and their ratio.
+func BenchmarkApplyAugmented(b *testing.B) {
+	img, err := imageproc.DecodeFile(filepath.Join(photos, "chelsea.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tf := imageproc.ImageNet()
+	a, err := imageproc.ParseAugment("crop=0.08-1,flip=0.5,rotate=15,jitter=0.4/0.4/0.4/0.1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	x := make([]float32, tf.Len())
+	var evalNs, augNs int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := tf.Apply(img, x); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if err := tf.ApplyAugmented(img, a.Sample(rng, img.W, img.H), x); err != nil {
+			b.Fatal(err)
+		}
+		evalNs += mid.Sub(start).Nanoseconds()
+		augNs += time.Since(mid).Nanoseconds()
+	}
+	b.ReportMetric(float64(evalNs)/float64(b.N)/1e6, "eval-ms/img")
+	b.ReportMetric(float64(augNs)/float64(b.N)/1e6, "augmented-ms/img")
+	b.ReportMetric(float64(augNs)/float64(evalNs), "augmented/eval")
 }
