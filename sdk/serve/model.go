@@ -53,7 +53,8 @@ type Model struct {
 	// rows are refused. 1 turns dynamic batching off. Default 8.
 	MaxBatch int
 	// MaxDelay is how long the first request of a batch waits for others
-	// to join it. Default 2ms.
+	// to join it. 0 batches only the requests already waiting when an
+	// instance becomes free.
 	MaxDelay time.Duration
 	// MaxQueue bounds the requests waiting for an instance; beyond it
 	// requests are refused with 503 (gRPC UNAVAILABLE). Default 64.
