@@ -287,7 +287,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen --http %s: %w", o.HTTP, err), s.Close())
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.Timeout, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(hl) }()
 	var gs *grpc.Server
