@@ -186,6 +186,36 @@ func (c *Client) Close() error {
 	return errors.Join(c.files.remove(), c.socks.remove())
 }
 
+// Kill ends every plugin process this Client started at once, without
+// asking them to exit or waiting, and removes the Client's folders. It is
+// for a program that must exit now, such as on a second interrupt; Close
+// is the orderly way, and is still safe to call afterwards. A plugin
+// whose start is under way is left to die with its host.
+func (c *Client) Kill() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	procs := make([]*proc, 0, len(c.procs))
+	for _, p := range c.procs {
+		procs = append(procs, p)
+	}
+	c.mu.Unlock()
+	for _, p := range procs {
+		if !p.mu.TryLock() {
+			continue
+		}
+		if p.gp != nil && p.pid > 0 {
+			if pr, err := os.FindProcess(p.pid); err == nil {
+				pr.Kill()
+			}
+		}
+		p.mu.Unlock()
+	}
+	c.socks.remove()
+	c.files.remove()
+}
+
 // grpcPlugin is the host side of go-plugin's GRPCPlugin.
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
