@@ -26,7 +26,7 @@ func NewCmdPlugins(f *Factory, runF func(context.Context, *PluginsOptions) error
 Plugins' answers are cached per plugin file (path, size, times, sha256) in
 $GOZOO_CACHE/plugins (default ~/.cache/gozoo/plugins); a plugin is started
 only when its file is new or changed.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)

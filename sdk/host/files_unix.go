@@ -38,7 +38,6 @@ func sweepStale(base, prefix string) {
 // createFlags make creating an input file fail on a final symbolic link.
 const createFlags = syscall.O_NOFOLLOW
 
-
 // ownedByMe reports whether the file st describes belongs to this user.
 func ownedByMe(st os.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
