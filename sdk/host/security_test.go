@@ -1,0 +1,309 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io/fs"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gozoo/gozoo/internal/backbonev1"
+	"github.com/gozoo/gozoo/internal/testenv"
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/host"
+)
+
+// buildTool compiles the program in testdata/NAME into a folder every
+// user may enter and returns its path.
+func buildTool(t *testing.T, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gozoo-tool-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// sockets returns the Unix sockets under dir.
+func sockets(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeSocket != 0 {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// selfSigned writes a certificate and key a client could present, as
+// cert.pem and key.pem in dir, and returns the certificate's PEM.
+func selfSigned(t *testing.T, dir string) (certPath, keyPath string, certPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return certPath, keyPath, certPEM
+}
+
+// TestChannelPrivate attacks a plugin started the way gozoo starts it:
+// another user cannot reach its socket, and this user cannot complete an
+// RPC without the host's certificate, over TLS or in plain text. A
+// plugin started by hand with a certificate the test holds answers the
+// same client, so the client itself works.
+func TestChannelPrivate(t *testing.T) {
+	if os.Getuid() != 0 {
+		testenv.Missing(t, "root", "run the tests as root (CI does) so that a client can run as user nobody")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		testenv.Missing(t, "setpriv", "apt-get install util-linux")
+	}
+	dial := buildTool(t, "dial")
+	c := newClient(t)
+	load(t, toy(t, c), nil)
+	socks := sockets(t, c.SocketDir())
+	if len(socks) != 1 {
+		t.Fatalf("sockets under %s = %v; want the toy plugin's one", c.SocketDir(), socks)
+	}
+	sock := socks[0]
+	for _, d := range []string{c.SocketDir(), filepath.Dir(sock)} {
+		if st, err := os.Stat(d); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("socket folder %s: mode %v, %v; want 0700", d, st.Mode().Perm(), err)
+		}
+	}
+
+	out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", dial, sock).CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	if err == nil || !strings.Contains(string(out), "connect:") || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("dial as nobody: %v\n%s\nwant the connection refused with permission denied", err, out)
+	}
+
+	certPath, keyPath, _ := selfSigned(t, t.TempDir())
+	for _, args := range [][]string{{sock}, {sock, certPath, keyPath}} {
+		out, err := exec.Command(dial, args...).CombinedOutput()
+		t.Logf("as this user with %q:\n%s", args[1:], out)
+		if err == nil || !strings.Contains(string(out), "connect: ok") || strings.Contains(string(out), ": ok toy") {
+			t.Errorf("dial %q as the same user: %v\n%s\nwant connected, but no RPC answered", args[1:], err, out)
+		}
+	}
+
+	// Positive control: the same client, holding the certificate the
+	// plugin was started with, drives it.
+	dir := t.TempDir()
+	sockDir := filepath.Join(dir, "sock")
+	os.Mkdir(sockDir, 0o700)
+	certPath, keyPath, certPEM := selfSigned(t, dir)
+	cmd := exec.Command(toyBin)
+	cmd.Env = append(os.Environ(), backbonev1.Handshake.MagicCookieKey+"="+backbonev1.Handshake.MagicCookieValue,
+		"PLUGIN_PROTOCOL_VERSIONS=1", "PLUGIN_CLIENT_CERT="+string(certPEM), "PLUGIN_UNIX_SOCKET_DIR="+sockDir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	parts := strings.Split(strings.TrimSpace(line), "|")
+	if err != nil || len(parts) < 6 || parts[2] != "unix" || parts[5] == "" {
+		t.Fatalf("handshake %q, %v; want 1|1|unix|SOCKET|grpc|CERT", line, err)
+	}
+	out, err = exec.Command(dial, parts[3], certPath, keyPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "tls: ok toy") || !strings.Contains(string(out), "plain: ") {
+		t.Errorf("dial with the plugin's client certificate: %v\n%s\nwant Describe answered over TLS only", err, out)
+	}
+	if strings.Contains(string(out), "plain: ok") {
+		t.Errorf("the plugin answered in plain text:\n%s", out)
+	}
+}
+
+// TestUnresponsive stops a plugin (SIGSTOP) in the middle of a call: the
+// liveness check kills it within the bound, the call fails naming it, and
+// the next call runs in a new process.
+func TestUnresponsive(t *testing.T) {
+	const every, bound = 200 * time.Millisecond, time.Second
+	c := newClient(t, host.WithLiveness(every, bound))
+	bb := toy(t, c)
+	slow := load(t, bb, map[string]string{"delay_ms": "60000"})
+	pid, err := c.PID("toy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := slow.Extract(context.Background(), &sdk.ExtractRequest{Layers: []string{"sum"}, Input: rows(2, 4)})
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	var got error
+	select {
+	case got = <-errc:
+	case <-time.After(bound + 10*time.Second):
+		t.Fatalf("Extract on a stopped plugin did not return within %v", bound+10*time.Second)
+	}
+	took := time.Since(start)
+	if !errors.Is(got, host.ErrUnresponsive) || !errors.Is(got, sdk.ErrPluginCrashed) || !strings.Contains(got.Error(), "plugin toy") {
+		t.Fatalf("Extract on a stopped plugin = %v; want ErrUnresponsive and ErrPluginCrashed naming plugin toy", got)
+	}
+	t.Logf("stopped plugin detected after %v (bound %v): %v", took, bound, got)
+	if took > bound+4*time.Second {
+		t.Errorf("Extract took %v to fail; want about the bound %v", took, bound)
+	}
+	if !gone(pid, 2*time.Second) {
+		t.Errorf("stopped plugin %d still exists", pid)
+	}
+	m := load(t, bb, nil)
+	if _, err := m.Extract(context.Background(), &sdk.ExtractRequest{Layers: []string{"sum"}, Input: rows(2, 4)}); err != nil {
+		t.Errorf("Extract after the kill = %v; want a new process to answer", err)
+	}
+	if pid2, _ := c.PID("toy"); pid2 == pid {
+		t.Errorf("the plugin still runs as %d", pid)
+	}
+}
+
+// gone waits up to d for process pid to end, and reports whether it did.
+func gone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// zombie reports whether pid is a process that has exited but not been
+// reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+func itoa(n int) string { return big.NewInt(int64(n)).String() }
+
+// TestCancel: a call honours its context even when the plugin is slow.
+func TestCancel(t *testing.T) {
+	c := newClient(t)
+	m := load(t, toy(t, c), map[string]string{"delay_ms": "60000"})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := m.Extract(ctx, &sdk.ExtractRequest{Layers: []string{"sum"}, Input: rows(2, 4)})
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "DeadlineExceeded") {
+		t.Errorf("Extract past its deadline = %v; want a deadline error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Extract returned %v after its deadline", d)
+	}
+}
+
+// TestStartTimeout: a plugin that never completes its handshake costs the
+// start timeout once, and leaves no process.
+func TestStartTimeout(t *testing.T) {
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "pid")
+	script := "#!/bin/sh\necho $$ > " + mark + "\nexec sleep 60\n"
+	if err := os.WriteFile(filepath.Join(dir, "gozoo-backbone-mute"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := host.New(host.WithPluginPath(dir), host.WithStartTimeout(700*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Backbone(context.Background(), "mute")
+	if err == nil || !strings.Contains(err.Error(), "mute") {
+		t.Errorf("Backbone(mute) = %v; want a start error naming the plugin", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a mute plugin cost %v; want about the start timeout", d)
+	}
+	b, _ := os.ReadFile(mark)
+	pid := 0
+	for _, ch := range strings.TrimSpace(string(b)) {
+		pid = pid*10 + int(ch-'0')
+	}
+	if pid == 0 {
+		t.Fatal("the mute plugin never ran")
+	}
+	if !gone(pid, 2*time.Second) {
+		t.Errorf("mute plugin %d still runs after its start timed out", pid)
+	}
+
+	// Cancelling the context ends a start at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c2, err := host.New(host.WithPluginPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	start = time.Now()
+	if _, err := c2.Backbone(ctx, "mute"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Backbone(mute) with a 100 ms context = %v; want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("cancelled start took %v", d)
+	}
+}
