@@ -307,3 +307,110 @@ func TestStartTimeout(t *testing.T) {
 		t.Errorf("cancelled start took %v", d)
 	}
 }
+
+// processesOf returns the ids of running processes whose executable is
+// bin (a /proc scan).
+func processesOf(bin string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid := 0
+		for _, ch := range e.Name() {
+			if ch < '0' || ch > '9' {
+				pid = -1
+				break
+			}
+			pid = pid*10 + int(ch-'0')
+		}
+		if pid <= 0 {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin && !zombie(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// TestHostKilled SIGKILLs a host: its plugin exits within 2 s and leaves
+// no socket, and the next host removes what is left of the dead host's
+// folder.
+func TestHostKilled(t *testing.T) {
+	if _, err := os.Stat("/proc/self/exe"); err != nil {
+		t.Skip("needs /proc (Linux)")
+	}
+	prog := buildTool(t, "hostprog")
+	cmd := exec.Command(prog, filepath.Dir(toyBin))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	var pid int
+	var sockDir string
+	if f := strings.Fields(line); err != nil || len(f) != 2 {
+		cmd.Process.Kill()
+		t.Fatalf("hostprog said %q, %v; want PID SOCKETDIR", line, err)
+	} else {
+		pid, sockDir = atoi(f[0]), f[1]
+	}
+	if n := len(sockets(t, sockDir)); n != 1 {
+		t.Errorf("%d sockets under %s before the kill; want 1", n, sockDir)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	time.Sleep(2 * time.Second)
+	if !gone(pid, 0) {
+		t.Errorf("plugin %d still runs 2 s after its host was killed", pid)
+	}
+	if ps := processesOf(toyBin); len(ps) > 0 {
+		t.Errorf("toy plugin processes %v run 2 s after their host was killed", ps)
+	}
+	if s := sockets(t, sockDir); len(s) > 0 {
+		t.Errorf("sockets %v left 2 s after the host was killed", s)
+	}
+	if _, err := os.Stat(sockDir); err == nil {
+		t.Errorf("socket folder %s of the dead host is left", sockDir)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, ch := range s {
+		n = n*10 + int(ch-'0')
+	}
+	return n
+}
+
+// TestCloseRemovesSockets: Close removes the socket folder, and a new
+// host sweeps the folders dead hosts left.
+func TestCloseRemovesSockets(t *testing.T) {
+	stale := filepath.Join(os.TempDir(), backbonev1.SocketDirPrefix+"999999999-1")
+	if err := os.MkdirAll(filepath.Join(stale, "toy-1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(stale)
+	c, err := host.New(host.WithPluginPath(filepath.Dir(toyBin)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toy(t, c)
+	dir := c.SocketDir()
+	if dir == "" || len(sockets(t, dir)) != 1 {
+		t.Fatalf("SocketDir() = %q with sockets %v; want one socket", dir, sockets(t, dir))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("socket folder %s left after Close", dir)
+	}
+	if os.Getenv("XDG_RUNTIME_DIR") == "" {
+		if _, err := os.Stat(stale); err == nil {
+			t.Errorf("stale socket folder %s of a dead host was not swept", stale)
+		}
+	}
+}

@@ -31,14 +31,23 @@ func guardParent(exit func(int)) {
 		t := time.NewTicker(parentPoll)
 		defer t.Stop()
 		for {
+			hostGone := false
 			select {
 			case <-sigs:
+				// The kernel moves a process's threads to their new
+				// parent one by one while it signals them, so this
+				// thread may still see the old parent for a moment.
+				for i := 0; i < 20 && !hostGone; i++ {
+					if hostGone = gone(); !hostGone {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
 			case <-t.C:
-				if !gone() {
+				if hostGone = gone(); !hostGone {
 					continue
 				}
 			}
-			removeSocket(os.Getenv(goplugin.EnvUnixSocketDir), gone())
+			removeSocket(os.Getenv(goplugin.EnvUnixSocketDir), hostGone)
 			exit(1)
 			return
 		}
