@@ -414,3 +414,117 @@ func TestCloseRemovesSockets(t *testing.T) {
 		}
 	}
 }
+
+// copyFile copies src to dst (mode 0755) through a temporary file and a
+// rename, as an installer replaces a binary that may be running.
+func copyFile(t *testing.T, src, dst string, extra []byte) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, append(b, extra...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplacedBinaryRefused replaces a running plugin's binary after
+// discovery and kills the process: the restart refuses the new file with
+// ErrChecksum, pinned or not.
+func TestReplacedBinaryRefused(t *testing.T) {
+	for _, pinned := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unpinned", true: "pinned"}[pinned], func(t *testing.T) {
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "gozoo-backbone-toy")
+			copyFile(t, toyBin, bin, nil)
+			opts := []host.Option{host.WithPluginPath(dir)}
+			if pinned {
+				sum, err := fileSum(bin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, host.WithChecksums(map[string]string{"toy": sum}))
+			}
+			c, err := host.New(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			m := load(t, toy(t, c), nil)
+			x := &sdk.ExtractRequest{Layers: []string{"sum"}, Input: rows(2, 4)}
+			if _, err := m.Extract(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			starts := c.Starts()
+			// The same program plus one byte: it would run, but it is not
+			// the file that was found.
+			copyFile(t, toyBin, bin, []byte{0})
+			pid, _ := c.PID("toy")
+			syscall.Kill(pid, syscall.SIGKILL)
+			gone(pid, 2*time.Second)
+			_, err = m.Extract(context.Background(), x)
+			if !errors.Is(err, host.ErrChecksum) || !strings.Contains(err.Error(), bin) || !strings.Contains(err.Error(), "changed after it was found") {
+				t.Fatalf("Extract after the binary was replaced = %v; want ErrChecksum naming %s", err, bin)
+			}
+			if ps := processesOf(bin); len(ps) > 0 {
+				t.Errorf("the replaced binary runs as %v", ps)
+			}
+			t.Logf("starts %d -> %d: %v", starts, c.Starts(), err)
+		})
+	}
+}
+
+// TestDescribeCache: Describe answers come from the cache while the
+// plugin file is unchanged, start the plugin when it changed, and a
+// corrupt cache entry is ignored and rewritten.
+func TestDescribeCache(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	bin := filepath.Join(dir, "gozoo-backbone-toy")
+	copyFile(t, toyBin, bin, nil)
+	describe := func(wantStarts int) *sdk.Description {
+		t.Helper()
+		c, err := host.New(host.WithPluginPath(dir), host.WithCacheDir(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		d, err := c.Describe(context.Background(), "toy")
+		if err != nil {
+			t.Fatalf("Describe(toy) = %v", err)
+		}
+		offers, err := c.Offering(context.Background(), "toy")
+		if err != nil || len(offers) != 1 || offers[0].Name != "toy" || offers[0].SHA256 == "" {
+			t.Errorf("Offering(toy) = %+v, %v; want the toy plugin with its sha256", offers, err)
+		}
+		if got := c.Starts(); got != wantStarts {
+			t.Errorf("Describe and Offering started %d plugin processes; want %d", got, wantStarts)
+		}
+		return d
+	}
+	first := describe(1)
+	if got := describe(0); got.Name != first.Name || len(got.Archs) != 1 || got.Archs[0].Options[1].Name != "delay_ms" {
+		t.Errorf("cached Describe = %+v; want %+v", got, first)
+	}
+	entries, _ := filepath.Glob(filepath.Join(cache, "plugins", "*.json"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries %v; want one", entries)
+	}
+	if st, err := os.Stat(entries[0]); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("cache entry mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+	if st, err := os.Stat(filepath.Join(cache, "plugins")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("cache folder mode %v, %v; want 0700", st.Mode().Perm(), err)
+	}
+	if err := os.WriteFile(entries[0], []byte(`{"version": 1, "path": `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	describe(1) // corrupt: ignored
+	describe(0) // and rewritten
+	copyFile(t, toyBin, bin, []byte{0})
+	describe(1) // a changed file is asked again
+	describe(0)
+}
