@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"sync"
 
 	"github.com/gozoo/gozoo/sdk"
 )
@@ -47,23 +48,27 @@ func (c *Client) describe(ctx context.Context, info *PluginInfo) (*sdk.Descripti
 }
 
 // DescribeAll describes every plugin on the search path as Describe does,
-// in name order, starting only plugins the cache has no answer for. A
-// plugin that cannot be described has Err set; the error returned is for
-// the search path itself.
+// in name order, starting only plugins the cache has no answer for (at
+// the same time, so that slow starts do not add up). A plugin that cannot
+// be described has Err set; the error returned is for the search path
+// itself, or ctx's.
 func (c *Client) DescribeAll(ctx context.Context) ([]Described, error) {
 	infos, err := discover(c.cfg.path)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Described, len(infos))
+	var wg sync.WaitGroup
 	for i, info := range infos {
-		d, cached, err := c.describe(ctx, &info)
-		out[i] = Described{PluginInfo: info, Description: d, Cached: cached, Err: err}
-		if ctx.Err() != nil {
-			return out[:i+1], ctx.Err()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, cached, err := c.describe(ctx, &info)
+			out[i] = Described{PluginInfo: info, Description: d, Cached: cached, Err: err}
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	return out, ctx.Err()
 }
 
 // Offering returns, in name order, the plugins whose Describe answer
