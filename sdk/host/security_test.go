@@ -10,11 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -527,4 +529,47 @@ func TestDescribeCache(t *testing.T) {
 	copyFile(t, toyBin, bin, []byte{0})
 	describe(1) // a changed file is asked again
 	describe(0)
+}
+
+// TestRelativePathsCross: a relative path option reaches a plugin that
+// runs in another folder (a manifest plugin runs in its manifest's) as an
+// absolute path against the host's working directory.
+func TestRelativePathsCross(t *testing.T) {
+	plugins, work := t.TempDir(), t.TempDir()
+	man := fmt.Sprintf(`{"command": [%q]}`, toyBin)
+	if err := os.WriteFile(filepath.Join(plugins, "gozoo-backbone-toy.plugin"), []byte(man), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "seed.txt"), []byte("5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	c, err := host.New(host.WithPluginPath(plugins))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bb := toy(t, c)
+	x := &sdk.ExtractRequest{Layers: []string{"head"}, Input: rows(2, 4)}
+	head := func(req *sdk.LoadRequest) []float32 {
+		t.Helper()
+		m, err := bb.Load(context.Background(), req)
+		if err != nil {
+			t.Fatalf("Load(%+v) = %v", req, err)
+		}
+		defer m.Close()
+		out, err := m.Extract(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Outputs["head"].Float32
+	}
+	req := &sdk.LoadRequest{Arch: "toy", Seed: 3, Options: map[string]string{"seed_file": "seed.txt"}}
+	got := head(req)
+	if req.Options["seed_file"] != "seed.txt" {
+		t.Errorf("Load changed the caller's request: %v", req.Options)
+	}
+	if want := head(&sdk.LoadRequest{Arch: "toy", Seed: 8}); !reflect.DeepEqual(got, want) {
+		t.Errorf("head with seed 3 + seed_file (5) = %v; want seed 8's %v", got, want)
+	}
 }

@@ -27,8 +27,6 @@ type sockets struct {
 // file name go-plugin adds: /plugin and up to ten digits.
 const maxSocketDir = 108 - len("/plugin") - 11
 
-var socketSweep sync.Once
-
 // dir makes a new folder for one plugin process's socket.
 func (s *sockets) dir(plugin string) (string, error) {
 	s.mu.Lock()
@@ -38,7 +36,7 @@ func (s *sockets) dir(plugin string) (string, error) {
 	}
 	if s.base == "" {
 		root := socketRoot()
-		socketSweep.Do(func() { sweepStale(root, backbonev1.SocketDirPrefix) })
+		sweepStale(root, backbonev1.SocketDirPrefix) // once per Client: a glob of one folder
 		base, err := os.MkdirTemp(root, fmt.Sprintf("%s%d-", backbonev1.SocketDirPrefix, os.Getpid()))
 		if err != nil {
 			return "", fmt.Errorf("host: make a private folder for plugin sockets: %w (set TMPDIR to a writable folder)", err)
