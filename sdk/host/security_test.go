@@ -573,3 +573,45 @@ func TestRelativePathsCross(t *testing.T) {
 		t.Errorf("head with seed 3 + seed_file (5) = %v; want seed 8's %v", got, want)
 	}
 }
+
+// TestPluginWatchesParent starts the toy plugin from a shell that exits
+// at once, with no parent-death signal from a host: the plugin's own
+// guard (sdk/plugin.Serve) ends it and removes its socket and the
+// folders made for it.
+func TestPluginWatchesParent(t *testing.T) {
+	base := filepath.Join(t.TempDir(), backbonev1.SocketDirPrefix+"1-x")
+	sockDir := filepath.Join(base, "toy-1")
+	if err := os.MkdirAll(sockDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `"$0" >/dev/null 2>&1 & echo $!; sleep 1`, toyBin)
+	cmd.Env = append(os.Environ(), backbonev1.Handshake.MagicCookieKey+"="+backbonev1.Handshake.MagicCookieValue,
+		"PLUGIN_PROTOCOL_VERSIONS=1", "PLUGIN_UNIX_SOCKET_DIR="+sockDir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	pid := atoi(strings.TrimSpace(line))
+	if pid <= 0 {
+		t.Fatalf("shell printed %q; want the plugin's pid", line)
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	for deadline := time.Now().Add(900 * time.Millisecond); len(sockets(t, sockDir)) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin made no socket while its parent lived")
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(pid, 2*time.Second) {
+		t.Errorf("plugin %d still runs 2 s after its parent exited", pid)
+	}
+	if _, err := os.Stat(base); err == nil {
+		t.Errorf("socket folders under %s left: %v", base, sockets(t, base))
+	}
+}
