@@ -232,7 +232,7 @@ func TestPluginChoice(t *testing.T) {
 		t.Errorf("layers toy said %q; want %q", stderr, want)
 	}
 	_, stderr, err = execute(t, &Factory{}, "--plugin-path", dir, "layers", "toy", "--plugin", "atoy")
-	if err != nil || !strings.Contains(stderr, "toy: plugin atoy (chosen with --plugin)") {
+	if err != nil || !strings.Contains(stderr, "toy: plugin atoy (asked for by name)") {
 		t.Errorf("layers toy --plugin atoy: %v\n%s", err, stderr)
 	}
 	f := &Factory{PluginPath: []string{dir}}
@@ -260,7 +260,7 @@ func TestChoosePlugin(t *testing.T) {
 	}{
 		{"native wins", []host.Described{torch, resnet}, false, false, "resnet", "native; also offered by torch", ""},
 		{"only one", []host.Described{torch}, false, false, "torch", "manifest; the only plugin offering it", ""},
-		{"asked", []host.Described{torch}, true, false, "torch", "chosen with --plugin", ""},
+		{"asked", []host.Described{torch}, true, false, "torch", "asked for by name", ""},
 		{"train", []host.Described{resnet, torch}, false, true, "torch", "can train; also offered by resnet, which cannot", ""},
 		{"tie", []host.Described{resnet, vgg, torch}, false, false, "", "", "--plugin resnet or --plugin vgg"},
 		{"nobody trains", []host.Described{resnet, vgg}, false, true, "", "", "no plugin that can train"},

@@ -189,7 +189,7 @@ func (f *Factory) resolveFor(ctx context.Context, arch, plugin string, train boo
 // --plugin.
 func choosePlugin(arch string, offers []host.Described, asked, train bool) (host.Described, string, error) {
 	if asked && len(offers) == 1 {
-		return offers[0], "chosen with --plugin", nil
+		return offers[0], "asked for by name", nil
 	}
 	rank := func(d host.Described) int {
 		switch {
