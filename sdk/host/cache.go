@@ -100,7 +100,30 @@ func (d *describeCache) store(e *cacheEntry) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("host: plugin cache: %w", err)
 	}
+	if e.Description == nil {
+		d.prune() // a new plugin file: forget files that are gone
+	}
 	return nil
+}
+
+// prune removes entries whose plugin file no longer exists (test runs
+// and reinstalls leave such), and unreadable ones.
+func (d *describeCache) prune() {
+	names, _ := filepath.Glob(filepath.Join(d.dir, "*.json"))
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			continue
+		}
+		var e cacheEntry
+		if json.Unmarshal(data, &e) != nil || e.Path == "" {
+			os.Remove(n)
+			continue
+		}
+		if _, err := os.Stat(e.Path); errors.Is(err, os.ErrNotExist) {
+			os.Remove(n)
+		}
+	}
 }
 
 // identify fills in info.SHA256, from the cache when the file's stat

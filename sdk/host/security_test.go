@@ -615,3 +615,28 @@ func TestPluginWatchesParent(t *testing.T) {
 		t.Errorf("socket folders under %s left: %v", base, sockets(t, base))
 	}
 }
+
+// TestDescribeCachePrunes: entries of plugin files that are gone are
+// removed when a new plugin file is recorded.
+func TestDescribeCachePrunes(t *testing.T) {
+	cache := t.TempDir()
+	describeIn := func(dir string) {
+		t.Helper()
+		copyFile(t, toyBin, filepath.Join(dir, "gozoo-backbone-toy"), nil)
+		c, err := host.New(host.WithPluginPath(dir), host.WithCacheDir(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Describe(context.Background(), "toy"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := t.TempDir()
+	describeIn(gone)
+	os.RemoveAll(gone)
+	describeIn(t.TempDir())
+	if entries, _ := filepath.Glob(filepath.Join(cache, "plugins", "*.json")); len(entries) != 1 {
+		t.Errorf("cache entries %v; want only the existing plugin's", entries)
+	}
+}
