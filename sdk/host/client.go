@@ -40,7 +40,6 @@ type Client struct {
 func New(opts ...Option) (*Client, error) {
 	c := &Client{procs: map[string]*proc{}}
 	c.cfg.maxRestarts = 2
-	c.cfg.startWait = defaultStartTimeout
 	c.cfg.liveEvery, c.cfg.liveBound = defaultLiveEvery, defaultLiveBound
 	for _, o := range opts {
 		if err := o(&c.cfg); err != nil {

@@ -37,9 +37,10 @@
 // also watch their parent, and remove their socket on the way out.
 //
 // Every call honours its context. A plugin start is bounded by
-// WithStartTimeout (10 s); while a call runs, the host checks the plugin's
-// gRPC health service every 2 s and kills a plugin that has not answered
-// for 10 s (WithLiveness), failing the call with ErrUnresponsive.
+// WithStartTimeout (10 s; 30 s for manifest plugins); while a call runs,
+// the host checks the plugin's gRPC health service every 2 s and kills a
+// plugin that has not answered for 10 s (WithLiveness), failing the call
+// with ErrUnresponsive.
 //
 // Paths in requests (LoadRequest.WeightsPath, options whose OptionSpec has
 // Path set, TrainRequest.CheckpointDir and ResumeFrom, ExportRequest.Path)

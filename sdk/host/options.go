@@ -20,7 +20,7 @@ type config struct {
 	checksums   map[string]string
 	logger      *slog.Logger
 	maxRestarts int
-	startWait   time.Duration
+	startWait   time.Duration // 0: the defaults below
 	noFiles     bool // WithSharedMemory(false)
 	filesSet    bool
 	liveEvery   time.Duration // health check period while a call runs; 0: off
@@ -32,6 +32,10 @@ type config struct {
 // Defaults of the options below.
 const (
 	defaultStartTimeout = 10 * time.Second
+	// Manifest plugins are interpreters importing large libraries before
+	// they answer (the torch plugin: 5 s to import torch on a busy
+	// 2-core machine).
+	defaultManifestStartTimeout = 30 * time.Second
 	defaultLiveEvery    = 2 * time.Second
 	defaultLiveBound    = 10 * time.Second
 )
@@ -95,8 +99,10 @@ func WithMaxRestarts(n int) Option {
 }
 
 // WithStartTimeout bounds how long a plugin may take to print its
-// handshake and answer its first health check (default 10 s). A plugin
-// that takes longer is killed and the call fails.
+// handshake and answer its first health check (default 10 s for
+// executables, 30 s for manifest plugins, whose interpreters import large
+// libraries first). A plugin that takes longer is killed and the call
+// fails.
 func WithStartTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -175,4 +181,15 @@ func DefaultCacheDir() string {
 		return filepath.Join(d, "gozoo")
 	}
 	return filepath.Join(os.TempDir(), "gozoo-cache")
+}
+
+// startTimeout is the start bound for a plugin (see WithStartTimeout).
+func (c *config) startTimeout(manifest bool) time.Duration {
+	switch {
+	case c.startWait > 0:
+		return c.startWait
+	case manifest:
+		return defaultManifestStartTimeout
+	}
+	return defaultStartTimeout
 }

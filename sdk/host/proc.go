@@ -170,7 +170,7 @@ func (p *proc) handshake(gp *goplugin.Client, sock string) started {
 		return fail(pid, fmt.Errorf("host: plugin %s (%s) does not serve a backbone: %w", p.info.Name, p.info.Path, err))
 	}
 	conn := raw.(*pluginConn)
-	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.startWait)
+	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.startTimeout(p.info.Manifest))
 	defer cancel()
 	if _, err := conn.health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName}); err != nil {
 		return fail(pid, fmt.Errorf("host: plugin %s (%s) failed its health check: %w", p.info.Name, p.info.Path, err))
@@ -273,7 +273,7 @@ func (p *proc) clientConfig() (*goplugin.ClientConfig, string, error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           p.c.hlog.Named(p.info.Name),
-		StartTimeout:     p.c.cfg.startWait,
+		StartTimeout:     p.c.cfg.startTimeout(p.info.Manifest),
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(
 				grpc.MaxCallRecvMsgSize(backbonev1.MaxMessageBytes),
