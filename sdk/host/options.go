@@ -21,7 +21,7 @@ type config struct {
 	logger      *slog.Logger
 	maxRestarts int
 	startWait   time.Duration // 0: the defaults below
-	noFiles     bool // WithSharedMemory(false)
+	noFiles     bool          // WithSharedMemory(false)
 	filesSet    bool
 	liveEvery   time.Duration // health check period while a call runs; 0: off
 	liveBound   time.Duration // no answer for this long: the plugin is killed
@@ -36,8 +36,8 @@ const (
 	// they answer (the torch plugin: 5 s to import torch on a busy
 	// 2-core machine).
 	defaultManifestStartTimeout = 30 * time.Second
-	defaultLiveEvery    = 2 * time.Second
-	defaultLiveBound    = 10 * time.Second
+	defaultLiveEvery            = 2 * time.Second
+	defaultLiveBound            = 10 * time.Second
 )
 
 // WithPluginPath replaces the plugin search path (DefaultPluginPath) with
