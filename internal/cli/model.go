@@ -159,7 +159,8 @@ func (f *Factory) resolveFor(ctx context.Context, arch, plugin string, train boo
 	}
 	pick, why, err := choosePlugin(arch, offers, plugin != "", train)
 	if err != nil {
-		return nil, err
+		// A plugin that failed to answer may be the one that would serve.
+		return nil, errors.Join(append([]error{err}, errs...)...)
 	}
 	bb, err := h.Backbone(ctx, pick.Name)
 	if err != nil {
