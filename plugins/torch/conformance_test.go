@@ -13,6 +13,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("GOZOO_TORCH_HOST_HELPER"); dir != "" {
+		os.Exit(hostHelper(dir))
+	}
 	code := m.Run()
 	testenv.Cleanup()
 	os.Exit(code)
