@@ -24,12 +24,13 @@ var ErrNotFound = errors.New("host: plugin not found")
 // Client finds and runs backbone plugins. The caller must Close it, which
 // stops every plugin process it started. It is safe for concurrent use.
 type Client struct {
-	cfg    config
-	hlog   hclog.Logger
-	mu     sync.Mutex
-	procs  map[string]*proc
-	closed bool
-	files  files // the shared-memory folder for tensor files
+	cfg     config
+	hlog    hclog.Logger
+	mu      sync.Mutex
+	procs   map[string]*proc
+	closed  bool
+	files   files      // the shared-memory folder for tensor files
+	weights weightsDir // checkpoints converted for plugins (weights.go)
 }
 
 // New returns a Client. It starts no process.
@@ -158,7 +159,7 @@ func (c *Client) Close() error {
 		}()
 	}
 	wg.Wait()
-	return c.files.remove()
+	return errors.Join(c.files.remove(), c.weights.remove())
 }
 
 // grpcPlugin is the host side of go-plugin's GRPCPlugin.

@@ -65,15 +65,18 @@ class Backbone(pb_grpc.BackboneServicer):
         devs = ["cpu"]
         if torch.cuda.is_available():
             devs.append("cuda")
-        d.capabilities.CopyFrom(pb.Capabilities(extract=True, train=True, export=True, devices=devs))
+        # Safetensors only: the host converts other checkpoints with its
+        # safe reader, so no pickle from a user's file runs here.
+        d.capabilities.CopyFrom(pb.Capabilities(extract=True, train=True, export=True, devices=devs,
+                                                weights_formats=[pb.WEIGHTS_FORMAT_SAFETENSORS]))
         entries = [(n, shape, doc, models.ARCH_OPTIONS) for n, (shape, doc) in models.ARCHS.items()]
         entries.append((models.MODULE, [-1, 3, 224, 224], "your nn.Module: option factory=package.module:factory (and path=DIR)", models.MODULE_OPTIONS))
-        entries.append((models.TORCHSCRIPT, [-1, 3, 224, 224], "a TorchScript file (torch.jit.save): option file=PATH", models.SCRIPT_OPTIONS))
+        entries.append((models.TORCHSCRIPT, [-1, 3, 224, 224], "a TorchScript file (torch.jit.save), which runs code from the file: option file=PATH", models.SCRIPT_OPTIONS))
         for name, shape, doc, opts in entries:
             a = d.archs.add(name=name, doc=doc)
             a.input.CopyFrom(pb.InputSpec(shape=shape, dtype=pb.DTYPE_FLOAT32))
-            for on, od, ou in opts:
-                a.options.add(name=on, default=od, usage=ou)
+            for on, od, ou, op in opts:
+                a.options.add(name=on, default=od, usage=ou, path=op)
         return d
 
     @_guard
@@ -148,6 +151,7 @@ class Backbone(pb_grpc.BackboneServicer):
         m = self._model(request.handle)
         if not request.path:
             raise GozooError("BAD_INPUT", "export: give a path")
+        models.absolute(request.path, "export path")
         fmt = request.format
         if fmt == pb.WEIGHTS_FORMAT_NONE:
             fmt = pb.WEIGHTS_FORMAT_ONNX if request.path.endswith(".onnx") else pb.WEIGHTS_FORMAT_PTH
