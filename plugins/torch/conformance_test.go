@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	testenv.Cleanup()
+	removeGozooBinary()
 	os.Exit(code)
 }
 

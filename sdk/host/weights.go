@@ -69,7 +69,7 @@ func (w *weightsDir) prepare(req *sdk.LoadRequest, plugin string, caps sdk.Capab
 		return nil, nil, fmt.Errorf("%w: plugin %s reads checkpoints the host converts, and the host refused %s%s: %w",
 			sdk.ErrWeights, plugin, req.WeightsPath, hint, err)
 	}
-	path, err := w.write(sd)
+	path, err := w.write(sd, filepath.Base(req.WeightsPath))
 	if err != nil {
 		return nil, nil, fmt.Errorf("host: convert weights %s for plugin %s: %w", req.WeightsPath, plugin, err)
 	}
@@ -79,7 +79,7 @@ func (w *weightsDir) prepare(req *sdk.LoadRequest, plugin string, caps sdk.Capab
 	var rerr error
 	release := func() error {
 		once.Do(func() {
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := os.RemoveAll(filepath.Dir(path)); err != nil {
 				rerr = fmt.Errorf("host: remove converted weights: %w", err)
 			}
 		})
@@ -95,9 +95,11 @@ func formatName(f sdk.WeightsFormat) string {
 	return string(f)
 }
 
-// write stores sd as a new safetensors file in the folder and returns its
-// path.
-func (w *weightsDir) write(sd *bridge.StateDict) (string, error) {
+// write stores sd as a new safetensors file named name, in a folder of its
+// own inside w's, and returns its path. The file keeps the user's file
+// name, so that a plugin's messages about it name the file the user gave;
+// the request says its format.
+func (w *weightsDir) write(sd *bridge.StateDict, name string) (string, error) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -113,8 +115,13 @@ func (w *weightsDir) write(sd *bridge.StateDict) (string, error) {
 	}
 	dir := w.dir
 	w.mu.Unlock()
-	f, err := os.CreateTemp(dir, "weights-*.safetensors") // mode 0600
+	sub, err := os.MkdirTemp(dir, "w-")
 	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(filepath.Join(sub, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		os.RemoveAll(sub)
 		return "", err
 	}
 	err = bridge.WriteSafetensors(f, sd)
@@ -122,7 +129,7 @@ func (w *weightsDir) write(sd *bridge.StateDict) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		os.RemoveAll(sub)
 		return "", err
 	}
 	return f.Name(), nil
