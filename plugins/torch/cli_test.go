@@ -223,3 +223,63 @@ func TestPluginRefusesRelativePaths(t *testing.T) {
 		}
 	}
 }
+
+// safetensorsProbe writes malformed safetensors files and prints how the
+// plugin's reader answers each, one line per file.
+const safetensorsProbe = `
+import json, os, struct, sys, tempfile
+from gozoo_torch import safetensors
+from gozoo_torch.errors import GozooError
+d = tempfile.mkdtemp()
+def st(header, data, hlen=None):
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h) if hlen is None else hlen) + h + data
+ok = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+cases = [
+    ("short", b"\x01\x02"),
+    ("huge header", st(ok, b"\0" * 8, hlen=1 << 40)),
+    ("header past end", st(ok, b"\0" * 8, hlen=4096)),
+    ("not json", struct.pack("<Q", 4) + b"\x80\x04K." + b"\0" * 8),
+    ("bad dtype", st({"w": {"dtype": "OBJ", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8)),
+    ("size mismatch", st({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8)),
+    ("past data", st({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8)),
+    ("overlap", st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8)),
+    ("gap", st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8)),
+    ("trailing", st(ok, b"\0" * 12)),
+    ("negative shape", st({"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, b"\0" * 8)),
+    ("good", st(ok, struct.pack("<2f", 1.5, -2))),
+]
+for name, data in cases:
+    p = os.path.join(d, name)
+    open(p, "wb").write(data)
+    try:
+        t, _ = safetensors.read(p)
+        print("%s: read %s" % (name, t["w"].tolist()))
+    except GozooError as e:
+        print("%s: %s %s" % (name, e.code, e.message))
+`
+
+// TestSafetensorsReaderRefuses feeds the plugin's safetensors reader
+// malformed files: each is refused with a WEIGHTS error, and a good file
+// reads back its values.
+func TestSafetensorsReaderRefuses(t *testing.T) {
+	cmd := exec.Command(testenv.Python(t), "-c", safetensorsProbe)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+torch.Dir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 12 {
+		t.Fatalf("probe printed %q; want 12 lines", out)
+	}
+	for _, l := range lines[:11] {
+		if name, rest, _ := strings.Cut(l, ": "); !strings.HasPrefix(rest, "WEIGHTS ") {
+			t.Errorf("safetensors %s: %q; want a WEIGHTS error", name, rest)
+		}
+	}
+	if lines[11] != "good: read [1.5, -2.0]" {
+		t.Errorf("good file: %q; want read [1.5, -2.0]", lines[11])
+	}
+}
