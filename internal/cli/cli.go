@@ -25,6 +25,9 @@ type Factory struct {
 
 	mu   sync.Mutex // guards host: an interrupt kills it from another goroutine
 	host *host.Client
+	// grace, when set, replaces stopGrace (nanoseconds): a draining
+	// server needs its --drain-timeout.
+	grace atomic.Int64
 }
 
 // Host returns the factory's plugin host, creating it on first use. The
@@ -128,7 +131,7 @@ func Main() int {
 		cancel()
 		select {
 		case <-sigs:
-		case <-time.After(stopGrace):
+		case <-time.After(f.stopGrace()):
 		case <-done:
 			return
 		}
@@ -163,6 +166,15 @@ func exitCode(s os.Signal) int {
 }
 
 // kill ends the factory's plugins at once (see host.Client.Kill).
+// stopGrace is how long the running command may take to end after an
+// interrupt.
+func (f *Factory) stopGrace() time.Duration {
+	if g := f.grace.Load(); g > 0 {
+		return time.Duration(g)
+	}
+	return stopGrace
+}
+
 func (f *Factory) kill() {
 	f.mu.Lock()
 	h := f.host
