@@ -573,3 +573,27 @@ func TestServeDrainOutlastsStopGrace(t *testing.T) {
 		t.Errorf("gozoo serve exited %v after SIGTERM; the held request needed about 2.5 s", d)
 	}
 }
+
+// TestServeKilledTakesPlugins SIGKILLs gozoo serve: its plugin processes
+// must not outlive it.
+func TestServeKilledTakesPlugins(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "resnet")
+	bin := buildGozoo(t)
+	cmd, _, _, _, exited := startServe(t, bin, t.TempDir(), []string{"GOZOO_PLUGIN_PATH=" + plugins}, "--threads", "1", "--instances", "2")
+	kids := childPIDs(cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("gozoo serve has children %v; want 2 plugin processes", kids)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range kids {
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("plugin process %d still runs 5 s after gozoo serve was killed", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
