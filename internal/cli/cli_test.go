@@ -12,7 +12,6 @@ import (
 
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
-	"github.com/gozoo/gozoo/internal/toyplugin"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
 )
@@ -20,7 +19,6 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.Cleanup()
-	toyplugin.Cleanup()
 	os.Exit(code)
 }
 
