@@ -92,6 +92,7 @@ the gozoo binary.`,
 		NewCmdFinetune(f, nil),
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
+		NewCmdServe(f, nil),
 	)
 	return root
 }

@@ -25,15 +25,16 @@ var ErrNotFound = errors.New("host: plugin not found")
 // Client finds and runs backbone plugins. The caller must Close it, which
 // stops every plugin process it started. It is safe for concurrent use.
 type Client struct {
-	cfg    config
-	hlog   hclog.Logger
-	mu     sync.Mutex
-	procs  map[string]*proc
-	closed bool
-	files  files          // the shared-memory folder for tensor files
-	socks  sockets        // the private folder for plugin sockets
-	cache  *describeCache // Describe answers and sha256s of plugin files
-	starts atomic.Int64   // plugin processes started
+	cfg     config
+	hlog    hclog.Logger
+	mu      sync.Mutex
+	procs   map[string]*proc
+	closed  bool
+	files   files          // the shared-memory folder for tensor files
+	socks   sockets        // the private folder for plugin sockets
+	cache   *describeCache // Describe answers and sha256s of plugin files
+	starts  atomic.Int64   // plugin processes started
+	weights weightsDir     // checkpoints converted for plugins (weights.go)
 }
 
 // New returns a Client. It starts no process.
@@ -182,7 +183,7 @@ func (c *Client) Close() error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(c.files.remove(), c.socks.remove())
+	return errors.Join(c.files.remove(), c.socks.remove(), c.weights.remove())
 }
 
 // Kill ends every plugin process this Client started at once, without

@@ -67,6 +67,15 @@
 // folder when the Client closes; WithSharedMemory(false) turns the path
 // off.
 //
+// A plugin that lists the checkpoint formats it reads
+// (Capabilities.WeightsFormats, as the Python plugin lists only
+// safetensors) never opens a checkpoint of another format: Load reads such
+// a file with the bridge (an allow-listed unpickler over a CRC-checked zip,
+// so no code in it runs, and a damaged file is refused), writes its
+// tensors as safetensors under the file's own name in a private folder
+// (mode 0700, one per Client), and sends that path instead. The copy is
+// removed when the model is closed, the folder when the Client is.
+//
 // Models implement sdk.Trainer or sdk.Exporter exactly when the plugin's
 // Capabilities list train or export, so a type assertion tells a caller
 // what a model can do.

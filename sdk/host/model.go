@@ -43,17 +43,21 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if req, err = absLoad(req, findArch(d, req.Arch)); err != nil {
 		return nil, err
 	}
-	pr, err := backbonev1.LoadRequestToProto(req)
+	req, release, err := b.p.c.weights.prepare(req, b.p.info.Name, d.Capabilities)
 	if err != nil {
 		return nil, err
 	}
-	m := &model{p: b.p, load: pr}
+	pr, err := backbonev1.LoadRequestToProto(req)
+	if err != nil {
+		return nil, errors.Join(err, release())
+	}
+	m := &model{p: b.p, load: pr, release: release}
 	err = b.p.do(ctx, "Load", true, func(rpc backbonev1.BackboneClient, gen int) error {
 		_, err := m.handleFor(ctx, rpc, gen)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, release())
 	}
 	switch caps := d.Capabilities; {
 	case caps.Train && caps.Export:
@@ -78,6 +82,7 @@ type model struct {
 	gen       int // the process generation handle belongs to
 	trainable []*backbonev1.SetTrainableRequest
 	closed    bool
+	release   func() error // removes weights the host converted for this model
 }
 
 var _ sdk.Model = (*model)(nil)
@@ -468,6 +473,15 @@ func (m *model) Close() error {
 	m.closed = true
 	h, gen := m.handle, m.gen
 	m.mu.Unlock()
+	err := m.closeHandle(h, gen)
+	if m.release != nil {
+		err = errors.Join(err, m.release())
+	}
+	return err
+}
+
+// closeHandle closes handle h of process generation gen in the plugin.
+func (m *model) closeHandle(h string, gen int) error {
 	if h == "" {
 		return nil
 	}
