@@ -50,12 +50,9 @@ func gozoo(t *testing.T) string {
 	return cliBin
 }
 
-var toyCleanup sync.Once
-
 // toyPlugin returns the toy plugin binary.
 func toyPlugin(t *testing.T) string {
 	t.Helper()
-	toyCleanup.Do(func() { testenv.AtCleanup(toyplugin.Cleanup) })
 	bin, err := toyplugin.Build()
 	if err != nil {
 		t.Fatal(err)
