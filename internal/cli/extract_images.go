@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,10 +180,7 @@ func (o *ExtractOptions) resolveImageModel(ctx context.Context) (zoo.Preprocess,
 		if o.Model.Arch == "" {
 			return pre, "", usageErrorf("--weights needs --arch (or give --model NAME: gozoo zoo list)")
 		}
-		id = o.Model.Arch + "@" + o.Model.Weights
-		if st, err := os.Stat(o.Model.Weights); err == nil {
-			id += fmt.Sprintf("/%d/%d", st.Size(), st.ModTime().UnixNano())
-		}
+		id = o.Model.Arch
 	}
 	if im.Preprocess != "" {
 		p, err := zoo.LoadPreprocess(im.Preprocess)
@@ -258,8 +257,18 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			return fmt.Errorf("--shard %s of %s holds no image", im.Shard, o.Input)
 		}
 	}
-	fp := fingerprint(modelID, o, tf, ds)
-	w, err := featfile.Open(o.Out, fp, o.Layers)
+	// The model loads, and every flag is checked, before OUT.partial is
+	// opened; featfile creates it with the first batch.
+	model, res, err := o.f.load(ctx, &o.Model)
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	run, err := o.runSettings(modelID, res, tf, ds)
+	if err != nil {
+		return err
+	}
+	w, err := featfile.Open(o.Out, run, o.Layers)
 	if err != nil {
 		return err
 	}
@@ -270,11 +279,6 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			o.Out, startPos, total, w.Rows(), ds.Samples[min(startPos, total-1)].Path)
 	}
 	if startPos < total {
-		model, _, err := o.f.load(ctx, &o.Model)
-		if err != nil {
-			return err
-		}
-		defer model.Close()
 		if err := o.extractImages(ctx, model, tf, ds, w, startPos); err != nil {
 			return err
 		}
@@ -288,14 +292,77 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	return nil
 }
 
-func fingerprint(modelID string, o *ExtractOptions, tf imageproc.Transform, ds *dataset.Dataset) string {
+// runSettings names everything that changes the output of an image
+// extract, for featfile to refuse resuming a partial output of another
+// run: model, plugin (name, version, sha256), weights (sha256) or the
+// seed of a random init, options, device, preprocessing and the inputs.
+func (o *ExtractOptions) runSettings(modelID string, r *resolved, tf imageproc.Transform, ds *dataset.Dataset) (featfile.Run, error) {
+	req, err := o.Model.request()
+	if err != nil {
+		return nil, err
+	}
+	run := featfile.Run{
+		"arch":      o.Model.Arch,
+		"device":    o.Model.Device,
+		"transform": fmt.Sprintf("%+v", tf),
+	}
+	if o.Images.Model != "" {
+		run["model"] = modelID
+	}
+	if r != nil {
+		p := r.Plugin
+		if r.Desc != nil {
+			p += " " + r.Desc.Version
+		}
+		if h, err := o.f.Host(); err == nil {
+			if infos, err := h.Plugins(); err == nil {
+				for _, in := range infos {
+					if in.Name == r.Plugin {
+						p += " sha256 " + in.SHA256
+					}
+				}
+			}
+		}
+		run["plugin"] = p
+	}
+	if o.Model.Weights == "" {
+		run["seed"] = strconv.FormatInt(o.Model.Seed, 10)
+	} else {
+		sum, err := fileSHA256(o.Model.Weights)
+		if err != nil {
+			return nil, fmt.Errorf("weights %s: %w", o.Model.Weights, err)
+		}
+		run["weights"] = "sha256 " + sum
+	}
+	var opts []string
+	for _, k := range slices.Sorted(maps.Keys(req.Options)) {
+		opts = append(opts, k+"="+req.Options[k])
+	}
+	run["options"] = strings.Join(opts, ",")
 	h := sha256.New()
-	opts, _ := json.Marshal(o.Model.Opts)
-	fmt.Fprintf(h, "%s\n%s\n%s\n%+v\n%s\n", modelID, opts, strings.Join(o.Layers, ","), tf, ds.Kind)
 	for _, s := range ds.Samples {
 		fmt.Fprintf(h, "%d\t%s\t%d\n", s.Index, s.Path, s.Label)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	in := fmt.Sprintf("%s %s: %d images, listing sha256 %x", ds.Kind, o.Input, len(ds.Samples), h.Sum(nil))
+	if o.Images.Shard != "" {
+		in += ", shard " + o.Images.Shard
+	}
+	run["inputs"] = in
+	return run, nil
+}
+
+// fileSHA256 returns the hex sha256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // extractImages decodes batches on im.Workers goroutines while the model
