@@ -167,3 +167,44 @@ func TestResumeRefusesOtherSettings(t *testing.T) {
 		t.Errorf("resumed f.npz (%d bytes) differs from an uninterrupted run (%d bytes)", len(got), len(want))
 	}
 }
+
+// TestFailedStartLeavesNoPartial runs extracts that fail before their
+// first batch (a typo in --layers, an unknown arch, weights that are not
+// a checkpoint): none leaves OUT.partial, and the corrected command then
+// runs.
+func TestFailedStartLeavesNoPartial(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	for _, tc := range []struct {
+		name string
+		bad  []string
+		why  string
+	}{
+		{"layer typo", []string{"--arch", "resnet18", "--layers", "avgpol"}, `unknown layer "avgpol"`},
+		{"unknown arch", []string{"--arch", "resnet19", "--layers", "avgpool"}, "resnet19"},
+		{"bad weights", []string{"--arch", "resnet18", "--layers", "avgpool", "--weights", "w.pth"}, "w.pth"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, "imgs"), 0o755)
+			for i := 0; i < 3; i++ {
+				writeImage(t, filepath.Join(dir, "imgs", "a"+string(rune('0'+i))+".png"), 40, 40, int64(i))
+			}
+			os.WriteFile(filepath.Join(dir, "w.pth"), []byte("not a checkpoint"), 0o644)
+			small := []string{"--opt", "width=8", "--resize", "36", "--crop", "32", "--out", "f.npz", "imgs"}
+			stderr, code := userRun(t, dir, append(append([]string{"extract"}, tc.bad...), small...)...)
+			if code == 0 || !strings.Contains(stderr, tc.why) {
+				t.Fatalf("extract %v: exit %d; want a failure mentioning %q:\n%s", tc.bad, code, tc.why, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "f.npz.partial")); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("f.npz.partial left by a run that failed before its first batch (stat: %v)", err)
+			}
+			stderr, code = userRun(t, dir, append([]string{"extract", "--arch", "resnet18", "--layers", "avgpool"}, small...)...)
+			if code != 0 {
+				t.Fatalf("the corrected command: exit %d\n%s", code, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "f.npz")); err != nil {
+				t.Fatalf("the corrected command wrote no f.npz: %v", err)
+			}
+		})
+	}
+}
