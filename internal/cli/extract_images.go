@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -38,6 +40,9 @@ type imageFlags struct {
 	Shard      string
 	OnError    string
 	Workers    int
+	// DecodeMemory bounds the bytes of images being decoded at once
+	// ("2GiB", "512MiB").
+	DecodeMemory string
 
 	changed func(string) bool
 }
@@ -58,6 +63,7 @@ func (o *imageFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&o.Shard, "shard", "", "take part i of N (i/N, 0-based): N machines with i = 0..N-1 cover the inputs once")
 	fl.StringVar(&o.OnError, "on-error", "fail", "an image that does not decode: fail (stop; rows written so far are kept and a rerun resumes) or skip (record it and go on)")
 	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "image decoding goroutines (they run while the model computes)")
+	fl.StringVar(&o.DecodeMemory, "decode-memory", "2GiB", "memory that images being decoded may hold at once, across --workers (file plus pixels, from each header); a single image needing more is refused")
 	o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 }
 
@@ -230,6 +236,13 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	if im.Workers <= 0 {
 		im.Workers = 1
 	}
+	if im.DecodeMemory == "" {
+		im.DecodeMemory = "2GiB"
+	}
+	decodeMemory, err := parseBytes(im.DecodeMemory)
+	if err != nil {
+		return usageErrorf("--decode-memory %q: %v", im.DecodeMemory, err)
+	}
 	pre, modelID, err := o.resolveImageModel(ctx)
 	if err != nil {
 		return err
@@ -279,7 +292,7 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			o.Out, startPos, total, w.Rows(), ds.Samples[min(startPos, total-1)].Path)
 	}
 	if startPos < total {
-		if err := o.extractImages(ctx, model, tf, ds, w, startPos); err != nil {
+		if err := o.extractImages(ctx, model, tf, ds, w, startPos, imageproc.NewBudget(decodeMemory)); err != nil {
 			return err
 		}
 	}
@@ -367,11 +380,11 @@ func fileSHA256(path string) (string, error) {
 
 // extractImages decodes batches on im.Workers goroutines while the model
 // computes the previous batch, and commits each batch to w.
-func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf imageproc.Transform, ds *dataset.Dataset, w *featfile.Writer, startPos int) error {
+func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf imageproc.Transform, ds *dataset.Dataset, w *featfile.Writer, startPos int, budget *imageproc.Budget) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	per := tf.Len()
-	batches := dataset.Load(ctx, ds, tf, startPos, o.BatchSize, o.Images.Workers)
+	batches := dataset.LoadWithin(ctx, ds, tf, startPos, o.BatchSize, o.Images.Workers, budget)
 	prog := newImageProgress(o.f.Err, len(ds.Samples), startPos)
 	defer prog.done()
 	for b := range batches {
@@ -381,6 +394,9 @@ func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf 
 		var failed error
 		for i, s := range b.Samples {
 			if err := b.Errs[i]; err != nil {
+				if errors.Is(err, imageproc.ErrOverBudget) {
+					err = fmt.Errorf("%w: raise --decode-memory (now %s) or downscale the image", err, o.Images.DecodeMemory)
+				}
 				if o.Images.OnError == "fail" {
 					failed = err
 					break
@@ -420,6 +436,28 @@ func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf 
 		}
 	}
 	return ctx.Err()
+}
+
+// parseBytes reads a size such as 2GiB, 512MiB, 1.5GB or 1000000 (bytes).
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult >= math.MaxInt64 {
+		return 0, fmt.Errorf("give a positive size such as 2GiB, 512MiB or 1500000000")
+	}
+	return int64(v * mult), nil
 }
 
 // imageProgress draws a progress bar with images/s on a terminal, and a

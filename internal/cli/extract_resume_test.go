@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk/ort"
@@ -48,15 +50,20 @@ func cleanupGozooBinary() {
 
 // userRun runs the gozoo binary in dir with args, as a user types them
 // there, with the test-built plugins on GOZOO_PLUGIN_PATH. It returns
-// stderr and the exit code.
+// stderr and the exit code. A run that takes over 3 minutes fails the test.
 func userRun(t *testing.T, dir string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(gozooBinary(t), args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gozooBinary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOZOO_PLUGIN_PATH="+testenv.BuildPlugin(t, "resnet"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("gozoo %s: still running after 3 minutes:\n%s", strings.Join(args, " "), stderr.String())
+	}
 	code := 0
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
