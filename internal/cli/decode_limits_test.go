@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/zoo/imageproc"
 )
 
 // TestExtractPipeAndHugeImage puts a named pipe called pipe.jpg and an
@@ -45,4 +47,45 @@ func TestExtractPipeAndHugeImage(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, `--decode-memory "lots"`) {
 		t.Errorf("--decode-memory lots: exit %d; want a usage error:\n%s", code, stderr)
 	}
+}
+
+// BenchmarkDecodeMemory measures the peak RSS of gozoo extract over four
+// 6000x6000 PNGs on 4 workers, with the decoding budget out of the way
+// (64GiB: every image decodes at once, as before the budget existed) and
+// with a 400MiB budget (one at a time), and reports both and their ratio.
+//
+//	go test ./internal/cli -run '^$' -bench DecodeMemory -benchtime 1x
+func BenchmarkDecodeMemory(b *testing.B) {
+	testenv.ORT(b, ort.LibraryPath())
+	dir := b.TempDir()
+	os.Mkdir(filepath.Join(dir, "imgs"), 0o755)
+	big := filepath.Join(dir, "imgs", "a0.png")
+	writeImage(b, big, 6000, 6000, 1)
+	data, _ := os.ReadFile(big)
+	for i := 1; i < 4; i++ {
+		os.WriteFile(filepath.Join(dir, "imgs", "a"+string(rune('0'+i))+".png"), data, 0o644)
+	}
+	peak := func(budget, workers string) float64 {
+		cmd := exec.Command(gozooBinary(b), "extract", "--arch", "resnet18", "--opt", "width=8", "--resize", "36", "--crop", "32",
+			"--layers", "avgpool", "--workers", workers, "--batch-size", "4", "--decode-memory", budget, "--out", "f.npz", "imgs")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOZOO_PLUGIN_PATH="+testenv.BuildPlugin(b, "resnet"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("extract --decode-memory %s: %v\n%s", budget, err, out)
+		}
+		os.Remove(filepath.Join(dir, "f.npz"))
+		return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB on Linux
+	}
+	var unbounded, bounded, serial float64
+	for i := 0; i < b.N; i++ {
+		unbounded = peak("64GiB", "4")
+		bounded = peak("400MiB", "4")
+		serial = peak("64GiB", "1")
+	}
+	b.ReportMetric(unbounded, "MiB-peak-unbounded")
+	b.ReportMetric(bounded, "MiB-peak-400MiB")
+	b.ReportMetric(serial, "MiB-peak-1-worker")
+	b.ReportMetric(unbounded/bounded, "ratio")
+	b.Logf("4 x %s PNG of 6000x6000 (estimated decoding cost %s each)", imageproc.FormatBytes(int64(len(data))),
+		imageproc.FormatBytes(int64(len(data))+6000*6000*10))
 }

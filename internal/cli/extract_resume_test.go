@@ -23,7 +23,7 @@ var (
 )
 
 // gozooBinary builds cmd/gozoo once per test process and returns its path.
-func gozooBinary(t *testing.T) string {
+func gozooBinary(t testing.TB) string {
 	t.Helper()
 	gozooOnce.Do(func() {
 		gozooDir, gozooErr = os.MkdirTemp("", "gozoo-test-cli-")

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 )
@@ -161,6 +162,12 @@ func jpegHeader(r *bufio.Reader) (w, h, comps int, err error) {
 	}
 }
 
+// collectAfter is the decoding cost from which releasing it runs the
+// garbage collector (images of about 25 megapixels and more), so the
+// process's memory follows the budget; decoding such an image takes far
+// longer than collecting.
+const collectAfter = 256 << 20
+
 // DecodeFileWithin reads and decodes the image at path as DecodeFile does,
 // holding its estimated decoding memory (see Budget) from budget while it
 // decodes and until the caller calls release, once it is done with the
@@ -198,7 +205,15 @@ func DecodeFileWithin(ctx context.Context, path string, budget *Budget) (img *RG
 			}
 			return nil, release, err
 		}
-		release = sync.OnceFunc(func() { budget.release(cost) })
+		release = sync.OnceFunc(func() {
+			budget.release(cost)
+			if cost >= collectAfter {
+				// The garbage of a huge image would otherwise stay
+				// until the heap doubles, and the next huge image
+				// would grow the process by its size again.
+				runtime.GC()
+			}
+		})
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			release()
 			return nil, func() {}, fmt.Errorf("%s: %w", path, err)
