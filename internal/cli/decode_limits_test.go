@@ -89,3 +89,19 @@ func BenchmarkDecodeMemory(b *testing.B) {
 	b.Logf("4 x %s PNG of 6000x6000 (estimated decoding cost %s each)", imageproc.FormatBytes(int64(len(data))),
 		imageproc.FormatBytes(int64(len(data))+6000*6000*10))
 }
+
+func TestParseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64 // 0: an error
+	}{
+		{"2GiB", 2 << 30}, {"512MiB", 512 << 20}, {"1.5GB", 1_500_000_000}, {"1000000", 1_000_000},
+		{"64 KiB", 64 << 10}, {"3G", 3 << 30}, {"10B", 10},
+		{"", 0}, {"lots", 0}, {"-1GiB", 0}, {"0", 0}, {"1e30GiB", 0}, {"NaN", 0}, {"Inf", 0},
+	} {
+		got, err := parseBytes(tc.in)
+		if (err != nil) != (tc.want == 0) || got != tc.want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}

@@ -454,7 +454,7 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || math.IsInf(v, 0) || v*mult >= math.MaxInt64 {
+	if err != nil || !(v > 0) || math.IsInf(v, 0) || v*mult >= math.MaxInt64 || v*mult < 1 {
 		return 0, fmt.Errorf("give a positive size such as 2GiB, 512MiB or 1500000000")
 	}
 	return int64(v * mult), nil
