@@ -430,6 +430,9 @@ func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf 
 			}
 		}
 		prog.update(next)
+		if failed != nil && w.Next() == 0 {
+			return fmt.Errorf("%w (with --on-error fail, before any row was written: fix or remove the file and rerun, or rerun with --on-error skip)", failed)
+		}
 		if failed != nil {
 			return fmt.Errorf("%w (with --on-error fail; %d rows so far are kept in %s.partial: fix or remove the file and rerun to resume, or rerun with --on-error skip)",
 				failed, w.Rows(), o.Out)
