@@ -12,6 +12,7 @@ import (
 
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
+	"github.com/gozoo/gozoo/internal/toyplugin"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
 )
@@ -19,7 +20,10 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.Cleanup()
-	cleanupGozooBinary()
+	toyplugin.Cleanup()
+	if gozooBin != "" {
+		os.RemoveAll(filepath.Dir(gozooBin))
+	}
 	os.Exit(code)
 }
 

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,37 +15,8 @@ import (
 	"github.com/gozoo/gozoo/sdk/ort"
 )
 
-var (
-	gozooOnce sync.Once
-	gozooDir  string
-	gozooErr  error
-)
-
-// gozooBinary builds cmd/gozoo once per test process and returns its path.
-func gozooBinary(t testing.TB) string {
-	t.Helper()
-	gozooOnce.Do(func() {
-		gozooDir, gozooErr = os.MkdirTemp("", "gozoo-test-cli-")
-		if gozooErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(gozooDir, "gozoo"), "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput()
-		if err != nil {
-			gozooErr = errors.New("go build gozoo: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if gozooErr != nil {
-		t.Fatal(gozooErr)
-	}
-	return filepath.Join(gozooDir, "gozoo")
-}
-
-// cleanupGozooBinary removes what gozooBinary built.
-func cleanupGozooBinary() {
-	if gozooDir != "" {
-		os.RemoveAll(gozooDir)
-	}
-}
+// gozooBinary is the gozoo command built for this test process.
+func gozooBinary(t testing.TB) string { return gozoo(t) }
 
 // userRun runs the gozoo binary in dir with args, as a user types them
 // there, with the test-built plugins on GOZOO_PLUGIN_PATH. It returns
