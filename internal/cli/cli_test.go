@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.Cleanup()
 	toyplugin.Cleanup()
+	if gozooBin != "" {
+		os.RemoveAll(filepath.Dir(gozooBin))
+	}
 	os.Exit(code)
 }
 
