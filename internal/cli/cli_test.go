@@ -21,9 +21,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.Cleanup()
 	toyplugin.Cleanup()
-	if gozooBin != "" {
-		os.RemoveAll(filepath.Dir(gozooBin))
-	}
 	os.Exit(code)
 }
 
