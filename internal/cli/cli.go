@@ -165,7 +165,6 @@ func exitCode(s os.Signal) int {
 	return 1
 }
 
-// kill ends the factory's plugins at once (see host.Client.Kill).
 // stopGrace is how long the running command may take to end after an
 // interrupt.
 func (f *Factory) stopGrace() time.Duration {
@@ -175,6 +174,7 @@ func (f *Factory) stopGrace() time.Duration {
 	return stopGrace
 }
 
+// kill ends the factory's plugins at once (see host.Client.Kill).
 func (f *Factory) kill() {
 	f.mu.Lock()
 	h := f.host

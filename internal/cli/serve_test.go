@@ -30,16 +30,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// buildGozoo builds cmd/gozoo into a temporary folder.
-func buildGozoo(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gozoo")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput(); err != nil {
-		t.Fatalf("go build gozoo: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startServe runs `gozoo serve args...` in dir and returns the process,
 // its HTTP and gRPC addresses once it listens, its log, and a channel
 // that gives its exit once it has ended.
@@ -238,7 +228,7 @@ func TestServeParity(t *testing.T) {
 		testenv.Missing(t, "python3-requests, python3-grpcio, python3-grpc-tools", "apt-get install python3-requests python3-grpcio python3-grpc-tools: "+string(out))
 	}
 	plugins := testenv.BuildPlugin(t, "resnet")
-	bin := buildGozoo(t)
+	bin := gozoo(t)
 	dir := t.TempDir()
 	env := []string{"GOZOO_PLUGIN_PATH=" + plugins}
 	run := func(args ...string) {
@@ -402,7 +392,7 @@ func childPIDs(pid int) []int {
 func TestServeDrain(t *testing.T) {
 	testenv.ORT(t, ort.LibraryPath())
 	plugins := testenv.BuildPlugin(t, "resnet")
-	bin := buildGozoo(t)
+	bin := gozoo(t)
 	dir := t.TempDir()
 	cmd, httpAddr, _, log, exited := startServe(t, bin, dir, []string{"GOZOO_PLUGIN_PATH=" + plugins},
 		"--threads", "1", "--instances", "2", "--drain-timeout", "10s", "--max-batch", "4")
@@ -542,7 +532,7 @@ func TestServeUsageErrors(t *testing.T) {
 func TestServeDrainOutlastsStopGrace(t *testing.T) {
 	testenv.ORT(t, ort.LibraryPath())
 	plugins := testenv.BuildPlugin(t, "resnet")
-	bin := buildGozoo(t)
+	bin := gozoo(t)
 	cmd, httpAddr, _, log, exited := startServe(t, bin, t.TempDir(), []string{"GOZOO_PLUGIN_PATH=" + plugins},
 		"--threads", "1", "--max-delay", "3s", "--drain-timeout", "20s")
 	body, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "input", "datatype": "FP32", "shape": []int{1, 3, 28, 28}, "data": make([]float32, 3*28*28)}}})
@@ -579,7 +569,7 @@ func TestServeDrainOutlastsStopGrace(t *testing.T) {
 func TestServeKilledTakesPlugins(t *testing.T) {
 	testenv.ORT(t, ort.LibraryPath())
 	plugins := testenv.BuildPlugin(t, "resnet")
-	bin := buildGozoo(t)
+	bin := gozoo(t)
 	cmd, _, _, _, exited := startServe(t, bin, t.TempDir(), []string{"GOZOO_PLUGIN_PATH=" + plugins}, "--threads", "1", "--instances", "2")
 	kids := childPIDs(cmd.Process.Pid)
 	if len(kids) != 2 {
