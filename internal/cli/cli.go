@@ -25,7 +25,15 @@ type Factory struct {
 
 	mu   sync.Mutex // guards host: an interrupt kills it from another goroutine
 	host *host.Client
+
+	drain atomic.Bool // the running command stops itself on a signal (see drains)
 }
+
+// drains tells Main that the running command ends by itself, after
+// draining, when the first SIGINT or SIGTERM cancels its context: Main
+// then does not kill it after stopGrace. A second signal still stops it
+// at once.
+func (f *Factory) drains() { f.drain.Store(true) }
 
 // Host returns the factory's plugin host, creating it on first use. The
 // caller must not Close it; Main closes it when the command ends.
@@ -103,10 +111,12 @@ const stopGrace = 1500 * time.Millisecond
 
 // Main runs gozoo with os.Args and returns the process exit code: 0 on
 // success, 1 on failure, 2 on a usage error, 130 (SIGINT) or 143
-// (SIGTERM) when interrupted. The first SIGINT or SIGTERM cancels the
-// command's context, so every plugin call ends; if the command and its
-// plugins have not ended within stopGrace, or a second signal comes, the
-// plugins are killed and gozoo exits at once.
+// (SIGTERM) when a signal cut the command short. The first SIGINT or
+// SIGTERM cancels the command's context, so every plugin call ends; if
+// the command and its plugins have not ended within stopGrace (unless
+// the command drains, as gozoo serve does), or a second signal comes,
+// the plugins are killed and gozoo exits at once. A command that ends
+// without error after the signal (a finished drain) exits 0.
 func Main() int {
 	f := &Factory{Out: os.Stdout, Err: os.Stderr}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,9 +136,13 @@ func Main() int {
 		got.Store(s)
 		fmt.Fprintf(f.Err, "gozoo: %v: stopping (again to stop at once)\n", s)
 		cancel()
+		var grace <-chan time.Time
+		if !f.drain.Load() {
+			grace = time.After(stopGrace)
+		}
 		select {
 		case <-sigs:
-		case <-time.After(stopGrace):
+		case <-grace:
 		case <-done:
 			return
 		}
@@ -140,7 +154,7 @@ func Main() int {
 		err = cerr
 	}
 	close(done)
-	if s, ok := got.Load().(os.Signal); ok {
+	if s, ok := got.Load().(os.Signal); ok && err != nil {
 		fmt.Fprintf(f.Err, "gozoo: stopped by %v\n", s)
 		return exitCode(s)
 	}

@@ -247,6 +247,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	o.f.drains() // SIGTERM drains for up to --drain-timeout
 	models, err := o.models(ctx)
 	if err != nil {
 		return err
