@@ -30,7 +30,7 @@ var (
 )
 
 // gozoo builds the gozoo command once per test process.
-func gozoo(t *testing.T) string {
+func gozoo(t testing.TB) string {
 	t.Helper()
 	cliOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gozoo-cli-test-")
