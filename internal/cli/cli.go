@@ -106,10 +106,12 @@ const stopGrace = 1500 * time.Millisecond
 
 // Main runs gozoo with os.Args and returns the process exit code: 0 on
 // success, 1 on failure, 2 on a usage error, 130 (SIGINT) or 143
-// (SIGTERM) when interrupted. The first SIGINT or SIGTERM cancels the
-// command's context, so every plugin call ends; if the command and its
-// plugins have not ended within stopGrace, or a second signal comes, the
-// plugins are killed and gozoo exits at once.
+// (SIGTERM) when a signal cut the command short. The first SIGINT or
+// SIGTERM cancels the command's context, so every plugin call ends; if
+// the command and its plugins have not ended within stopGrace (unless
+// the command drains, as gozoo serve does), or a second signal comes,
+// the plugins are killed and gozoo exits at once. A command that ends
+// without error after the signal (a finished drain) exits 0.
 func Main() int {
 	f := &Factory{Out: os.Stdout, Err: os.Stderr}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -143,7 +145,7 @@ func Main() int {
 		err = cerr
 	}
 	close(done)
-	if s, ok := got.Load().(os.Signal); ok {
+	if s, ok := got.Load().(os.Signal); ok && err != nil {
 		fmt.Fprintf(f.Err, "gozoo: stopped by %v\n", s)
 		return exitCode(s)
 	}
