@@ -20,7 +20,20 @@ var (
 	ErrDeviceUnavailable = errors.New("sdk: device unavailable")
 	ErrClosed            = errors.New("sdk: model closed")
 	ErrPluginCrashed     = errors.New("sdk: plugin crashed")
+	// ErrNoMatch reports a freeze/unfreeze pattern that matches no
+	// parameter. It is a kind of bad input: errors.Is(err, ErrBadInput)
+	// holds for it too.
+	ErrNoMatch error = &kindError{msg: "sdk: pattern matches no parameter", kind: ErrBadInput}
 )
+
+// kindError is a sentinel that is also a more general one.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
 
 // Sentinels lists every sentinel with a stable code, the name it travels
 // under on the plugin wire.
@@ -34,17 +47,25 @@ var Sentinels = map[string]error{
 	"DEVICE_UNAVAILABLE": ErrDeviceUnavailable,
 	"CLOSED":             ErrClosed,
 	"PLUGIN_CRASHED":     ErrPluginCrashed,
+	"NO_MATCH":           ErrNoMatch,
 }
 
-// Code returns the wire code of the first sentinel err wraps, or "" when it
-// wraps none.
+// Code returns the wire code of the most specific sentinel err wraps (for
+// ErrNoMatch, NO_MATCH rather than BAD_INPUT), or "" when it wraps none.
 func Code(err error) string {
+	best := ""
 	for code, s := range Sentinels {
-		if errors.Is(err, s) {
-			return code
+		if !errors.Is(err, s) {
+			continue
+		}
+		// s is more specific than best when s is a kind of best; among
+		// unrelated sentinels the smaller code wins, so that the answer
+		// never depends on map order.
+		if b := Sentinels[best]; best == "" || (errors.Is(s, b) && s != b) || (!errors.Is(b, s) && code < best) {
+			best = code
 		}
 	}
-	return ""
+	return best
 }
 
 // LayerError reports a layer name a model does not have, with the closest

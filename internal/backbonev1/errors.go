@@ -40,6 +40,7 @@ var codeOf = map[string]codes.Code{
 	"DEVICE_UNAVAILABLE": codes.FailedPrecondition,
 	"CLOSED":             codes.FailedPrecondition,
 	"PLUGIN_CRASHED":     codes.Internal,
+	"NO_MATCH":           codes.InvalidArgument,
 }
 
 func badFormat(f string) error {

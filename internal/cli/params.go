@@ -49,16 +49,8 @@ func runParams(ctx context.Context, opts *ParamsOptions) error {
 		return err
 	}
 	defer model.Close()
-	for _, step := range []struct {
-		patterns  []string
-		trainable bool
-	}{{opts.Freeze, false}, {opts.Unfreeze, true}} {
-		if len(step.patterns) == 0 {
-			continue
-		}
-		if _, err := model.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: step.patterns, Trainable: step.trainable}); err != nil {
-			return err
-		}
+	if err := applyTrainable(ctx, model, opts.Freeze, opts.Unfreeze); err != nil {
+		return err
 	}
 	params, err := model.Params(ctx)
 	if err != nil {

@@ -22,6 +22,7 @@ _CODES = {
     "DEVICE_UNAVAILABLE": grpc.StatusCode.FAILED_PRECONDITION,
     "CLOSED": grpc.StatusCode.FAILED_PRECONDITION,
     "PLUGIN_CRASHED": grpc.StatusCode.INTERNAL,
+    "NO_MATCH": grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 
@@ -45,6 +46,42 @@ def layer_error(name, candidates):
         msg += "; did you mean " + ", ".join('"%s"' % s for s in sugg) + "?"
     msg += " (gozoo layers ARCH lists them all)"
     return GozooError("UNKNOWN_LAYER", msg, {"layer": name, "suggestions": ",".join(sugg)})
+
+
+def no_match_error(patterns, names):
+    """GozooError for freeze/unfreeze patterns that match none of names,
+    worded as sdk.ApplyTrainable words it (sdk.ErrNoMatch)."""
+    parts = []
+    for pat in patterns:
+        msg = '"%s"' % pat
+        sugg = suggest_patterns(pat, names, 3)
+        if sugg:
+            msg += "; did you mean " + ", ".join('"%s"' % s for s in sugg) + "?"
+        elif names:
+            msg += '; names look like "%s"' % names[0]
+        parts.append(msg)
+    return GozooError("NO_MATCH", "set trainable: sdk: pattern matches no parameter: %s (gozoo params ARCH lists the names)" % "; ".join(parts))
+
+
+def suggest_patterns(pattern, names, limit):
+    """The patterns closest to pattern among module prefixes ("layer4.*"),
+    the names themselves and last components ("*.bias"), as
+    sdk.SuggestPatterns builds them."""
+    cands, seen = [], set()
+
+    def add(c):
+        if c not in seen:
+            seen.add(c)
+            cands.append(c)
+    for n in names:
+        parts = n.split(".")
+        for i in range(1, len(parts)):
+            add(".".join(parts[:i]) + ".*")
+        add(n)
+    for n in names:
+        if "." in n:
+            add("*" + n[n.rindex("."):])
+    return suggest(pattern, cands, limit)
 
 
 def shape_error(what, want, got, hint=""):

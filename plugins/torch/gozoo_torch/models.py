@@ -15,7 +15,7 @@ import threading
 import torch
 import torchvision
 
-from .errors import GozooError, layer_error, shape_error
+from .errors import GozooError, layer_error, no_match_error, shape_error
 from .wire import compile_pattern
 
 # name -> (torchvision constructor name, default input, doc)
@@ -245,8 +245,9 @@ class Model:
         with self.lock:
             named = list(self.net.named_parameters())
             matched = [n for n, _ in named if any(p.match(n) for p in pats)]
-            if not matched and patterns:
-                raise GozooError("BAD_INPUT", "patterns %s match no parameter: names look like %r (gozoo params ARCH lists them)" % (patterns, named[0][0] if named else ""))
+            missed = [pat for pat, p in zip(patterns, pats) if named and not any(p.match(n) for n, _ in named)]
+            if missed:
+                raise no_match_error(missed, [n for n, _ in named])
             keep = set(matched)
             for n, p in named:
                 if n in keep:
