@@ -84,7 +84,9 @@ the gozoo binary.`,
 		NewCmdFinetune(f, nil),
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
+		NewCmdVersion(f, nil),
 	)
+	addVersionFlag(root, f)
 	return root
 }
 
