@@ -309,9 +309,14 @@ func runBridgeImport(ctx context.Context, o *BridgeImportOptions) error {
 		return err
 	}
 	o.Model.Weights = abs
+	given, err := parseOpts(o.Model.Opts)
+	if err != nil {
+		return err
+	}
+	prefix := given[bridge.PrefixOption]
 	if o.Model.NumClasses == 0 && !hasOpt(o.Model.Opts, "num_classes") {
 		for _, k := range []string{"fc.weight", "classifier.6.weight"} {
-			if t := sd.Tensors[k]; t != nil && len(t.Shape) == 2 {
+			if t := sd.Tensors[prefix+k]; t != nil && len(t.Shape) == 2 {
 				o.Model.NumClasses = int(t.Shape[0])
 			}
 		}
@@ -409,8 +414,17 @@ func (o *BridgeImportOptions) addCatalogEntry(abs, parity string) (string, error
 		Preprocess: zoo.ImageNetPreprocess(),
 		Layer:      "avgpool",
 	}
+	// Every option the checkpoint loaded with (strip_prefix included), so
+	// that extract --model loads it the same way.
+	opts, err := parseOpts(o.Model.Opts)
+	if err != nil {
+		return "", err
+	}
 	if o.Model.NumClasses > 0 {
-		e.Options = map[string]string{"num_classes": strconv.Itoa(o.Model.NumClasses)}
+		opts["num_classes"] = strconv.Itoa(o.Model.NumClasses)
+	}
+	if len(opts) > 0 {
+		e.Options = opts
 	}
 	var file struct {
 		Models []*zoo.Entry `yaml:"models"`

@@ -52,7 +52,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 				Name: "num_classes", Default: "1000", Usage: "output features of the fc layer",
 			}, {
 				Name: "width", Default: "64", Usage: "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names",
-			}},
+			}, bridge.PrefixOptionSpec},
 			Doc: a.doc + ", as torchvision 0.14 defines it",
 		})
 	}
@@ -82,7 +82,8 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 		return nil, fmt.Errorf("resnet: arch %q: %w; the plugin offers %s", req.Arch, sdk.ErrUnknownArch, strings.Join(names, ", "))
 	}
 	numClasses := int64(1000)
-	for k, v := range req.Options {
+	_, own := bridge.TakePrefix(req.Options)
+	for k, v := range own {
 		switch k {
 		case "num_classes":
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -149,7 +150,8 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	default:
 		return nil, fmt.Errorf("resnet: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
 	}
-	sd, err := bridge.Load(req.WeightsPath)
+	prefix, _ := bridge.TakePrefix(req.Options)
+	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("resnet: load %s: %w", req.WeightsPath, err)
 	}

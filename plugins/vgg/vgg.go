@@ -54,7 +54,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 			Input: sdk.InputSpec{Shape: slices.Clone(defaultInput), DType: sdk.Float32},
 			Options: []sdk.OptionSpec{{
 				Name: "num_classes", Default: "1000", Usage: "output features of classifier.6",
-			}},
+			}, bridge.PrefixOptionSpec},
 			Doc: a.doc + ", as torchvision 0.14 defines it",
 		})
 	}
@@ -84,7 +84,8 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 		return nil, fmt.Errorf("vgg: arch %q: %w; the plugin offers %s", req.Arch, sdk.ErrUnknownArch, strings.Join(names, ", "))
 	}
 	numClasses := int64(1000)
-	for k, v := range req.Options {
+	_, own := bridge.TakePrefix(req.Options)
+	for k, v := range own {
 		switch k {
 		case "num_classes":
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -147,7 +148,8 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	default:
 		return nil, fmt.Errorf("vgg: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
 	}
-	sd, err := bridge.Load(req.WeightsPath)
+	prefix, _ := bridge.TakePrefix(req.Options)
+	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("vgg: load %s: %w", req.WeightsPath, err)
 	}

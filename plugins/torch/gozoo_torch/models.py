@@ -50,6 +50,7 @@ TORCHSCRIPT = "torchscript"
 COMMON_OPTIONS = [
     ("input_shape", "", "default input shape, e.g. 1,3,224,224 (Layers and ONNX export use it)"),
     ("reset_head", "false", "true or auto: keep a fresh, seeded head when the checkpoint's head has another shape (fine-tuning to new classes)"),
+    ("strip_prefix", "", "prefix to strip from every checkpoint key before matching, e.g. module. for a checkpoint saved from nn.DataParallel"),
 ]
 ARCH_OPTIONS = [("num_classes", "1000", "output features of the classifier")] + COMMON_OPTIONS
 MODULE_OPTIONS = [
@@ -388,11 +389,21 @@ def build(req):
     if weights:
         if req.weights_format not in (0, 1):  # none (guess) or pth
             raise GozooError("UNSUPPORTED", "weights format %d: the torch plugin reads .pth state_dicts; convert others with torch" % req.weights_format)
-        sd = load_state_dict_file(weights)
+        sd = strip_prefix(load_state_dict_file(weights), opts.get("strip_prefix", ""), weights)
         _load_into(model, sd, reset, weights)
     net.to(device)
     net.eval()
     return model
+
+
+def strip_prefix(sd, prefix, path):
+    """Removes prefix from every key of sd, as bridge.LoadStripped does."""
+    if not prefix:
+        return sd
+    for k in sd:
+        if not k.startswith(prefix):
+            raise GozooError("WEIGHTS", "load %s: option strip_prefix=%s, but key %r does not start with it: drop the option, or give the prefix every key has" % (path, prefix, k))
+    return {k[len(prefix):]: v for k, v in sd.items()}
 
 
 def _load_into(model, sd, reset, path):
@@ -420,6 +431,8 @@ def _load_into(model, sd, reset, path):
         if wrong:
             parts.append("shape differs for %s" % ", ".join("%s (%s in file, %s in model)" % (k, list(sd[k].shape), list(own[k].shape)) for k in wrong[:3]))
         hint = "load it with the arch it was saved from"
+        if extra and all(k.startswith("module.") for k in sd):
+            hint = "the checkpoint was saved from nn.DataParallel: load it with option strip_prefix=module. (gozoo: --opt strip_prefix=module.)"
         if wrong and all(k.startswith(head) for k in wrong):
             hint = "set num_classes to the checkpoint's, or reset_head=auto to train a new head"
         raise GozooError("WEIGHTS", "weights %s do not fit %s: %s: %s" % (os.path.basename(path), model.arch, "; ".join(parts), hint))
