@@ -85,4 +85,10 @@ func TestDataParallelPrefix(t *testing.T) {
 	if err != nil || e.Options[bridge.PrefixOption] != "module." || e.Options["num_classes"] != "5" {
 		t.Errorf("catalog entry %+v (err %v); want options strip_prefix=module. and num_classes=5", e, err)
 	}
+	// The entry loads by name with its options.
+	t.Setenv("GOZOO_CACHE", t.TempDir())
+	out, stderr, err := execute(t, &Factory{}, "--plugin-path", plugins, "params", "--model", "dp.local", "--catalog", catalog)
+	if err != nil || !strings.Contains(out, "strip_prefix=module.") || !strings.Contains(out, "[5, 512]") {
+		t.Errorf("params --model dp.local = %v\n%s%s", err, out, stderr)
+	}
 }

@@ -384,7 +384,7 @@ func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer
 		if !slices.Contains(s, -1) {
 			continue // not batched: a shape computation, not a feature
 		}
-		ls = append(ls, sdk.Layer{Name: r.name, Kind: r.kind, Shape: s})
+		ls = append(ls, sdk.Layer{Name: r.name, Kind: r.kind, Shape: s, Params: r.params})
 	}
 	m.mu.Lock()
 	m.shapes[key] = ls
