@@ -14,7 +14,7 @@ import (
 
 // LayersOptions configures gozoo layers.
 type LayersOptions struct {
-	f         *Factory
+	f          *Factory
 	Model      modelFlags
 	Source     modelSource
 	InputSize  string // "H" or "H,W"
