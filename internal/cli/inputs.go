@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/sdk"
 )
 
@@ -119,4 +120,16 @@ func randomInputs(specs []inputSpec, seed, intRange int64) (*sdk.Tensor, map[str
 		rest[s.Name] = t
 	}
 	return first, rest
+}
+
+// describeNPY says what the .npy file at path holds, as the file stores
+// it and as it was read into t: "uint8[2, 3, 8, 8], read as int64", or
+// "float32[2, 3, 8, 8]".
+func describeNPY(path string, t *sdk.Tensor) string {
+	read := t.DType().String() + sdk.FormatShape(t.Shape)
+	h, err := npy.ReadHeader(path)
+	if err != nil || h.DType == t.DType().String() {
+		return read
+	}
+	return h.String() + ", read as " + t.DType().String()
 }

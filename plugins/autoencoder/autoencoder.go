@@ -264,10 +264,10 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		return nil, fmt.Errorf("autoencoder: extract: %w", err)
 	}
 	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: m.cfg.inputShape(), Got: x.Shape, Hint: "convert the input to float32"}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: m.cfg.inputShape(), Got: x.Shape, Hint: "convert the input to float32"}
 	}
 	if err := m.checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
 	}
 	if req.Lengths != nil {
 		return nil, fmt.Errorf("autoencoder: extract: %w: lengths are for sequence models; drop them", sdk.ErrBadInput)

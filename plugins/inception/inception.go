@@ -324,13 +324,13 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	}
 	x := req.Input
 	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("inception: extract: %w", err)
 	}
 	if err := checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
 	}
 	layers := req.Layers
 	if len(layers) == 0 {

@@ -504,12 +504,12 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		wantType = sdk.Int64
 	}
 	if x.DType() != wantType {
-		return nil, fmt.Errorf("%s: extract: %w: input is %s; the model takes %s (%s)", c.arch, sdk.ErrBadInput, x.DType(), wantType,
-			map[bool]string{true: "token ids for its embedding", false: "float32 sequences; token ids need an embedding"}[wantType == sdk.Int64])
+		return nil, fmt.Errorf("%s: extract: %w", c.arch, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: wantType, Want: c.inputShape(-1), Got: x.Shape,
+			Hint: map[bool]string{true: "give token ids for its embedding", false: "give float32 sequences; token ids need an embedding"}[wantType == sdk.Int64]})
 	}
 	T, N, err := m.steps(x.Shape, false)
 	if err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), wantType)
 	}
 	lengths, err := checkLengths(c.arch, req.Lengths, T, N)
 	if err != nil {

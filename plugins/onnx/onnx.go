@@ -344,7 +344,7 @@ func (m *model) checkExtras(extra map[string]*sdk.Tensor, n int64) error {
 			bad = want[i] > 0 && t.Shape[i] != want[i]
 		}
 		if bad {
-			return &sdk.ShapeError{What: fmt.Sprintf("input %q (%s)", in.Name, t.DType()), Want: want, Got: t.Shape,
+			return &sdk.ShapeError{What: fmt.Sprintf("input %q", in.Name), DType: t.DType(), WantDType: in.DType, Want: want, Got: t.Shape,
 				Hint: fmt.Sprintf("give %s%s, as the ONNX file declares, with the first input's %d rows", in.DType, sdk.FormatShape(in.Shape), n)}
 		}
 	}
@@ -450,10 +450,10 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		return nil, fmt.Errorf("onnx: extract: %w", err)
 	}
 	if x.DType() != m.dtype {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: m.shape, Got: x.Shape, Hint: "convert the input to " + m.dtype.String()}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: m.dtype, Want: m.shape, Got: x.Shape, Hint: "convert the input to " + m.dtype.String()}
 	}
 	if err := m.checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), m.dtype)
 	}
 	if err := m.checkExtras(req.Inputs, x.Shape[0]); err != nil {
 		return nil, err

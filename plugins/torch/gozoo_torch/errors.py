@@ -84,18 +84,29 @@ def suggest_patterns(pattern, names, limit):
     return suggest(pattern, cands, limit)
 
 
-def shape_error(what, want, got, hint=""):
-    """GozooError for a tensor of the wrong shape (sdk.ShapeError)."""
+def shape_error(what, want, got, hint="", dtype="", want_dtype=""):
+    """GozooError for a tensor of the wrong shape or dtype (sdk.ShapeError),
+    worded as sdk.ShapeError words it: the dtype and shape seen, and the
+    ones wanted (batch N, other free dimensions *)."""
     fmt = lambda s: "[" + ", ".join("N" if d == -1 else str(d) for d in s) + "]"
-    msg = "%s has shape %s; want %s" % (what, fmt(got), fmt(want))
+    fmt_want = lambda s: "[" + ", ".join(("N" if i == 0 else "*") if d < 0 else str(d) for i, d in enumerate(s)) + "]"
+    label = what
+    if dtype and "(%s)" % dtype not in what:
+        label += " (%s)" % dtype
+    msg = "%s has shape %s; want %s%s" % (label, fmt(got), want_dtype + " " if want_dtype else "", fmt_want(want))
     if hint:
         msg += ": " + hint
-    return GozooError("BAD_INPUT", msg, {
+    md = {
         "what": what,
         "want": ",".join(str(d) for d in want),
         "got": ",".join(str(d) for d in got),
         "hint": hint,
-    })
+    }
+    if dtype:
+        md["dtype"] = dtype
+    if want_dtype:
+        md["want_dtype"] = want_dtype
+    return GozooError("BAD_INPUT", msg, md)
 
 
 class _Status(grpc.Status):

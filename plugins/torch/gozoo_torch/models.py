@@ -202,16 +202,24 @@ class Model:
             self._layers[key] = res
             return res
 
-    def check_input_shape(self, shape, free_batch=False):
+    def want_shape(self):
+        """The first input's shape with its free dimensions -1: the batch,
+        and every one after the channels (or features)."""
         want = list(self.input_shape)
         want[0] = -1
         for i in range(2, len(want)):
             want[i] = -1
+        return want
+
+    def check_input_shape(self, shape, free_batch=False, dtype=""):
+        """Raises a shape error unless shape fits the first input; dtype is
+        the dtype seen, for the message."""
+        want = self.want_shape()
         bad = len(shape) != len(want) or any(d == 0 or d < -1 or (d == -1 and not (free_batch and i == 0)) for i, d in enumerate(shape))
         if not bad and len(want) > 1 and want[1] > 0 and shape[1] != want[1]:
             bad = True
         if bad:
-            raise shape_error("input", want, list(shape), "give a %s batch shaped like %s" % (self.inputs[0][1], _fmt(want)))
+            raise shape_error("input", want, list(shape), "give a %s batch shaped like %s" % (self.inputs[0][1], _fmt(want)), dtype=dtype, want_dtype=self.inputs[0][1])
 
     # -- forward ------------------------------------------------------------
 
@@ -239,15 +247,17 @@ class Model:
                 raise GozooError("BAD_INPUT", "%s takes %d inputs; input %r is missing" % (self.arch, len(self.inputs), name))
             want = [n] + list(shape[1:])
             if t.dtype != _TORCH_DTYPES[dt] or len(t.shape) != len(want) or any(w > 0 and g != w for g, w in zip(t.shape, want)):
-                raise shape_error("input %r (%s)" % (name, str(t.dtype).replace("torch.", "")), want, list(t.shape), "give %s%s with the first input's %d rows" % (dt, _fmt([-1] + list(shape[1:])), n))
+                raise shape_error("input %r" % name, want, list(t.shape), "give %s%s with the first input's %d rows" % (dt, _fmt([-1] + list(shape[1:])), n),
+                                  dtype=str(t.dtype).replace("torch.", ""), want_dtype=dt)
             out.append(t.to(self.device))
         return out
 
     def extract(self, x, names, extras=None):
         want_dt = _TORCH_DTYPES[self.inputs[0][1]]
         if x.dtype != want_dt:
-            raise shape_error("input (%s)" % str(x.dtype).replace("torch.", ""), [-1] + self.input_shape[1:], list(x.shape), "convert the input to %s" % self.inputs[0][1])
-        self.check_input_shape(list(x.shape))
+            raise shape_error("input", self.want_shape(), list(x.shape), "convert the input to %s" % self.inputs[0][1],
+                              dtype=str(x.dtype).replace("torch.", ""), want_dtype=self.inputs[0][1])
+        self.check_input_shape(list(x.shape), dtype=self.inputs[0][1])
         more = self.order_extras(extras, x.shape[0])
         with self.lock:
             if self.training:
