@@ -260,6 +260,11 @@ func runBridgeExport(ctx context.Context, o *BridgeExportOptions) error {
 	}
 	rep, err := o.f.parity(ctx, tm, &modelFlags{Arch: "onnx", Plugin: "onnx", Weights: out}, layers, specs, o.Seed, o.IntRange, o.RTol)
 	if err != nil {
+		for _, s := range specs {
+			if s.DType == sdk.Int64 {
+				return fmt.Errorf("%w (int64 inputs were drawn from [0, %d): lower --int-range to the embedding's number of rows)", err, o.IntRange)
+			}
+		}
 		return err
 	}
 	rep.Model, rep.Reference, rep.Candidate = model, "PyTorch (plugin torch)", "ONNX Runtime on "+filepath.Base(o.Out)+" (plugin onnx)"

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +108,33 @@ func TestSetTrainableNoMatchPlugins(t *testing.T) {
 			}
 		}
 		m.Close()
+	}
+}
+
+// TestFinetuneNoMatch runs gozoo finetune with an --unfreeze pattern that
+// matches no parameter: it stops before training with sdk.ErrNoMatch
+// naming the flag and the closest names, and writes no checkpoint.
+func TestFinetuneNoMatch(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	py := testenv.Python(t)
+	dir := t.TempDir()
+	if _, err := torch.WriteManifest(dir, py, torch.Dir(), map[string]string{"GOZOO_TORCH_THREADS": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	for i, class := range []string{"cat", "dog", "cat", "dog"} {
+		if err := os.MkdirAll(filepath.Join(data, class), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeImage(t, filepath.Join(data, class, fmt.Sprintf("%d.png", i)), 40, 36, int64(i))
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	_, _, err := execute(t, &Factory{}, "--plugin-path", dir, "finetune", "--arch", "resnet18", "--data", data, "--val-split", "0.5",
+		"--input-size", "32", "--epochs", "1", "--batch-size", "2", "--freeze", "*", "--unfreeze", "layer4.*,fcc.*", "--out", out)
+	if !errors.Is(err, sdk.ErrNoMatch) || !strings.Contains(err.Error(), "--unfreeze layer4.*,fcc.*") || !strings.Contains(err.Error(), `did you mean "fc.*"`) {
+		t.Errorf("finetune --unfreeze layer4.*,fcc.* = %v; want sdk.ErrNoMatch suggesting fc.*", err)
+	}
+	if ms, _ := filepath.Glob(filepath.Join(out, "*.pth")); len(ms) > 0 {
+		t.Errorf("a refused finetune wrote checkpoints %v", ms)
 	}
 }
