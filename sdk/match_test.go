@@ -112,6 +112,25 @@ func TestApplyTrainable(t *testing.T) {
 	}
 }
 
+func TestReadsWeights(t *testing.T) {
+	tests := []struct {
+		caps Capabilities
+		f    WeightsFormat
+		want bool
+	}{
+		{Capabilities{}, FormatPTH, true},
+		{Capabilities{}, FormatONNX, true},
+		{Capabilities{WeightsFormats: []WeightsFormat{FormatSafetensors}}, FormatPTH, false},
+		{Capabilities{WeightsFormats: []WeightsFormat{FormatSafetensors}}, FormatSafetensors, true},
+		{Capabilities{WeightsFormats: []WeightsFormat{FormatSafetensors}}, FormatNone, true},
+	}
+	for _, tt := range tests {
+		if got := tt.caps.ReadsWeights(tt.f); got != tt.want {
+			t.Errorf("%+v.ReadsWeights(%q) = %v; want %v", tt.caps, tt.f, got, tt.want)
+		}
+	}
+}
+
 func TestApplyTrainableNoMatch(t *testing.T) {
 	params := []Param{{Name: "conv1.weight"}, {Name: "layer1.0.conv1.weight"}, {Name: "layer4.0.conv1.weight"},
 		{Name: "layer4.0.bn1.bias"}, {Name: "fc.weight"}, {Name: "fc.bias"}}

@@ -277,6 +277,7 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
+	o.Model.train = true
 	model, r, err := o.f.load(ctx, &o.Model)
 	if err != nil {
 		return err

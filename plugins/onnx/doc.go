@@ -24,4 +24,12 @@
 // The first graph input is ExtractRequest.Input; a file with more inputs
 // takes the others by name in ExtractRequest.Inputs, as float32 or int64
 // with the declared shapes and the first input's batch.
+//
+// External data (tensors kept in files beside the .onnx, as
+// onnx.save_model(save_as_external_data=True) writes them) is read by the
+// plugin and inlined before ONNX Runtime sees the model, so the runtime
+// opens no file itself. A location is followed only to a regular file
+// inside the model file's folder: an absolute path, a ".." component or a
+// symbolic link that leaves the folder is refused with an
+// *ExternalDataError naming the location.
 package onnx
