@@ -3,7 +3,11 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -64,5 +68,38 @@ func TestExtractBatchesInputs(t *testing.T) {
 	_, err = host.ExtractBatches(context.Background(), &sumModel{}, &sdk.ExtractRequest{Input: x, Inputs: map[string]*sdk.Tensor{"a": short}}, 2, nil)
 	if !errors.Is(err, sdk.ErrBadInput) || err.Error() != `sdk: bad input: input "a" is float32[4, 1]; want 5 rows, as the first input has` {
 		t.Errorf("ExtractBatches with 4 rows of a = %v; want ErrBadInput naming dtype and shape", err)
+	}
+}
+
+// TestInputsNeedMinor1 sends further inputs to a plugin that speaks
+// protocol minor 0: the host refuses before the plugin sees them.
+func TestInputsNeedMinor1(t *testing.T) {
+	dir := t.TempDir()
+	man := fmt.Sprintf(`{"command": [%q], "env": {"TOY_PROTOCOL_MINOR": "0"}}`, toyBin)
+	if err := os.WriteFile(filepath.Join(dir, "gozoo-backbone-old.plugin"), []byte(man), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := host.New(host.WithPluginPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	bb, err := c.Backbone(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "toy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x := sdk.Zeros(2, 4)
+	if _, err := m.Extract(ctx, &sdk.ExtractRequest{Input: x}); err != nil {
+		t.Fatalf("Extract with one input = %v", err)
+	}
+	_, err = m.Extract(ctx, &sdk.ExtractRequest{Input: x, Inputs: map[string]*sdk.Tensor{"mask": sdk.Zeros(2, 4)}})
+	if !errors.Is(err, sdk.ErrUnsupported) || !strings.Contains(err.Error(), "protocol minor 0") {
+		t.Errorf("Extract with a further input on a minor-0 plugin = %v; want ErrUnsupported naming the minor", err)
 	}
 }
