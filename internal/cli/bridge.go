@@ -287,6 +287,11 @@ func (f *Factory) parity(ctx context.Context, ref sdk.Model, cand *modelFlags, l
 		return nil, fmt.Errorf("parity: reference run: %w", err)
 	}
 	rep := &bridge.ParityReport{Input: shape, RTol: rtol, Created: time.Now().UTC()}
+	if len(specs) > 1 || specs[0].DType != sdk.Float32 {
+		for _, s := range specs {
+			rep.Inputs = append(rep.Inputs, s.Name+" "+s.DType.String()+sdk.FormatShape(s.Shape))
+		}
+	}
 	cls, err := cm.Layers(ctx, &sdk.LayersRequest{InputShape: shape})
 	if err != nil {
 		return nil, err

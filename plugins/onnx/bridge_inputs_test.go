@@ -41,11 +41,12 @@ func TestBridgeExportInputs(t *testing.T) {
 		args   []string
 		layers []string
 		inputs []string // the graph's inputs, as gozoo layers lists them
+		report []string // the inputs, as the parity report names them
 	}{
 		{"embed_lstm", []string{"--input-shape", "2,12", "--input-dtype", "int64"}, []string{"emb", "lstm", "fc"},
-			[]string{"input input int64[N, 12]"}},
+			[]string{"input input int64[N, 12]"}, []string{"input int64[2, 12]"}},
 		{"fused", []string{"--input", "tokens:int64:2,12", "--input", "feats:float32:2,4"}, []string{"emb", "dense", "head"},
-			[]string{"input tokens int64[N, 12]", "input feats float32[N, 4]"}},
+			[]string{"input tokens int64[N, 12]", "input feats float32[N, 4]"}, []string{"tokens int64[2, 12]", "feats float32[2, 4]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(tmp, tc.name+".onnx")
@@ -58,6 +59,9 @@ func TestBridgeExportInputs(t *testing.T) {
 			rep := readReport(t, filepath.Join(tmp, tc.name+".parity.json"))
 			if !rep.Pass || len(rep.Layers) != len(tc.layers) {
 				t.Errorf("parity report pass=%v over %d layers; want a pass over %v", rep.Pass, len(rep.Layers), tc.layers)
+			}
+			if got := strings.Join(rep.Inputs, ", "); got != strings.Join(tc.report, ", ") {
+				t.Errorf("parity report inputs %q; want %q", got, tc.report)
 			}
 			if tc.name == "embed_lstm" {
 				// Token ids past the embedding's 50 rows: the error names
