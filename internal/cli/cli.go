@@ -96,7 +96,9 @@ the gozoo binary.`,
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
 		NewCmdServe(f, nil),
+		NewCmdVersion(f, nil),
 	)
+	addVersionFlag(root, f)
 	return root
 }
 
