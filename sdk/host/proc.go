@@ -119,10 +119,12 @@ func (p *proc) startLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tail := &stderrTail{}
+	cc.Stderr = tail
 	gp := goplugin.NewClient(cc)
 	p.c.starts.Add(1)
 	ch := make(chan started, 1)
-	go func() { ch <- p.handshake(gp, sock) }()
+	go func() { ch <- p.handshake(gp, sock, tail) }()
 	select {
 	case s := <-ch:
 		if s.err != nil {
@@ -134,7 +136,7 @@ func (p *proc) startLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() {
 			if s := <-ch; s.err == nil {
-				stopPlugin(gp, s.pid)
+				stopPlugin(gp, s.pid, nil)
 				os.RemoveAll(sock)
 			}
 		}()
@@ -142,24 +144,38 @@ func (p *proc) startLocked(ctx context.Context) error {
 	}
 }
 
+// startError is a plugin's failure to start: no handshake within the
+// bound, a process that exited first, no backbone service, or no health
+// answer. Its text ends with what the plugin printed on stderr.
+type startError struct {
+	msg string
+	err error
+}
+
+func (e *startError) Error() string { return e.msg }
+func (e *startError) Unwrap() error { return e.err }
+
 // handshake waits for gp's handshake (bounded by WithStartTimeout), then
 // for a first health check answer within the same bound. On error the
-// process is gone and sock removed.
-func (p *proc) handshake(gp *goplugin.Client, sock string) started {
-	fail := func(pid int, err error) started {
-		stopPlugin(gp, pid)
+// process is gone and sock removed; the error names the plugin and ends
+// with the tail of its stderr.
+func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) started {
+	fail := func(pid int, what string, err error) started {
+		// Stopped first: go-plugin has then read all of stderr.
+		stopPlugin(gp, pid, nil)
 		os.RemoveAll(sock)
-		return started{err: err}
+		msg := fmt.Sprintf("host: plugin %s (%s) %s: %v", p.info.Name, p.info.Path, what, err)
+		return started{err: &startError{msg: tail.explain(msg), err: err}}
 	}
 	rpcc, err := gp.Client()
 	if err != nil {
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			err = fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
-				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)
-		} else {
-			err = fmt.Errorf("host: start plugin %s (%s): %w", p.info.Name, p.info.Path, err)
+			stopPlugin(gp, 0, nil)
+			os.RemoveAll(sock)
+			return started{err: fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
+				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)}
 		}
-		return fail(0, err)
+		return fail(0, "did not start", err)
 	}
 	pid := 0
 	if rc := gp.ReattachConfig(); rc != nil {
@@ -167,13 +183,13 @@ func (p *proc) handshake(gp *goplugin.Client, sock string) started {
 	}
 	raw, err := rpcc.Dispense(backbonev1.PluginName)
 	if err != nil {
-		return fail(pid, fmt.Errorf("host: plugin %s (%s) does not serve a backbone: %w", p.info.Name, p.info.Path, err))
+		return fail(pid, "does not serve a backbone", err)
 	}
 	conn := raw.(*pluginConn)
 	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.startTimeout(p.info.Manifest))
 	defer cancel()
 	if _, err := conn.health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName}); err != nil {
-		return fail(pid, fmt.Errorf("host: plugin %s (%s) failed its health check: %w", p.info.Name, p.info.Path, err))
+		return fail(pid, "failed its health check", err)
 	}
 	return started{conn: conn, pid: pid}
 }
@@ -184,14 +200,14 @@ func (p *proc) stopLocked() {
 	if p.gp == nil {
 		return
 	}
-	stopPlugin(p.gp, p.pid)
+	stopPlugin(p.gp, p.pid, nil)
 	os.RemoveAll(p.sock)
 	p.gp, p.rpc, p.health, p.pid, p.sock = nil, nil, nil, 0, ""
 }
 
 // stopPlugin asks the plugin to exit and kills it when it has not within
 // killGrace, then waits for go-plugin to finish with it.
-func stopPlugin(gp *goplugin.Client, pid int) {
+func stopPlugin(gp *goplugin.Client, pid int, _ healthpb.HealthClient) {
 	done := make(chan struct{})
 	go func() {
 		gp.Kill()
