@@ -19,13 +19,17 @@ const cacheVersion = 1
 // cacheEntry is what the host remembers about one plugin file: its
 // identity (stat fields that change whenever the file is written or
 // replaced), the sha256 of its bytes, and, once the plugin has answered,
-// its Describe result.
+// its Describe result, or the error of its failed start.
 type cacheEntry struct {
 	Version     int              `json:"version"`
 	Path        string           `json:"path"`
 	Stat        fileStat         `json:"stat"`
 	SHA256      string           `json:"sha256"`
 	Description *sdk.Description `json:"description,omitempty"`
+	// Failure is the error text of a start that failed (no handshake, an
+	// early exit, no health answer): discovery skips the file until it
+	// changes. Only one of Description and Failure is set.
+	Failure string `json:"failure,omitempty"`
 }
 
 // fileStat identifies a file's content without reading it: a write
@@ -100,7 +104,7 @@ func (d *describeCache) store(e *cacheEntry) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("host: plugin cache: %w", err)
 	}
-	if e.Description == nil {
+	if e.Description == nil && e.Failure == "" {
 		d.prune() // a new plugin file: forget files that are gone
 	}
 	return nil
@@ -128,8 +132,9 @@ func (d *describeCache) prune() {
 
 // identify fills in info.SHA256, from the cache when the file's stat
 // still matches its entry, else by hashing the file (and recording the
-// new identity). It returns the cached Describe answer when there is one.
-func (c *Client) identify(info *PluginInfo) (*sdk.Description, error) {
+// new identity). It returns the cached entry when the file is the one it
+// describes (its Description or Failure may be set), else nil.
+func (c *Client) identify(info *PluginInfo) (*cacheEntry, error) {
 	fi, err := os.Stat(info.Path)
 	if err != nil {
 		return nil, fmt.Errorf("host: plugin %s: %w", info.Path, err)
@@ -137,7 +142,7 @@ func (c *Client) identify(info *PluginInfo) (*sdk.Description, error) {
 	st := statOf(fi)
 	if e, ok := c.cache.lookup(info.Path, st); ok {
 		info.SHA256 = e.SHA256
-		return e.Description, nil
+		return e, nil
 	}
 	sum, err := fileSHA256(info.Path)
 	if err != nil {
@@ -155,9 +160,9 @@ func (c *Client) identify(info *PluginInfo) (*sdk.Description, error) {
 }
 
 // remember records d as the Describe answer of the plugin file info
-// names, provided the file still has the identity and sha256 the running
-// process was verified against.
-func (c *Client) remember(info PluginInfo, d *sdk.Description) {
+// names, or failure as why it did not start, provided the file still has
+// the identity and sha256 the process was verified against.
+func (c *Client) remember(info PluginInfo, d *sdk.Description, failure string) {
 	fi, err := os.Stat(info.Path)
 	if err != nil {
 		return
@@ -167,7 +172,7 @@ func (c *Client) remember(info PluginInfo, d *sdk.Description) {
 	if !ok || e.SHA256 != info.SHA256 {
 		return
 	}
-	e.Description = d
+	e.Description, e.Failure = d, failure
 	if err := c.cache.store(e); err != nil {
 		c.hlog.Debug("plugin cache not written", "error", err)
 	}

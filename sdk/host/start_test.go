@@ -1,7 +1,10 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +77,104 @@ func TestStartErrorShowsStderr(t *testing.T) {
 				t.Errorf("Backbone(%s) error is %d bytes; want the tail only", tc.name, len(err.Error()))
 			}
 		})
+	}
+}
+
+// TestFailedStartCached: a plugin that never completes its handshake
+// costs the start timeout once; later discovery skips it at once, with a
+// warning naming it, its path and the reason, until its file changes,
+// while asking for it by name still tries it.
+func TestFailedStartCached(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	mute := writePlugin(t, dir, "mute", "#!/bin/sh\necho 'waiting for a GPU that is not there' >&2\nexec sleep 60\n")
+	copyFile(t, toyBin, filepath.Join(dir, "gozoo-backbone-toy"), nil)
+	const timeout = 1500 * time.Millisecond
+	newHost := func(log *bytes.Buffer) *host.Client {
+		t.Helper()
+		c, err := host.New(host.WithPluginPath(dir), host.WithCacheDir(cache), host.WithStartTimeout(timeout),
+			host.WithLogger(slog.New(slog.NewTextHandler(log, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	muteOf := func(all []host.Described) host.Described {
+		t.Helper()
+		for _, d := range all {
+			if d.Name == "mute" {
+				return d
+			}
+		}
+		t.Fatalf("DescribeAll = %+v; want the mute plugin in it", all)
+		return host.Described{}
+	}
+
+	var log1 bytes.Buffer
+	c1 := newHost(&log1)
+	start := time.Now()
+	all, err := c1.DescribeAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < timeout {
+		t.Errorf("first discovery took %v; want the start timeout %v spent on the mute plugin", d, timeout)
+	}
+	if m := muteOf(all); m.Err == nil || errors.Is(m.Err, host.ErrSkipped) || !strings.Contains(m.Err.Error(), "waiting for a GPU") {
+		t.Errorf("first discovery: mute plugin error %v; want its start failure with its stderr", m.Err)
+	}
+	if got := c1.Starts(); got != 2 {
+		t.Errorf("first discovery started %d processes; want 2 (toy and mute)", got)
+	}
+	c1.Close()
+
+	var log2 bytes.Buffer
+	c2 := newHost(&log2)
+	start = time.Now()
+	all, err = c2.DescribeAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if got := c2.Starts(); got != 0 {
+		t.Errorf("second discovery started %d processes; want none", got)
+	}
+	if took > timeout/2 {
+		t.Errorf("second discovery took %v; want it to skip the mute plugin at once", took)
+	}
+	m := muteOf(all)
+	if !errors.Is(m.Err, host.ErrSkipped) || !strings.Contains(m.Err.Error(), "waiting for a GPU") || !strings.Contains(m.Err.Error(), mute) {
+		t.Errorf("second discovery: mute plugin error %v; want ErrSkipped naming its path and why", m.Err)
+	}
+	warn := log2.String()
+	if n := strings.Count(warn, "skipping a plugin"); n != 1 || !strings.Contains(warn, "mute") || !strings.Contains(warn, mute) || !strings.Contains(warn, "waiting for a GPU") {
+		t.Errorf("second discovery logged %q; want one warning naming the plugin, its path and the reason", warn)
+	}
+	if offers, err := c2.Offering(context.Background(), "toy"); err != nil || len(offers) != 1 || offers[0].Name != "toy" {
+		t.Errorf("Offering(toy) = %+v, %v; want the toy plugin", offers, err)
+	}
+
+	// Asked for by name, it is tried again, and the real error comes back.
+	if _, err := c2.Describe(context.Background(), "mute"); err == nil || errors.Is(err, host.ErrSkipped) || !strings.Contains(err.Error(), "waiting for a GPU") {
+		t.Errorf("Describe(mute) = %v; want a fresh start failure", err)
+	}
+	if got := c2.Starts(); got != 1 {
+		t.Errorf("Describe(mute) by name started %d processes; want 1", got)
+	}
+	c2.Close()
+
+	// A changed file is tried again.
+	writePlugin(t, dir, "mute", "#!/bin/sh\necho 'still waiting' >&2\nexec sleep 60\n")
+	var log3 bytes.Buffer
+	c3 := newHost(&log3)
+	all, err = c3.DescribeAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := muteOf(all); m.Err == nil || errors.Is(m.Err, host.ErrSkipped) || !strings.Contains(m.Err.Error(), "still waiting") {
+		t.Errorf("after a change: mute plugin error %v; want a fresh start failure", m.Err)
+	}
+	if got := c3.Starts(); got != 1 {
+		t.Errorf("discovery after the change started %d processes; want 1 (mute)", got)
 	}
 }
