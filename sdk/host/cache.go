@@ -21,10 +21,12 @@ const cacheVersion = 1
 // replaced), the sha256 of its bytes, and, once the plugin has answered,
 // its Describe result, or the error of its failed start.
 type cacheEntry struct {
-	Version     int              `json:"version"`
-	Path        string           `json:"path"`
-	Stat        fileStat         `json:"stat"`
-	SHA256      string           `json:"sha256"`
+	Version int      `json:"version"`
+	Path    string   `json:"path"`
+	Stat    fileStat `json:"stat"`
+	SHA256  string   `json:"sha256"`
+	// Sources is a manifest plugin's sources digest (see Manifest.Sources).
+	Sources     string           `json:"sources,omitempty"`
 	Description *sdk.Description `json:"description,omitempty"`
 	// Failure is the error text of a start that failed (no handshake, an
 	// early exit, no health answer): discovery skips the file until it
@@ -57,9 +59,9 @@ func (d *describeCache) file(path string) string {
 	return filepath.Join(d.dir, hex.EncodeToString(sum[:16])+".json")
 }
 
-// lookup returns the entry for path when one is stored and st still
-// matches it.
-func (d *describeCache) lookup(path string, st fileStat) (*cacheEntry, bool) {
+// lookup returns the entry for path when one is stored and st and the
+// sources digest still match it.
+func (d *describeCache) lookup(path string, st fileStat, sources string) (*cacheEntry, bool) {
 	if d == nil || d.dir == "" {
 		return nil, false
 	}
@@ -68,7 +70,7 @@ func (d *describeCache) lookup(path string, st fileStat) (*cacheEntry, bool) {
 		return nil, false
 	}
 	var e cacheEntry
-	if err := json.Unmarshal(data, &e); err != nil || e.Version != cacheVersion || e.Path != path || e.Stat != st {
+	if err := json.Unmarshal(data, &e); err != nil || e.Version != cacheVersion || e.Path != path || e.Stat != st || e.Sources != sources {
 		return nil, false
 	}
 	if b, err := hex.DecodeString(e.SHA256); err != nil || len(b) != sha256.Size {
@@ -140,7 +142,10 @@ func (c *Client) identify(info *PluginInfo) (*cacheEntry, error) {
 		return nil, fmt.Errorf("host: plugin %s: %w", info.Path, err)
 	}
 	st := statOf(fi)
-	if e, ok := c.cache.lookup(info.Path, st); ok {
+	if info.Manifest {
+		info.sources = sourcesKey(info.Path)
+	}
+	if e, ok := c.cache.lookup(info.Path, st, info.sources); ok {
 		info.SHA256 = e.SHA256
 		return e, nil
 	}
@@ -151,7 +156,7 @@ func (c *Client) identify(info *PluginInfo) (*cacheEntry, error) {
 	// The file may have changed while it was hashed: record it only when
 	// its identity held still.
 	if fi2, err := os.Stat(info.Path); err == nil && statOf(fi2) == st {
-		if err := c.cache.store(&cacheEntry{Path: info.Path, Stat: st, SHA256: sum}); err != nil {
+		if err := c.cache.store(&cacheEntry{Path: info.Path, Stat: st, SHA256: sum, Sources: info.sources}); err != nil {
 			c.hlog.Debug("plugin cache not written", "error", err)
 		}
 	}
@@ -161,14 +166,18 @@ func (c *Client) identify(info *PluginInfo) (*cacheEntry, error) {
 
 // remember records d as the Describe answer of the plugin file info
 // names, or failure as why it did not start, provided the file still has
-// the identity and sha256 the process was verified against.
+// the identity and sha256 the process was verified against (and, for a
+// manifest, its sources the identity they had when it was found).
 func (c *Client) remember(info PluginInfo, d *sdk.Description, failure string) {
 	fi, err := os.Stat(info.Path)
 	if err != nil {
 		return
 	}
 	st := statOf(fi)
-	e, ok := c.cache.lookup(info.Path, st)
+	if info.Manifest && sourcesKey(info.Path) != info.sources {
+		return
+	}
+	e, ok := c.cache.lookup(info.Path, st, info.sources)
 	if !ok || e.SHA256 != info.SHA256 {
 		return
 	}

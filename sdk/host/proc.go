@@ -260,6 +260,11 @@ func (p *proc) clientConfig() (*goplugin.ClientConfig, string, error) {
 			return nil, "", fmt.Errorf("%s: %w", p.info.Path, err)
 		}
 		dir := filepath.Dir(p.info.Path)
+		for _, src := range m.Sources {
+			if _, err := resolveSource(dir, src); err != nil {
+				return nil, "", fmt.Errorf("host: plugin manifest %s: %w: fix \"sources\"", p.info.Path, err)
+			}
+		}
 		prog := m.Command[0]
 		if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
 			prog = filepath.Join(dir, prog)
