@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -79,7 +78,7 @@ type model struct {
 	p    *proc
 	load *backbonev1.LoadRequest
 
-	mu        sync.Mutex
+	mu        ctxMutex // held while the model loads: waiters give up with their context
 	handle    string
 	gen       int // the process generation handle belongs to
 	trainable []*backbonev1.SetTrainableRequest
@@ -124,7 +123,9 @@ func (m trainExportModel) Export(ctx context.Context, req *sdk.ExportRequest) (*
 // the model there (and replaying its SetTrainable history) when the handle
 // belongs to an older process.
 func (m *model) handleFor(ctx context.Context, rpc backbonev1.BackboneClient, gen int) (string, error) {
-	m.mu.Lock()
+	if err := m.mu.LockCtx(ctx); err != nil {
+		return "", fmt.Errorf("host: model %s of plugin %s: gave up waiting for it to load: %w", m.load.GetArch(), m.p.info.Name, err)
+	}
 	defer m.mu.Unlock()
 	if m.closed {
 		return "", fmt.Errorf("%w: model %s of plugin %s", sdk.ErrClosed, m.load.GetArch(), m.p.info.Name)
@@ -513,15 +514,18 @@ func (m *model) closeHandle(h string, gen int) error {
 	if h == "" {
 		return nil
 	}
-	m.p.mu.Lock()
+	// Bounded: a plugin that stopped answering, or one being restarted,
+	// must not hold Close.
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if m.p.mu.LockCtx(ctx) != nil {
+		return nil // a restart is under way: the handle's process is gone
+	}
 	rpc, live := m.p.rpc, m.p.gen == gen && m.p.gp != nil && !m.p.gp.Exited() && !m.p.closed
 	m.p.mu.Unlock()
 	if !live {
 		return nil
 	}
-	// Bounded: a plugin that stopped answering must not hold Close.
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
 	_, err := rpc.Close(ctx, &backbonev1.CloseRequest{Handle: h})
 	if err != nil && status.Code(err) != codes.DeadlineExceeded && !m.p.crashed(ctx, err) {
 		return fmt.Errorf("close model %s of plugin %s: %w", m.load.GetArch(), m.p.info.Name, backbonev1.FromStatus(err))

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -28,7 +27,7 @@ type proc struct {
 	c    *Client
 	info PluginInfo // SHA256 is the hash taken when the plugin was found
 
-	mu     sync.Mutex
+	mu     ctxMutex // held while a process starts: waiters give up with their context
 	gp     *goplugin.Client
 	rpc    backbonev1.BackboneClient
 	health healthpb.HealthClient
@@ -70,7 +69,9 @@ const killGrace = 500 * time.Millisecond
 // conn returns the running process's client and generation, starting the
 // process when none runs (or the last one exited or was killed).
 func (p *proc) conn(ctx context.Context) (backbonev1.BackboneClient, int, error) {
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return nil, 0, err
+	}
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, 0, fmt.Errorf("%w: plugin %s: the host client is closed", sdk.ErrClosed, p.info.Name)
@@ -84,10 +85,21 @@ func (p *proc) conn(ctx context.Context) (backbonev1.BackboneClient, int, error)
 	return p.rpc, p.gen, nil
 }
 
+// lockCtx takes p.mu, or gives up when ctx ends (another caller may be
+// starting the process, which takes up to the start timeout).
+func (p *proc) lockCtx(ctx context.Context) error {
+	if err := p.mu.LockCtx(ctx); err != nil {
+		return fmt.Errorf("host: plugin %s: gave up waiting for its process to start: %w", p.info.Name, err)
+	}
+	return nil
+}
+
 // restart replaces the process of generation gen, unless another caller
 // already did.
 func (p *proc) restart(ctx context.Context, gen int) error {
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("%w: plugin %s: the host client is closed", sdk.ErrClosed, p.info.Name)
@@ -460,7 +472,9 @@ func (p *proc) do(ctx context.Context, what string, retry bool, call func(rpc ba
 
 // description returns the plugin's cached Describe answer.
 func (p *proc) description(ctx context.Context) (*sdk.Description, error) {
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return nil, err
+	}
 	d := p.desc
 	p.mu.Unlock()
 	if d != nil {
