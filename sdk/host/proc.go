@@ -61,10 +61,16 @@ func (g *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *g
 // a call whose plugin stopped answering health checks and was killed.
 var ErrUnresponsive = errors.New("host: plugin stopped answering")
 
-// killGrace is how long a plugin may take to exit after the host asks it
-// to before it is killed outright (a stopped or hung process never
-// answers the request).
-const killGrace = 500 * time.Millisecond
+// killGrace is how long a plugin that does not answer a health check may
+// take to exit after the host asks it to before it is killed outright (a
+// stopped or hung process never answers the request); exitGrace is how
+// long one that answers may take (an interpreter may tidy up for a
+// while). go-plugin kills a process that has not exited 2 s after the
+// request itself.
+const (
+	killGrace = 500 * time.Millisecond
+	exitGrace = 3 * time.Second
+)
 
 // conn returns the running process's client and generation, starting the
 // process when none runs (or the last one exited or was killed).
@@ -148,7 +154,7 @@ func (p *proc) startLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() {
 			if s := <-ch; s.err == nil {
-				stopPlugin(gp, s.pid, nil)
+				stopPlugin(gp, s.pid, s.conn.health)
 				os.RemoveAll(sock)
 			}
 		}()
@@ -212,14 +218,26 @@ func (p *proc) stopLocked() {
 	if p.gp == nil {
 		return
 	}
-	stopPlugin(p.gp, p.pid, nil)
+	stopPlugin(p.gp, p.pid, p.health)
 	os.RemoveAll(p.sock)
 	p.gp, p.rpc, p.health, p.pid, p.sock = nil, nil, nil, 0, ""
 }
 
-// stopPlugin asks the plugin to exit and kills it when it has not within
-// killGrace, then waits for go-plugin to finish with it.
-func stopPlugin(gp *goplugin.Client, pid int, _ healthpb.HealthClient) {
+// stopPlugin asks the plugin to exit (go-plugin's graceful shutdown),
+// and kills it when it has not within exitGrace if it still answered a
+// health check (health, when not nil), else within killGrace; then waits
+// for go-plugin to finish with it. A plugin that exits when asked is not
+// killed, so a normal run logs no error for it.
+func stopPlugin(gp *goplugin.Client, pid int, health healthpb.HealthClient) {
+	grace := killGrace
+	if health != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), killGrace/2)
+		_, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName})
+		cancel()
+		if err == nil {
+			grace = exitGrace
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		gp.Kill()
@@ -228,7 +246,7 @@ func stopPlugin(gp *goplugin.Client, pid int, _ healthpb.HealthClient) {
 	select {
 	case <-done:
 		return
-	case <-time.After(killGrace):
+	case <-time.After(grace):
 	}
 	if pid > 0 && !gp.Exited() {
 		if pr, err := os.FindProcess(pid); err == nil {

@@ -2,7 +2,8 @@
 // as a gozoo plugin, for the protocol's tests. TOY_SHARED_MEMORY=off
 // serves it without the shared-memory tensor path, like a plugin that
 // predates it; TOY_START_DELAY_MS=N waits N ms before serving, like a
-// plugin that imports large libraries first.
+// plugin that imports large libraries first; TOY_EXIT_DELAY_MS=N waits N
+// ms after the host asked it to exit, like a plugin that tidies up.
 package main
 
 import (
@@ -19,4 +20,7 @@ func main() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	plugin.Serve(toyplugin.New(), plugin.WithSharedMemory(os.Getenv("TOY_SHARED_MEMORY") != "off"))
+	if ms, err := strconv.Atoi(os.Getenv("TOY_EXIT_DELAY_MS")); err == nil && ms > 0 {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
 }
