@@ -182,7 +182,7 @@ func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) sta
 		// Stopped first: go-plugin has then read all of stderr.
 		stopPlugin(gp, pid, nil)
 		os.RemoveAll(sock)
-		msg := fmt.Sprintf("host: plugin %s (%s) %s: %v", p.info.Name, p.info.Path, what, err)
+		msg := fmt.Sprintf("host: plugin %s (%s) %s", p.info.Name, p.info.Path, what)
 		return started{err: &startError{msg: tail.explain(msg), err: err}}
 	}
 	rpcc, err := gp.Client()
@@ -193,7 +193,7 @@ func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) sta
 			return started{err: fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
 				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)}
 		}
-		return fail(0, "did not start", err)
+		return fail(0, p.noHandshake(err), err)
 	}
 	pid := 0
 	if rc := gp.ReattachConfig(); rc != nil {
@@ -201,15 +201,33 @@ func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) sta
 	}
 	raw, err := rpcc.Dispense(backbonev1.PluginName)
 	if err != nil {
-		return fail(pid, "does not serve a backbone", err)
+		return fail(pid, fmt.Sprintf("does not serve a backbone: %v", err), err)
 	}
 	conn := raw.(*pluginConn)
 	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.startTimeout(p.info.Manifest))
 	defer cancel()
 	if _, err := conn.health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName}); err != nil {
-		return fail(pid, "failed its health check", err)
+		return fail(pid, fmt.Sprintf("failed its health check: %v", err), err)
 	}
 	return started{conn: conn, pid: pid}
+}
+
+// noHandshake says, in place of go-plugin's generic text, how the
+// plugin failed to print its handshake.
+func (p *proc) noHandshake(err error) string {
+	text := err.Error()
+	first, rest, _ := strings.Cut(text, "\n")
+	switch {
+	case strings.Contains(text, "timeout while waiting for plugin to start"):
+		return fmt.Sprintf("printed no handshake within its start timeout of %v", p.c.cfg.startTimeout(p.info.Manifest))
+	case strings.Contains(text, "plugin exited before we could connect"),
+		strings.Contains(rest, "Failed to read any lines from plugin's stdout"):
+		return "exited before printing its handshake on stdout"
+	case strings.HasPrefix(first, "Unrecognized remote plugin message: "):
+		return fmt.Sprintf("printed %q on stdout where its handshake (1|1|unix|SOCKET|grpc|CERT) belongs: is it a gozoo plugin, built against this gozoo?",
+			strings.TrimPrefix(first, "Unrecognized remote plugin message: "))
+	}
+	return "did not start: " + text
 }
 
 // stopLocked stops the current process, if any, and removes its socket

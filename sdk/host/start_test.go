@@ -46,9 +46,9 @@ func TestStartErrorShowsStderr(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{"exits", []string{"exits", "socket path too long: /very/long/path", "starting"}, nil},
-		{"garbage", []string{"ValueError: bad config"}, nil},
-		{"mute", []string{"loading a large library", "timeout"}, nil},
+		{"exits", []string{"exits", "exited before printing its handshake", "socket path too long: /very/long/path", "starting"}, []string{"This usually means"}},
+		{"garbage", []string{`printed "not a handshake" on stdout`, "ValueError: bad config"}, []string{"This usually means"}},
+		{"mute", []string{"loading a large library", "no handshake within its start timeout of 1s"}, nil},
 		{"silent", []string{"printed nothing on stderr"}, nil},
 		// The last 20 lines: the traceback's end, not its first noise.
 		{"py", []string{"ModuleNotFoundError: No module named torch", "Traceback"}, []string{strings.Repeat("import noise\n", 18)}},
