@@ -36,6 +36,9 @@ type meta struct {
 	Fingerprint string             `json:"fingerprint"`
 	Layers      []string           `json:"layers"`
 	RowShapes   map[string][]int64 `json:"row_shapes,omitempty"`
+	// Classes name the labels; ModelClasses the model's outputs.
+	Classes      []string `json:"classes,omitempty"`
+	ModelClasses []string `json:"model_classes,omitempty"`
 }
 
 type chunkIndex struct {
@@ -126,6 +129,15 @@ func (w *Writer) rowBytes() int64 {
 		n += 4 * sdk.NumElements(w.meta.RowShapes[l])
 	}
 	return n
+}
+
+// SetClasses records the names of the labels (label i is classes[i]) and
+// of the model's outputs (logit j is modelClasses[j]); either may be nil.
+// The output file carries them: "classes" and "model_classes" string
+// arrays in .npz, the same keys (JSON lists) in .safetensors metadata.
+// Call it before Finish.
+func (w *Writer) SetClasses(classes, modelClasses []string) {
+	w.meta.Classes, w.meta.ModelClasses = classes, modelClasses
 }
 
 // Next is the number of dataset positions already processed (written or
@@ -366,6 +378,17 @@ func (w *Writer) writeNPZ(f io.Writer) error {
 	for _, r := range rows {
 		binary.Write(zw, binary.LittleEndian, r.Label)
 	}
+	for _, c := range []struct {
+		name string
+		ss   []string
+	}{{"classes", w.meta.Classes}, {"model_classes", w.meta.ModelClasses}} {
+		if len(c.ss) == 0 {
+			continue
+		}
+		if err := writeStrings(z, c.name, c.ss); err != nil {
+			return err
+		}
+	}
 	if len(skipped) > 0 {
 		sp, se := make([]string, len(skipped)), make([]string, len(skipped))
 		for i, s := range skipped {
@@ -404,6 +427,14 @@ func (w *Writer) writeSafetensors(f io.Writer) error {
 	}
 	pj, _ := json.Marshal(paths)
 	md := map[string]string{"paths": string(pj), "format": "gozoo-features"}
+	if len(w.meta.Classes) > 0 {
+		cj, _ := json.Marshal(w.meta.Classes)
+		md["classes"] = string(cj)
+	}
+	if len(w.meta.ModelClasses) > 0 {
+		cj, _ := json.Marshal(w.meta.ModelClasses)
+		md["model_classes"] = string(cj)
+	}
 	if len(skipped) > 0 {
 		sj, _ := json.Marshal(skipped)
 		md["skipped"] = string(sj)
