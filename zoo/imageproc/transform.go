@@ -72,6 +72,22 @@ func ResizedSize(w, h, size int) (int, int) {
 
 // Apply transforms img into dst (len t.Len(), CHW float32).
 func (t Transform) Apply(img *RGB, dst []float32) error {
+	if err := t.check(img, dst); err != nil {
+		return err
+	}
+	if t.Grayscale {
+		img = gray3(img)
+	}
+	img, top, left, err := t.resizeCrop(img)
+	if err != nil {
+		return err
+	}
+	t.normalize(img, top, left, dst)
+	return nil
+}
+
+// check reports a transform, destination or image that Apply cannot use.
+func (t Transform) check(img *RGB, dst []float32) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -84,20 +100,22 @@ func (t Transform) Apply(img *RGB, dst []float32) error {
 	if min(img.W, img.H) < t.MinSide {
 		return fmt.Errorf("%w: %dx%d is below the %d-pixel minimum side (lower min_side in the preprocessing to accept it)", ErrTooSmall, img.W, img.H, t.MinSide)
 	}
-	if t.Grayscale {
-		img = gray3(img)
-	}
+	return nil
+}
+
+// resizeCrop is Resize followed by the geometry of CenterCrop: it returns
+// the resized (and, when the crop is larger, zero-padded) image and the
+// top-left corner of the CropH x CropW window in it.
+func (t Transform) resizeCrop(img *RGB) (out *RGB, top, left int, err error) {
 	if t.ResizeSize > 0 {
 		w, h := ResizedSize(img.W, img.H, t.ResizeSize)
 		if w < 1 || h < 1 {
-			return fmt.Errorf("%w: %dx%d resized to %dx%d", ErrTooSmall, img.W, img.H, w, h)
+			return nil, 0, 0, fmt.Errorf("%w: %dx%d resized to %dx%d", ErrTooSmall, img.W, img.H, w, h)
 		}
 		img = Resize(img, w, h, t.Interp)
 	}
 	// CenterCrop: torchvision rounds the offsets half to even (Python's
 	// round) and pads with zeros when the crop is larger than the image.
-	top := int(math.RoundToEven(float64(img.H-t.CropH) / 2))
-	left := int(math.RoundToEven(float64(img.W-t.CropW) / 2))
 	if t.CropH > img.H || t.CropW > img.W {
 		// torchvision pads (zeros) to the crop size first, then crops
 		// the centre of the padded image.
@@ -116,9 +134,15 @@ func (t Transform) Apply(img *RGB, dst []float32) error {
 			copy(p.Pix[3*((y+padT)*pw+padL):], img.Pix[3*y*img.W:3*(y+1)*img.W])
 		}
 		img = p
-		top = int(math.RoundToEven(float64(img.H-t.CropH) / 2))
-		left = int(math.RoundToEven(float64(img.W-t.CropW) / 2))
 	}
+	top = int(math.RoundToEven(float64(img.H-t.CropH) / 2))
+	left = int(math.RoundToEven(float64(img.W-t.CropW) / 2))
+	return img, top, left, nil
+}
+
+// normalize is ToTensor and Normalize of the CropH x CropW window of img
+// whose top-left corner is (left, top), into dst.
+func (t Transform) normalize(img *RGB, top, left int, dst []float32) {
 	plane := t.CropH * t.CropW
 	var lut [3][256]float32
 	for c := 0; c < 3; c++ {
@@ -136,7 +160,6 @@ func (t Transform) Apply(img *RGB, dst []float32) error {
 			dst[2*plane+i] = lut[2][row[3*x+2]]
 		}
 	}
-	return nil
 }
 
 // Load decodes the file at path and applies t; errors name the path.
@@ -151,12 +174,11 @@ func (t Transform) Load(path string, dst []float32) error {
 	return nil
 }
 
-// gray3 is PIL's convert("L") (L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16)
-// replicated to three channels.
+// gray3 is PIL's convert("L") replicated to three channels.
 func gray3(img *RGB) *RGB {
 	out := NewRGB(img.W, img.H)
 	for i := 0; i < len(img.Pix); i += 3 {
-		l := uint8((19595*uint32(img.Pix[i]) + 38470*uint32(img.Pix[i+1]) + 7471*uint32(img.Pix[i+2]) + 0x8000) >> 16)
+		l := luma(img.Pix[i], img.Pix[i+1], img.Pix[i+2])
 		out.Pix[i], out.Pix[i+1], out.Pix[i+2] = l, l, l
 	}
 	return out
