@@ -82,6 +82,7 @@ the gozoo binary.`,
 		NewCmdExtract(f, nil),
 		NewCmdZoo(f, nil),
 		NewCmdFinetune(f, nil),
+		NewCmdEval(f, nil),
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
 	)
