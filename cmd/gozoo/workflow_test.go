@@ -254,6 +254,13 @@ func TestWorkflow(t *testing.T) {
 		t.Errorf("eval --model best.local top-1 = %v; finetune's best validation top-1 is %v", best.Top1, metrics.BestValAcc)
 	}
 
+	// --keep last,best keeps the last epoch (to resume from) and the best.
+	user(t, gozoo, work, true, "finetune", "--model", zoo.DefaultModel, "--data", "data", "--out", "runs/keep", "--epochs", "2", "--keep", "last,best")
+	mustExist(t, work, "runs/keep/epoch-002.pth", "runs/keep/epoch-002.gozoo.json", "runs/keep/epoch-002.trainstate", "runs/keep/best.pth", "runs/keep/best.gozoo.json")
+	if left, _ := filepath.Glob(filepath.Join(work, "runs/keep/epoch-001*")); len(left) > 0 {
+		t.Errorf("--keep last,best left %q", left)
+	}
+
 	// Classes by name. The same checkpoint under a card whose class names
 	// are others, and a tree renamed accordingly whose torchvision order is
 	// not the model's: eval matches by name, so its accuracy is the same.
