@@ -486,6 +486,17 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	var cur FinetuneEpoch
 	lastCkpt := o.Resume
 	best := -1.0
+	if o.Resume != "" {
+		// A resumed run competes with the best epoch so far.
+		if c, err := zoo.ReadCard(filepath.Join(o.Out, "best.pth")); err == nil && c != nil && c.Training != nil {
+			best = c.Training.ValAccuracy
+			if val == nil {
+				best = float64(c.Training.Epoch)
+			}
+			res.Best, res.BestEpoch, res.BestValAcc = filepath.Join(o.Out, "best.pth"), c.Training.Epoch, c.Training.ValAccuracy
+			fmt.Fprintf(o.f.Err, "best so far: %s (epoch %d, val accuracy %.4f)\n", res.Best, res.BestEpoch, res.BestValAcc)
+		}
+	}
 	err = tr.Train(runCtx, req, func(e *sdk.TrainEvent) error {
 		switch {
 		case e.Validation:
