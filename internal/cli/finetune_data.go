@@ -116,8 +116,14 @@ func trainBatches(ctx context.Context, train *imageSet, val *labelled, tf imagep
 		if val != nil {
 			nval = len(val.Labels)
 		}
+		// One shuffling stream for the run; a resumed run skips the
+		// epochs already done, so it shuffles as the whole run would.
+		shuffle := rand.New(rand.NewSource(seed))
+		for e := 1; e < first; e++ {
+			shuffle.Perm(len(train.Labels))
+		}
 		for epoch := first; ; epoch++ {
-			order := rand.New(rand.NewSource(augmentSeed(seed, epoch, -1))).Perm(len(train.Labels))
+			order := shuffle.Perm(len(train.Labels))
 			for i := 0; i < len(order); i += size {
 				b, err := augmentBatch(train, order[i:min(i+size, len(order))], tf, aug, seed, epoch, workers)
 				if err != nil {
