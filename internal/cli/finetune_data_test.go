@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"math/rand"
 	"slices"
 	"strings"
@@ -117,6 +118,33 @@ func TestMatchClasses(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("matchClasses(%q, %q) = %v, %v; want %v", c.tree, c.model, got, err, c.want)
+		}
+	}
+}
+
+func TestWorkflowUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"finetune", "--arch", "resnet18", "--data", dir, "--out", dir, "--augment", "crop=2-3"}, "--augment"},
+		{[]string{"finetune", "--arch", "resnet18", "--data", dir, "--out", dir, "--keep", "best"}, "--keep"},
+		{[]string{"finetune", "--data", dir, "--out", dir}, "--arch or --model"},
+		{[]string{"eval", dir}, "--model NAME"},
+		{[]string{"eval", "--arch", "resnet18", "--batch-size", "0", dir}, "--batch-size"},
+	} {
+		_, _, err := execute(t, &Factory{}, c.args...)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("gozoo %s = %v; want a usage error naming %s", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+}
+
+func TestResumeEpoch(t *testing.T) {
+	for path, want := range map[string]int{"runs/ft/epoch-003.pth": 4, "epoch-010.pth": 11, "best.pth": 1} {
+		if got := resumeEpoch(path); got != want {
+			t.Errorf("resumeEpoch(%q) = %d; want %d", path, got, want)
 		}
 	}
 }
