@@ -229,7 +229,7 @@ func TestWorkflow(t *testing.T) {
 	if err != nil || !slices.Equal(labels, metrics.Classes) || !slices.Equal(model, metrics.Classes) {
 		t.Errorf("feats/val.npz classes = %q, model classes %q, %v; want %q", labels, model, err, metrics.Classes)
 	}
-	if names := npzNames(t, filepath.Join(work, "feats/val.npz")); !slices.Equal(names, []string{"avgpool.npy", "classes.npy", "label.npy", "model_classes.npy", "path.npy"}) {
+	if names := npzNames(t, filepath.Join(work, "feats/val.npz")); !slices.Equal(names, []string{"avgpool.npy", "classes.npy", "info_model.npy", "info_transform.npy", "label.npy", "model_classes.npy", "path.npy"}) {
 		t.Errorf("feats/val.npz holds %q", names)
 	}
 

@@ -196,6 +196,7 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 		}
 	}
 	w.SetClasses(classes, o.spec.Classes)
+	w.SetInfo(map[string]string{"model": o.Model.Arch + " (" + o.spec.Source + ")", "transform": pre.String() + " (" + o.spec.PreSource + ")"})
 	skipped := w.Skipped()
 	rows := w.Rows()
 	if err := w.Finish(); err != nil {

@@ -390,14 +390,8 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
-	// Paths cross to the plugin absolute: its working directory is its own.
-	load := o.Model
-	if load.Weights != "" {
-		if load.Weights, err = filepath.Abs(load.Weights); err != nil {
-			return err
-		}
-	}
-	model, r, err := o.f.load(ctx, &load)
+	o.Model.train = true
+	model, r, err := o.f.load(ctx, &o.Model)
 	if err != nil {
 		return err
 	}

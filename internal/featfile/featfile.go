@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -39,6 +40,8 @@ type meta struct {
 	// Classes name the labels; ModelClasses the model's outputs.
 	Classes      []string `json:"classes,omitempty"`
 	ModelClasses []string `json:"model_classes,omitempty"`
+	// Info holds notes such as the model and the transform used.
+	Info map[string]string `json:"info,omitempty"`
 }
 
 type chunkIndex struct {
@@ -140,6 +143,12 @@ func (w *Writer) SetClasses(classes, modelClasses []string) {
 	w.meta.Classes, w.meta.ModelClasses = classes, modelClasses
 }
 
+// SetInfo records notes on how the features were made (keys such as
+// "model" and "transform"). The output file carries each as a
+// one-element string array in .npz (named info_KEY) and as metadata KEY in
+// .safetensors. Call it before Finish.
+func (w *Writer) SetInfo(info map[string]string) { w.meta.Info = info }
+
 // Next is the number of dataset positions already processed (written or
 // skipped); a resumed run starts there.
 func (w *Writer) Next() int { return w.next }
@@ -213,6 +222,15 @@ func (w *Writer) Append(rows []Row, feats map[string]*sdk.Tensor, skipped []Skip
 	w.chunks = append(w.chunks, c)
 	w.next = next
 	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func equalShape(a, b []int64) bool {
@@ -389,6 +407,11 @@ func (w *Writer) writeNPZ(f io.Writer) error {
 			return err
 		}
 	}
+	for _, k := range sortedKeys(w.meta.Info) {
+		if err := writeStrings(z, "info_"+k, []string{w.meta.Info[k]}); err != nil {
+			return err
+		}
+	}
 	if len(skipped) > 0 {
 		sp, se := make([]string, len(skipped)), make([]string, len(skipped))
 		for i, s := range skipped {
@@ -434,6 +457,11 @@ func (w *Writer) writeSafetensors(f io.Writer) error {
 	if len(w.meta.ModelClasses) > 0 {
 		cj, _ := json.Marshal(w.meta.ModelClasses)
 		md["model_classes"] = string(cj)
+	}
+	for k, v := range w.meta.Info {
+		if _, taken := md[k]; !taken {
+			md[k] = v
+		}
 	}
 	if len(skipped) > 0 {
 		sj, _ := json.Marshal(skipped)
