@@ -285,6 +285,24 @@ func TestWorkflow(t *testing.T) {
 	if byName.Top1 != rep.Top1 || byName.MeanClassAcc != rep.MeanClassAcc {
 		t.Errorf("eval of the renamed tree: top-1 %v, mean per-class %v; want %v, %v as on the original names", byName.Top1, byName.MeanClassAcc, rep.Top1, rep.MeanClassAcc)
 	}
+	// finetune matches by name too: from other.pth on a tree of its
+	// classes (in another order on disk) the head is kept and the labels
+	// follow the model's order, so with nothing learnt (the backbone
+	// frozen, and a learning rate of 1e-12, whose steps are below float32's
+	// resolution of the head's weights) validation scores what eval scored.
+	writeTree(t, filepath.Join(work, "renamed2", "train"), 0, 5, renamed)
+	writeTree(t, filepath.Join(work, "renamed2", "val"), 3000, 10, renamed)
+	_, stderr = user(t, gozoo, work, true, "finetune", "--weights", "other.pth", "--data", "renamed2", "--out", "runs/same",
+		"--epochs", "1", "--lr", "1e-12", "--freeze", "*", "--unfreeze", "fc.*")
+	if !strings.Contains(stderr, "head: kept") {
+		t.Errorf("finetune on the model's own classes does not keep the head")
+	}
+	var same zoo.ModelCard
+	readJSON(t, filepath.Join(work, "runs/same/epoch-001.gozoo.json"), &same)
+	if !slices.Equal(same.Classes, other.Classes) || same.Training.ValAccuracy != rep.Top1 {
+		t.Errorf("finetune from other.pth: classes %q, validation top-1 %v; want the model's %q and eval's %v", same.Classes, same.Training.ValAccuracy, other.Classes, rep.Top1)
+	}
+
 	// A tree whose names sort differently as bytes and as torchvision
 	// sorts them (Latin-1 bytes beside an emoji) is not the model's:
 	// refused, with the difference.
