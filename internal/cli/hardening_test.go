@@ -24,29 +24,30 @@ import (
 )
 
 var (
-	gozooOnce sync.Once
-	gozooBin  string
-	gozooErr  error
+	cliOnce sync.Once
+	cliBin  string
+	cliErr  error
 )
 
 // gozoo builds the gozoo command once per test process.
-func gozoo(t *testing.T) string {
+func gozoo(t testing.TB) string {
 	t.Helper()
-	gozooOnce.Do(func() {
+	cliOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gozoo-cli-test-")
 		if err != nil {
-			gozooErr = err
+			cliErr = err
 			return
 		}
-		gozooBin = filepath.Join(dir, "gozoo")
-		if out, err := exec.Command("go", "build", "-o", gozooBin, "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput(); err != nil {
-			gozooErr = fmt.Errorf("go build gozoo: %v\n%s", err, out)
+		testenv.AtCleanup(func() { os.RemoveAll(dir) })
+		cliBin = filepath.Join(dir, "gozoo")
+		if out, err := exec.Command("go", "build", "-o", cliBin, "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("go build gozoo: %v\n%s", err, out)
 		}
 	})
-	if gozooErr != nil {
-		t.Fatal(gozooErr)
+	if cliErr != nil {
+		t.Fatal(cliErr)
 	}
-	return gozooBin
+	return cliBin
 }
 
 // toyPlugin returns the toy plugin binary.

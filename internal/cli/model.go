@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
+	"github.com/gozoo/gozoo/sdk/ort"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +43,7 @@ func (m *modelFlags) register(cmd *cobra.Command, withArchFlag bool) {
 	fl.IntVar(&m.NumClasses, "num-classes", 0, "classifier outputs, when they differ from the arch's default")
 	fl.StringSliceVar(&m.Opts, "opt", nil, "arch options as key=value[,key=value] (gozoo layers ARCH lists them)")
 	fl.StringVar(&m.Device, "device", "cpu", "execution device: cpu, cuda, cuda:N or tensorrt")
-	fl.IntVar(&m.Threads, "threads", 0, "intra-op threads (0: ONNX Runtime's default)")
+	fl.IntVar(&m.Threads, "threads", 0, "intra-op threads (0: ONNX Runtime's default; at most 4 per CPU)")
 	fl.Int64Var(&m.Seed, "seed", 0, "seed of the random init when no --weights")
 }
 
@@ -49,6 +52,9 @@ func (m *modelFlags) request() (*sdk.LoadRequest, error) {
 	opts, err := parseOpts(m.Opts)
 	if err != nil {
 		return nil, err
+	}
+	if m.Threads < 0 || m.Threads > ort.MaxThreads() {
+		return nil, usageErrorf("--threads %d: give 0 (ONNX Runtime's default) up to %d (4 per CPU)", m.Threads, ort.MaxThreads())
 	}
 	if m.NumClasses < 0 {
 		return nil, usageErrorf("--num-classes %d: must be positive", m.NumClasses)
@@ -84,6 +90,18 @@ func parseOpts(kvs []string) (map[string]string, error) {
 		out[k] = strings.TrimSpace(v)
 	}
 	return out, nil
+}
+
+// withOptions names the options given, for an error that blames one.
+func withOptions(err error, opts map[string]string) string {
+	if !errors.Is(err, sdk.ErrBadOption) || len(opts) == 0 {
+		return ""
+	}
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		kv = append(kv, k+"="+opts[k])
+	}
+	return " with options " + strings.Join(kv, ",")
 }
 
 // resolved is a backbone chosen for an arch, with its description.
@@ -270,7 +288,7 @@ func (f *Factory) load(ctx context.Context, m *modelFlags) (sdk.Model, *resolved
 	}
 	model, err := r.BB.Load(ctx, req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load %s from plugin %s: %w", m.Arch, r.Plugin, err)
+		return nil, nil, fmt.Errorf("load %s from plugin %s%s: %w", m.Arch, r.Plugin, withOptions(err, req.Options), err)
 	}
 	return model, r, nil
 }

@@ -167,16 +167,13 @@ func (f *Factory) resolveSpec(ctx context.Context, m *modelFlags, c *catalogFlag
 			}
 			s.Source = "--arch " + m.Arch + ", no model card beside " + m.Weights
 		}
-		s.ID = m.Arch + "@" + m.Weights
-		if st, err := os.Stat(m.Weights); err == nil {
-			s.ID += fmt.Sprintf("/%d/%d", st.Size(), st.ModTime().UnixNano())
-		}
+		s.ID = m.Arch // the weights' sha256 is part of a run's settings
 	default:
 		if m.Arch == "" {
 			return nil, usageErrorf("give --model NAME (gozoo zoo list) or --arch ARCH")
 		}
 		s.Source = "--arch " + m.Arch + ", seeded random weights"
-		s.ID = m.Arch + "@"
+		s.ID = m.Arch
 	}
 	s.Pre, s.PreSource = zoo.ImageNetPreprocess(), "torchvision's ImageNet eval transform, the default for --arch"
 	if s.Card != nil {

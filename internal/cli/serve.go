@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,8 +190,25 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 			m.InputShape = []int64{3, -1, -1}
 		}
 		for _, opt := range r.Arch.Options {
-			if opt.Name == "batch_first" {
-				m.Lengths = true
+			if opt.Name != "batch_first" {
+				continue
+			}
+			// A sequence model: [N, T, F] rows of any length T, with
+			// their valid lengths.
+			if seqMajor(r, &o.Model) {
+				return nil, usageErrorf("--arch %s: serving batches rows along the first dimension: use --opt batch_first=true", o.Model.Arch)
+			}
+			m.Lengths = true
+			if in := r.Arch.Input.Shape; len(in) == 3 {
+				f := in[2]
+				if v, ok := req.Options["input_size"]; ok {
+					if f, err = strconv.ParseInt(v, 10, 64); err != nil || f < 1 {
+						return nil, usageErrorf("--opt input_size=%s: want a positive integer", v)
+					}
+				}
+				m.InputShape = []int64{-1, f}
+			} else if len(in) == 2 {
+				m.InputShape = []int64{-1} // token ids [N, T]
 			}
 		}
 		m.Open = serve.Plugin(r.Plugin, *req, hostOpts...)
@@ -269,7 +287,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen --http %s: %w", o.HTTP, err), s.Close())
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: o.Timeout, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(hl) }()
 	var gs *grpc.Server

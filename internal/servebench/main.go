@@ -70,7 +70,7 @@ func run(gozoo, plugins, python string, threads, size, n, n1 int) error {
 	for _, mode := range []struct {
 		name string
 		args []string
-	}{{"gozoo batching on", []string{"--max-batch", "16", "--max-delay", "2ms"}}, {"gozoo batching off", []string{"--max-batch", "1"}}} {
+	}{{"gozoo batching on", []string{"--max-batch", "8", "--max-delay", "2ms"}}, {"gozoo batching off", []string{"--max-batch", "1"}}} {
 		args := append([]string{"--plugin-path", plugins, "serve", "--arch", "resnet18", "--weights", weights, "--name", "m",
 			"--threads", strconv.Itoa(threads), "--http", "127.0.0.1:0", "--grpc", "", "--queue", "256"}, mode.args...)
 		cmd, addr, err := start(gozoo, args, regexp.MustCompile(`listening: http (\S+),`))

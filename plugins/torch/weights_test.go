@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/internal/testenv"
@@ -82,4 +83,53 @@ func TestHostConvertsWeights(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "gozoo-weights-*")); len(left) != 0 {
 		t.Errorf("after Client.Close: %v; want no converted-weights folder", left)
 	}
+}
+
+// BenchmarkLoadConverted measures what the host's conversion costs a
+// torch Load: a resnet18 .pth (read by the bridge, written as safetensors,
+// then read by the plugin) against the same weights given as safetensors
+// (read by the plugin directly), in the same run. It reports the ratio.
+func BenchmarkLoadConverted(b *testing.B) {
+	dir := b.TempDir()
+	pth := filepath.Join(dir, "r18.pth")
+	testenv.RunPython(b, "testdata/make_weights.py", "resnet18", pth, "0", "10")
+	sd, err := bridge.Load(pth)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := filepath.Join(dir, "r18.safetensors")
+	f, err := os.Create(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := bridge.WriteSafetensors(f, sd); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	bb, _ := start(b)
+	ctx := context.Background()
+	load := func(path string) time.Duration {
+		t0 := time.Now()
+		m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "resnet18", WeightsPath: path, Options: map[string]string{"num_classes": "10"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t0)
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	load(st) // warm up the plugin
+	b.ResetTimer()
+	var conv, direct time.Duration
+	for i := 0; i < b.N; i++ {
+		conv += load(pth)
+		direct += load(st)
+	}
+	b.ReportMetric(float64(conv.Milliseconds())/float64(b.N), "ms/load-pth")
+	b.ReportMetric(float64(direct.Milliseconds())/float64(b.N), "ms/load-safetensors")
+	b.ReportMetric(float64(conv)/float64(direct), "pth/safetensors")
 }

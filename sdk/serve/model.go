@@ -53,7 +53,8 @@ type Model struct {
 	// rows are refused. 1 turns dynamic batching off. Default 8.
 	MaxBatch int
 	// MaxDelay is how long the first request of a batch waits for others
-	// to join it. Default 2ms.
+	// to join it. 0 batches only the requests already waiting when an
+	// instance becomes free.
 	MaxDelay time.Duration
 	// MaxQueue bounds the requests waiting for an instance; beyond it
 	// requests are refused with 503 (gRPC UNAVAILABLE). Default 64.
@@ -538,6 +539,32 @@ func (m *model) describe(ctx context.Context, first *Instance) error {
 	if err != nil {
 		return fmt.Errorf("serve: model %s: list layers: %w", cfg.Name, err)
 	}
+	// With free input dimensions, a second probe of other sizes tells
+	// which output dimensions follow them.
+	free := map[string][]bool{}
+	if slices.Contains(m.rowShape, -1) {
+		probe2 := slices.Clone(probe)
+		for i, d := range m.rowShape {
+			if d < 0 {
+				probe2[i+1] = 2*probe[i+1] + 1
+			}
+		}
+		layers2, err := first.Model.Layers(ctx, &sdk.LayersRequest{InputShape: probe2})
+		if err != nil {
+			return fmt.Errorf("serve: model %s: list layers: %w", cfg.Name, err)
+		}
+		for _, l := range layers2 {
+			for _, l1 := range layers {
+				if l1.Name == l.Name {
+					f := make([]bool, len(l1.Shape))
+					for i := range f {
+						f[i] = len(l.Shape) != len(l1.Shape) || l.Shape[i] != l1.Shape[i]
+					}
+					free[l.Name] = f
+				}
+			}
+		}
+	}
 	byName := map[string]sdk.Layer{}
 	var names []string
 	for _, l := range layers {
@@ -568,10 +595,9 @@ func (m *model) describe(ctx context.Context, first *Instance) error {
 		}
 		shape := slices.Clone(l.Shape)
 		shape[0] = -1
-		// Free input dimensions leave the matching output dimensions
-		// free too; report them as -1 rather than the probe's size.
-		if slices.Contains(m.rowShape, -1) {
-			for i := 1; i < len(shape); i++ {
+		// Output dimensions that follow free input dimensions are free.
+		for i, f := range free[name] {
+			if f && i < len(shape) {
 				shape[i] = -1
 			}
 		}

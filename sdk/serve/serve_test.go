@@ -735,3 +735,22 @@ func TestReadinessFollowsInstances(t *testing.T) {
 		t.Errorf("restart counter = %v; want 1", got)
 	}
 }
+
+func TestGRPCErrorCodes(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		code codes.Code
+	}{
+		{badRequest("x"), codes.InvalidArgument},
+		{&Error{Status: http.StatusNotFound}, codes.NotFound},
+		{&Error{Status: http.StatusRequestEntityTooLarge}, codes.ResourceExhausted},
+		{&Error{Status: http.StatusServiceUnavailable, RetryAfter: 1}, codes.Unavailable},
+		{&Error{Status: http.StatusGatewayTimeout}, codes.DeadlineExceeded},
+		{&Error{Status: statusClientClosed}, codes.Canceled},
+		{errors.New("other"), codes.Internal},
+	} {
+		if got := status.Code(grpcError(tt.err)); got != tt.code {
+			t.Errorf("grpcError(%v) = %v; want %v", tt.err, got, tt.code)
+		}
+	}
+}

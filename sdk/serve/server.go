@@ -172,9 +172,6 @@ func (s *Server) add(ctx context.Context, cfg Model) error {
 	if cfg.MaxDelay < 0 {
 		return fmt.Errorf("serve: model %s: MaxDelay %v: want 0 or more", cfg.Name, cfg.MaxDelay)
 	}
-	if cfg.MaxDelay == 0 && cfg.MaxBatch > 1 {
-		cfg.MaxDelay = 2 * time.Millisecond
-	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 64
 	}
