@@ -31,6 +31,8 @@ type ExtractOptions struct {
 	Images imageFlags
 	// ONNX names a .onnx file served by the onnx plugin (arch "onnx").
 	ONNX string
+
+	spec *modelSpec // set by resolveImageModel
 }
 
 // NewCmdExtract returns `gozoo extract`.

@@ -57,6 +57,46 @@ COMMON_OPTIONS = [
     ("strip_prefix", "", "prefix to strip from every checkpoint key before matching, e.g. module. for a checkpoint saved from nn.DataParallel", False),
 ]
 ARCH_OPTIONS = [("num_classes", "1000", "output features of the classifier", False)] + COMMON_OPTIONS
+# ResNets also take the base width, as gozoo's resnet plugin does.
+RESNET_OPTIONS = ARCH_OPTIONS + [("width", "64", "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names", False)]
+RESNETS = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+           "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"}
+
+
+def arch_options(arch):
+    """The options arch takes."""
+    if arch == MODULE:
+        return MODULE_OPTIONS
+    if arch == TORCHSCRIPT:
+        return SCRIPT_OPTIONS
+    return RESNET_OPTIONS if arch in RESNETS else ARCH_OPTIONS
+
+
+def slim_resnet(net, width):
+    """Rebuilds torchvision ResNet net with base channel count width
+    (torchvision's is 64): conv1 and layer1 have width channels and each
+    stage doubles it; module and parameter names stay torchvision's. The
+    new modules get torchvision's ResNet init."""
+    from torchvision.models.resnet import Bottleneck, BasicBlock
+    block = Bottleneck if isinstance(net.layer1[0], Bottleneck) else BasicBlock
+    layers = [len(getattr(net, "layer%d" % i)) for i in range(1, 5)]
+    norm = net._norm_layer
+    net.inplanes = width
+    net.dilation = 1
+    net.conv1 = torch.nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = norm(width)
+    net.layer1 = net._make_layer(block, width, layers[0])
+    net.layer2 = net._make_layer(block, 2 * width, layers[1], stride=2)
+    net.layer3 = net._make_layer(block, 4 * width, layers[2], stride=2)
+    net.layer4 = net._make_layer(block, 8 * width, layers[3], stride=2)
+    net.fc = torch.nn.Linear(8 * width * block.expansion, net.fc.out_features)
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm)):
+            torch.nn.init.constant_(m.weight, 1)
+            torch.nn.init.constant_(m.bias, 0)
+    return net
 MODULE_OPTIONS = [
     ("factory", "", "package.module:factory returning the nn.Module (its code runs: name only code you trust)", False),
     ("path", "", "folder added to the Python path to import the factory's package", True),
@@ -395,7 +435,7 @@ def build(req):
     if req.threads > 0:
         torch.set_num_threads(req.threads)
     torch.manual_seed(req.seed)
-    known = {MODULE: MODULE_OPTIONS, TORCHSCRIPT: SCRIPT_OPTIONS}.get(req.arch, ARCH_OPTIONS)
+    known = arch_options(req.arch)
     for k in opts:
         if k not in [o[0] for o in known]:
             raise GozooError("BAD_OPTION", "option %r: %s takes %s" % (k, req.arch, ", ".join(o[0] for o in known)))
@@ -447,6 +487,14 @@ def build(req):
         if req.arch in ("inception_v3", "googlenet"):
             kw.update(aux_logits=True, init_weights=True)
         net = ctor(**kw)
+        if opts.get("width", "64") != "64":
+            try:
+                width = int(opts["width"])
+            except ValueError:
+                width = 0
+            if width < 1 or width > 4096:
+                raise GozooError("BAD_OPTION", "width=%r: give the base channel count, a positive integer (torchvision's is 64)" % opts["width"])
+            net = slim_resnet(net, width)
     else:
         raise GozooError("UNKNOWN_ARCH", "torch: arch %r: the plugin offers %s, %s and %s" % (req.arch, ", ".join(ARCHS), MODULE, TORCHSCRIPT))
     inputs = None

@@ -69,7 +69,7 @@ class Backbone(pb_grpc.BackboneServicer):
         # safe reader, so no pickle from a user's file runs here.
         d.capabilities.CopyFrom(pb.Capabilities(extract=True, train=True, export=True, devices=devs,
                                                 weights_formats=[pb.WEIGHTS_FORMAT_SAFETENSORS]))
-        entries = [(n, shape, doc, models.ARCH_OPTIONS) for n, (shape, doc) in models.ARCHS.items()]
+        entries = [(n, shape, doc, models.arch_options(n)) for n, (shape, doc) in models.ARCHS.items()]
         entries.append((models.MODULE, [-1, 3, 224, 224], "your nn.Module: option factory=package.module:factory (and path=DIR)", models.MODULE_OPTIONS))
         entries.append((models.TORCHSCRIPT, [-1, 3, 224, 224], "a TorchScript file (torch.jit.save), which runs code from the file: option file=PATH", models.SCRIPT_OPTIONS))
         for name, shape, doc, opts in entries:
