@@ -84,6 +84,7 @@ the gozoo binary.`,
 		NewCmdFinetune(f, nil),
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
+		NewCmdRun(f, nil),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gozoo/gozoo/internal/dataset"
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
@@ -31,6 +32,9 @@ type ExtractOptions struct {
 	ONNX string
 
 	spec *modelSpec // set by resolveImageModel
+	// subset, when set, picks the images to extract (gozoo run's
+	// data.limit).
+	subset func(*dataset.Dataset) (*dataset.Dataset, error)
 }
 
 // NewCmdExtract returns `gozoo extract`.

@@ -173,6 +173,11 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			return fmt.Errorf("--shard %s of %s holds no image", im.Shard, o.Input)
 		}
 	}
+	if o.subset != nil {
+		if ds, err = o.subset(ds); err != nil {
+			return err
+		}
+	}
 	classes := labelClasses(o.f.Err, ds, o.spec.Classes)
 	fp := fingerprint(modelID, o, tf, ds)
 	w, err := featfile.Open(o.Out, fp, o.Layers)

@@ -7,7 +7,8 @@
 // `layers: "a,b"`) and an override of an unknown key are errors that name
 // the file, the line and the key and suggest the nearest valid key.
 // PyTorch names (`layer4.*`, `Mixed_6e.branch7x7dbl_3`) are values, never
-// keys. Defaults fill what the file leaves out; Marshal writes the
+// keys. Paths in a file are relative to its folder, except runs_dir, an
+// output, which is relative to the working directory. Defaults fill what the file leaves out; Marshal writes the
 // resolved config, which Load reads back to the same Experiment.
 //
 // Only the environment variables GOZOO_RUNS_DIR and GOZOO_DEVICE override a

@@ -26,7 +26,8 @@ type Experiment struct {
 	Name string `yaml:"name" mapstructure:"name"`
 	// Seed seeds splits, random init and training.
 	Seed int64 `yaml:"seed" mapstructure:"seed"`
-	// RunsDir holds run folders and the feature cache ($GOZOO_RUNS_DIR).
+	// RunsDir holds run folders and the feature cache ($GOZOO_RUNS_DIR),
+	// relative to the working directory.
 	RunsDir string `yaml:"runs_dir" mapstructure:"runs_dir"`
 	// Device is cpu, cuda, cuda:N or tensorrt ($GOZOO_DEVICE).
 	Device string `yaml:"device" mapstructure:"device"`

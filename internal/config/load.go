@@ -80,7 +80,9 @@ var envOverrides = []struct{ name, key string }{
 	{"GOZOO_DEVICE", "device"},
 }
 
-// pathKeys hold file paths, made absolute by Load.
+// pathKeys hold file paths, made absolute by Load: data.path and
+// model.weights against the config's folder (or the working directory
+// when an override gave them), runs_dir against the working directory.
 var pathKeys = []string{"data.path", "model.weights", "runs_dir"}
 
 // Load reads the config file path, applies GOZOO_RUNS_DIR, GOZOO_DEVICE
@@ -165,7 +167,9 @@ func LoadBytes(path string, b []byte, overrides []string, getenv func(string) st
 		if *p == "" || filepath.IsAbs(*p) {
 			continue
 		}
-		if fromCwd[k] {
+		// runs_dir is an output: relative to the working directory, as
+		// Hydra's outputs are; inputs are relative to the file.
+		if fromCwd[k] || k == "runs_dir" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
 				return nil, &Error{File: path, Key: k, Msg: err.Error()}
@@ -296,20 +300,22 @@ func flow(n *yaml.Node) {
 	}
 }
 
-// Setting is one key and value of a trial.
+// Setting is one key and value of a trial: value Index of the grid's
+// axis Axis.
 type Setting struct {
-	Key   string
-	Value any
+	Key         string
+	Value       any
+	Axis, Index int
 }
 
 // Trials lists the grid's combinations, the last axis varying fastest.
 func (e *Experiment) Trials() [][]Setting {
 	out := [][]Setting{nil}
-	for _, ax := range e.Compare.Grid {
+	for a, ax := range e.Compare.Grid {
 		var next [][]Setting
 		for _, prev := range out {
-			for _, v := range ax.Values {
-				next = append(next, append(append([]Setting(nil), prev...), Setting{ax.Key, v}))
+			for i, v := range ax.Values {
+				next = append(next, append(append([]Setting(nil), prev...), Setting{Key: ax.Key, Value: v, Axis: a, Index: i}))
 			}
 		}
 		out = next
