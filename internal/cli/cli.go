@@ -85,6 +85,7 @@ the gozoo binary.`,
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
 		NewCmdRun(f, nil),
+		NewCmdRuns(f, nil),
 	)
 	return root
 }
