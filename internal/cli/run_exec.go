@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -410,14 +411,36 @@ func (r *runner) runCompare(ctx context.Context, dir string, plan []*unit) error
 	return r.writeLeaderboard(dir, plan)
 }
 
+// runTrial runs one trial as a full run folder: its configs (the
+// trial's settings are its overrides), the sweep's provenance, its own
+// log and status.
 func (r *runner) runTrial(ctx context.Context, tdir string, u *unit) (err error) {
 	b, err := config.Marshal(&u.cfg.Experiment)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tdir, resolvedName), b, 0o644); err != nil {
+	var sets strings.Builder
+	for _, s := range u.settings {
+		v, _ := json.Marshal(s.Value)
+		fmt.Fprintf(&sets, "%s=%s\n", s.Key, v)
+	}
+	prov, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(tdir)), "provenance.json"))
+	if err != nil {
 		return err
 	}
+	for name, data := range map[string][]byte{resolvedName: b, givenName: b, overridesName: []byte(sets.String()), "provenance.json": prov} {
+		if err := os.WriteFile(filepath.Join(tdir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	logf, err := os.OpenFile(filepath.Join(tdir, logName), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	parentErr := r.f.Err
+	r.f.Err = io.MultiWriter(parentErr, logf)
+	defer func() { r.f.Err = parentErr }()
 	st := status{Status: "running", Started: time.Now().UTC()}
 	if err := writeJSON(filepath.Join(tdir, statusName), st); err != nil {
 		return err
@@ -528,6 +551,19 @@ func (r *runner) writeLeaderboard(dir string, plan []*unit) error {
 		return err
 	}
 	best := ranked[0]
+	lb := make([]map[string]any, len(ranked))
+	for i, tr := range ranked {
+		settings := map[string]any{}
+		for _, s := range tr.u.settings {
+			settings[s.Key] = s.Value
+		}
+		lb[i] = map[string]any{"rank": i + 1, "trial": tr.u.index + 1, "settings": settings, "top1": tr.top1,
+			"top5": tr.top5, "mean_per_class_accuracy": tr.mpca, "c": tr.c, "knn_top1": tr.knn}
+	}
+	if err := writeJSON(filepath.Join(dir, metricsName), map[string]any{"kind": "compare", "trial_kind": r.root.Compare.Trial,
+		"trials": len(plan), "best_trial": best.u.index + 1, "top1": best.top1, "leaderboard": lb}); err != nil {
+		return err
+	}
 	fmt.Fprintf(r.f.Err, "best trial %03d %s: top-1 %.4f (leaderboard.csv)\n", best.u.index+1, describeSettings(best.u.settings), best.top1)
 	rep := fmt.Sprintf("# %s: compare (%d trials of %s)\n\nBest: trial %03d %s, test top-1 %.4f.\n\n%s\n![compare](compare.png)\n\nEach trial's run folder is trials/NNN (report.md, metrics.json, plots).\n",
 		r.root.Name, len(plan), r.root.Compare.Trial, best.u.index+1, describeSettings(best.u.settings), best.top1, md.String())
