@@ -141,7 +141,7 @@ func (r *runner) extractTo(ctx context.Context, u *unit, layers []string, out st
 	}
 	eo := &ExtractOptions{f: r.f, Model: mf, Layers: layers, Out: out, Input: input, BatchSize: c.Extract.BatchSize,
 		Images: imageFlags{catalogFlags: catalogFlags{Model: m.name, Offline: os.Getenv("GOZOO_OFFLINE") == "1"},
-			Dataset: format, OnError: "fail", Workers: workers}}
+			transformFlags: *configTransform(c), Dataset: format, OnError: "fail", Workers: workers}}
 	if c.Data.Limit > 0 {
 		limit, seed := c.Data.Limit, c.Seed
 		eo.subset = func(ds *dataset.Dataset) (*dataset.Dataset, error) {

@@ -103,6 +103,16 @@ func (r *runner) plan(ctx context.Context) ([]*unit, error) {
 	return units, nil
 }
 
+// configTransform turns model.resize and model.crop into transform
+// overrides.
+func configTransform(c *config.Loaded) *transformFlags {
+	t := &transformFlags{Resize: c.Model.Resize, Crop: c.Model.Crop}
+	t.changed = func(n string) bool {
+		return (n == "resize" && t.Resize > 0) || (n == "crop" && len(t.Crop) > 0)
+	}
+	return t
+}
+
 func optionStrings(opts map[string]any) []string {
 	var out []string
 	for k, v := range opts {
@@ -122,7 +132,7 @@ func (r *runner) planUnit(ctx context.Context, u *unit) error {
 	if c.Kind == config.KindFinetune && mf.Plugin == "" {
 		mf.Plugin = "torch"
 	}
-	kb, _ := json.Marshal([]any{c.Model.Name, mf})
+	kb, _ := json.Marshal([]any{c.Model.Name, mf, c.Model.Resize, c.Model.Crop})
 	key := fmt.Sprintf("%x", sha256.Sum256(kb))
 	m, ok := r.models[key]
 	if !ok {
@@ -131,7 +141,7 @@ func (r *runner) planUnit(ctx context.Context, u *unit) error {
 		if c.Model.Name != "" {
 			modelKey = "model.name"
 		}
-		spec, err := r.f.resolveSpec(ctx, &m.flags, &catalogFlags{Model: c.Model.Name, Offline: os.Getenv("GOZOO_OFFLINE") == "1"}, &transformFlags{})
+		spec, err := r.f.resolveSpec(ctx, &m.flags, &catalogFlags{Model: c.Model.Name, Offline: os.Getenv("GOZOO_OFFLINE") == "1"}, configTransform(c))
 		if err != nil {
 			return r.errAt(u, modelKey, "%s", strings.TrimPrefix(err.Error(), "usage: "))
 		}

@@ -57,6 +57,10 @@ type Model struct {
 	// Layers are feature layers by PyTorch module name (default: the
 	// model's own feature layer).
 	Layers []string `yaml:"layers" mapstructure:"layers"`
+	// Resize and Crop replace the eval transform's Resize (shorter side)
+	// and CenterCrop ([S] or [H, W]); 0 and empty keep the model's.
+	Resize int   `yaml:"resize" mapstructure:"resize"`
+	Crop   []int `yaml:"crop" mapstructure:"crop"`
 }
 
 // Data says which images an experiment reads.
@@ -179,6 +183,10 @@ func (e *Experiment) check() (string, string) {
 		return "model.name", "model.name sets arch and weights: drop model.arch and model.weights, or model.name"
 	case e.Model.Name == "" && e.Model.Arch == "" && e.Model.Weights == "":
 		return "model", "model needs name (a catalog model: gozoo zoo list) or arch"
+	case e.Model.Resize < 0:
+		return "model.resize", "model.resize must be positive, or 0 for the model's"
+	case len(e.Model.Crop) > 2 || slices.ContainsFunc(e.Model.Crop, func(v int) bool { return v < 1 }):
+		return "model.crop", "model.crop: give [S] or [H, W], positive"
 	case e.Data.Path == "":
 		return "data.path", "data.path is required: an image folder, ImageFolder tree, list, IDX or digits.csv.gz file"
 	case !oneOf(e.Data.Format, formats):

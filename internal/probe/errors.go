@@ -2,4 +2,4 @@ package probe
 
 import "errors"
 
-var errPCA = errors.New("probe: PCA: the eigen-decomposition did not converge")
+var errPCA = errors.New("probe: PCA: the features have no variance")

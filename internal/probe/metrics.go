@@ -240,7 +240,9 @@ func Rows(x *mat.Dense, idx []int) *mat.Dense {
 	return out
 }
 
-// PCA2 projects x on its first two principal components.
+// PCA2 projects x on its first two principal components, found by power
+// iteration on the centered rows (O(n·d) per step, no d x d matrix), each
+// signed so that its largest coefficient is positive.
 func PCA2(x *mat.Dense) (*mat.Dense, error) {
 	n, d := x.Dims()
 	c := mat.DenseCopyOf(x)
@@ -254,22 +256,62 @@ func PCA2(x *mat.Dense) (*mat.Dense, error) {
 			c.Set(i, j, c.At(i, j)-m)
 		}
 	}
-	var cov mat.SymDense
-	cov.SymOuterK(1/float64(max(n-1, 1)), c.T())
-	var eig mat.EigenSym
-	if !eig.Factorize(&cov, true) {
-		return nil, errPCA
-	}
-	var v mat.Dense
-	eig.VectorsTo(&v)
-	// Eigenvalues ascend: the last two columns are the top components.
-	comp := mat.NewDense(d, 2, nil)
-	for j := 0; j < 2 && j < d; j++ {
-		for i := 0; i < d; i++ {
-			comp.Set(i, j, v.At(i, d-1-j))
+	comps := mat.NewDense(d, 2, nil)
+	var found []*mat.VecDense
+	for k := 0; k < 2 && k < d; k++ {
+		v := mat.NewVecDense(d, nil)
+		for j := 0; j < d; j++ {
+			v.SetVec(j, 1+0.01*float64(j%7)+0.001*float64(k*j%5))
 		}
+		y := mat.NewVecDense(n, nil)
+		w := mat.NewVecDense(d, nil)
+		for it := 0; it < 1000; it++ {
+			for _, f := range found {
+				v.AddScaledVec(v, -mat.Dot(v, f), f)
+			}
+			nv := mat.Norm(v, 2)
+			if nv == 0 {
+				break
+			}
+			v.ScaleVec(1/nv, v)
+			y.MulVec(c, v)
+			w.MulVec(c.T(), y)
+			for _, f := range found {
+				w.AddScaledVec(w, -mat.Dot(w, f), f)
+			}
+			nw := mat.Norm(w, 2)
+			if nw == 0 {
+				break
+			}
+			w.ScaleVec(1/nw, w)
+			diff := 0.0
+			for j := 0; j < d; j++ {
+				diff = math.Max(diff, math.Abs(w.AtVec(j)-v.AtVec(j)))
+			}
+			v.CopyVec(w)
+			if diff < 1e-12 {
+				break
+			}
+		}
+		if nv := mat.Norm(v, 2); nv == 0 || math.IsNaN(nv) {
+			if k == 0 {
+				return nil, errPCA
+			}
+			break
+		}
+		big := 0
+		for j := 0; j < d; j++ {
+			if math.Abs(v.AtVec(j)) > math.Abs(v.AtVec(big)) {
+				big = j
+			}
+		}
+		if v.AtVec(big) < 0 {
+			v.ScaleVec(-1, v)
+		}
+		found = append(found, v)
+		comps.SetCol(k, v.RawVector().Data)
 	}
 	out := mat.NewDense(n, 2, nil)
-	out.Mul(c, comp)
+	out.Mul(c, comps)
 	return out, nil
 }
