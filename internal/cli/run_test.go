@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -557,5 +558,64 @@ func TestCompareKillAndResume(t *testing.T) {
 		if st, err := os.Stat(p); err != nil || !st.ModTime().Equal(mt) {
 			t.Errorf("cached features %s rewritten", p)
 		}
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	var got *RunOptions
+	cmd := NewCmdRun(&Factory{}, func(_ context.Context, o *RunOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"c.yaml", "--set", "probe.k=3", "--set", "model.layers=[a,b]", "--resume", "runs/x", "--dry-run"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Config != "c.yaml" || !reflect.DeepEqual(got.Sets, []string{"probe.k=3", "model.layers=[a,b]"}) || got.Resume != "runs/x" || !got.DryRun || got.PrintConfig {
+		t.Errorf("options = %+v", got)
+	}
+	// --set keeps commas: a list value is one argument.
+	if len(got.Sets) != 2 {
+		t.Errorf("--set split a value: %q", got.Sets)
+	}
+}
+
+// TestRunInProcess runs a small probe through the command in this
+// process (so the race detector sees run's code) and checks the run
+// folder and that --print-config output reloads to the same config.
+func TestRunInProcess(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	needData(t, digitsCSV, "python3-sklearn")
+	plugins := testenv.BuildPlugin(t, "resnet")
+	t.Setenv("GOZOO_ORT_LIB", ort.LibraryPath())
+	t.Setenv("GOZOO_OFFLINE", "1")
+	runs := t.TempDir()
+	t.Setenv("GOZOO_RUNS_DIR", runs)
+	cfg := filepath.Join(repoRoot(t), "configs", "probe-digits.yaml")
+	args := []string{"--plugin-path", plugins, "run", cfg, "--set", "data.limit=200", "--set", "probe.steps=3", "--set", "probe.refine=1"}
+	stdout, _, err := execute(t, &Factory{}, append(args, "--print-config")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := filepath.Join(t.TempDir(), "resolved.yaml")
+	os.WriteFile(resolved, []byte(stdout), 0o644)
+	again, _, err := execute(t, &Factory{}, "--plugin-path", plugins, "run", resolved, "--print-config")
+	if err != nil || again != stdout {
+		t.Errorf("--print-config of the printed config differs (%v):\n%s\n%s", err, stdout, again)
+	}
+	_, stderr, err := execute(t, &Factory{}, args...)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	run := runFolder(t, stderr)
+	if filepath.Dir(run) != runs {
+		t.Errorf("run folder %s; want it in $GOZOO_RUNS_DIR %s", run, runs)
+	}
+	checkRunFolder(t, run, "predictions.csv", "sweep.png", "confusion.png", "pca.png")
+	var prov provenance
+	readJSON(t, filepath.Join(run, "provenance.json"), &prov)
+	if len(prov.Models) != 1 || prov.Models[0].WeightsSHA256 == "" || prov.Models[0].PluginSHA256 == "" || prov.Models[0].Preprocessing == "" || prov.ORTVersion == "" {
+		t.Errorf("provenance = %+v", prov)
+	}
+	over, _ := os.ReadFile(filepath.Join(run, overridesName))
+	if !strings.Contains(string(over), "data.limit=200") || !strings.Contains(string(over), "GOZOO_RUNS_DIR="+runs) {
+		t.Errorf("overrides.txt = %q", over)
 	}
 }
