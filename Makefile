@@ -44,6 +44,7 @@ bench: build
 proto:
 	internal/backbonev1/gen.sh
 	internal/onnxpb/gen.sh
+	internal/inferencev2/gen.sh
 	plugins/torch/gen.sh
 
 fmt:

@@ -10,4 +10,5 @@ go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 4 -size 22
 go run ./internal/bench -plugin inception -arch inception_v3 -layer avgpool -batch 8 -size 299 -threads "$threads" "$@"
 scripts/bench-images.sh
 scripts/bench-torch.sh
+scripts/bench-serve.sh
 scripts/bench-run.sh

@@ -80,6 +80,10 @@ type OptionSpec struct {
 	Name    string
 	Default string
 	Usage   string
+	// Path says the option's value is a file system path. The host makes
+	// it absolute against its own working directory before the request
+	// crosses to the plugin, whose working directory is its own.
+	Path bool
 }
 
 // Capabilities lists what a plugin can do beyond the core contract.
@@ -88,6 +92,24 @@ type Capabilities struct {
 	Train   bool
 	Export  bool
 	Devices []string // e.g. "cpu", "cuda", "tensorrt"
+	// WeightsFormats lists the checkpoint formats the plugin reads itself.
+	// Empty means every format but FormatNone: pth, safetensors and onnx.
+	// The host converts other checkpoints to one the plugin reads.
+	WeightsFormats []WeightsFormat
+}
+
+// ReadsWeights reports whether a plugin with these capabilities reads
+// checkpoints of format f itself. FormatNone (random init) is always read.
+func (c Capabilities) ReadsWeights(f WeightsFormat) bool {
+	if f == FormatNone || len(c.WeightsFormats) == 0 {
+		return true
+	}
+	for _, g := range c.WeightsFormats {
+		if g == f {
+			return true
+		}
+	}
+	return false
 }
 
 // WeightsFormat names a checkpoint format.

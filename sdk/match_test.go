@@ -109,3 +109,22 @@ func TestApplyTrainable(t *testing.T) {
 		t.Error("a failed ApplyTrainable changed the flags")
 	}
 }
+
+func TestReadsWeights(t *testing.T) {
+	tests := []struct {
+		caps Capabilities
+		f    WeightsFormat
+		want bool
+	}{
+		{Capabilities{}, FormatPTH, true},
+		{Capabilities{}, FormatONNX, true},
+		{Capabilities{WeightsFormats: []WeightsFormat{FormatSafetensors}}, FormatPTH, false},
+		{Capabilities{WeightsFormats: []WeightsFormat{FormatSafetensors}}, FormatSafetensors, true},
+		{Capabilities{WeightsFormats: []WeightsFormat{FormatSafetensors}}, FormatNone, true},
+	}
+	for _, tt := range tests {
+		if got := tt.caps.ReadsWeights(tt.f); got != tt.want {
+			t.Errorf("%+v.ReadsWeights(%q) = %v; want %v", tt.caps, tt.f, got, tt.want)
+		}
+	}
+}

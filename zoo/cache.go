@@ -204,20 +204,23 @@ func (c *Cache) download(ctx context.Context, e *Entry, part string) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: download %s: %w (the partial download stays in %s and the next pull resumes it)", e.Name, e.Weights.URL, err, part)
+		if st, serr := os.Stat(part); serr == nil && st.Size() > 0 {
+			return fmt.Errorf("%s: download %s: %w (the partial download stays in %s and the next pull resumes it)", e.Name, e.Weights.URL, err, part)
+		}
+		os.Remove(part) // nothing arrived: leave no empty file
+		return fmt.Errorf("%s: download %s: %w", e.Name, e.Weights.URL, err)
 	}
 	return nil
 }
 
 // downloadOnce makes one request; retry says whether resuming may help.
+// part is created only once the server answers with content, so a
+// request that fails leaves no empty file behind.
 func (c *Cache) downloadOnce(ctx context.Context, e *Entry, part string) (retry bool, err error) {
-	f, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return false, err
-	}
-	defer func() { err = errors.Join(err, f.Close()) }()
-	have, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
+	have := int64(0)
+	if st, err := os.Stat(part); err == nil {
+		have = st.Size()
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return false, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.Weights.URL, nil)
@@ -233,14 +236,10 @@ func (c *Cache) downloadOnce(ctx context.Context, e *Entry, part string) (retry 
 	}
 	defer resp.Body.Close()
 	total := int64(-1)
+	flags := os.O_CREATE | os.O_WRONLY
 	switch resp.StatusCode {
 	case http.StatusOK: // no resume: start over
-		if err := f.Truncate(0); err != nil {
-			return false, err
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return false, err
-		}
+		flags |= os.O_TRUNC
 		have = 0
 		total = resp.ContentLength
 	case http.StatusPartialContent:
@@ -248,6 +247,7 @@ func (c *Cache) downloadOnce(ctx context.Context, e *Entry, part string) (retry 
 		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &size); err != nil || start != have {
 			return false, fmt.Errorf("server answered range %q to a request from byte %d", resp.Header.Get("Content-Range"), have)
 		}
+		flags |= os.O_APPEND
 		total = size
 	case http.StatusRequestedRangeNotSatisfiable:
 		return false, nil // part is complete already; verification decides
@@ -257,6 +257,11 @@ func (c *Cache) downloadOnce(ctx context.Context, e *Entry, part string) (retry 
 	if e.Weights.Size > 0 && total > 0 && total != e.Weights.Size {
 		return false, fmt.Errorf("%w: server has %d bytes; the catalog says %d", ErrChecksum, total, e.Weights.Size)
 	}
+	f, err := os.OpenFile(part, flags, 0o644)
+	if err != nil {
+		return false, err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
 	name := e.Name
 	done := have
 	buf := make([]byte, 256<<10)
@@ -320,29 +325,63 @@ func verifyFile(path string, w Weights) error {
 }
 
 // lockFile takes an exclusive flock on path, polling so that ctx can
-// cancel the wait. The returned function releases it.
+// cancel the wait. The returned function removes the file and releases
+// the lock, so no lock file stays in the cache. A process that waited on
+// a file removed meanwhile sees that the path now names another file (or
+// none) and locks again.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		locked, err := tryLock(ctx, f)
+		if err != nil {
 			f.Close()
 			return nil, err
 		}
+		if !locked {
+			f.Close()
+			continue
+		}
+		if !samePath(f, path) {
+			// The holder before us removed it: ours is a stale file.
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+			continue
+		}
+		return func() {
+			os.Remove(path)
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+		}, nil
+	}
+}
+
+// tryLock waits for an exclusive flock on f, polling until ctx is done.
+func tryLock(ctx context.Context, f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return false, err
+		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for another pull of the same weights: %w", ctx.Err())
+			return false, fmt.Errorf("waiting for another pull of the same weights: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// samePath reports whether path still names the open file f.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }

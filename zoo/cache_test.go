@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // weightsServer serves payload at /w.pth with Range support. dropFirst
@@ -148,9 +149,7 @@ func TestFetchWrongBytesNeverReachCache(t *testing.T) {
 			}
 			left, _ := filepath.Glob(filepath.Join(c.Dir(), "w.pth*"))
 			for _, f := range left {
-				if !strings.HasSuffix(f, ".lock") {
-					t.Errorf("%s is left in the cache after a checksum failure", f)
-				}
+				t.Errorf("%s is left in the cache after a checksum failure", f)
 			}
 		})
 	}
@@ -219,5 +218,119 @@ func TestOfflineMode(t *testing.T) {
 	os.WriteFile(off.Path(e), []byte("garbage"), 0o644)
 	if _, err := off.Fetch(context.Background(), e); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("offline Fetch of a corrupt cached file = %v; want ErrChecksum", err)
+	}
+}
+
+// leftovers lists the .part and .lock files in dir.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, pat := range []string{"*.part", "*.lock"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		out = append(out, m...)
+	}
+	return out
+}
+
+// TestFailedPullLeavesNothing fails pulls in every way before any byte
+// arrives (offline, refused connection, HTTP errors) and pulls embedded
+// weights offline: no empty .part and no lock file stays in the cache. A
+// download cut halfway keeps its .part, which the next pull resumes.
+func TestFailedPullLeavesNothing(t *testing.T) {
+	data, sum := payload(1 << 20)
+	status := func(code int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", code) })
+	}
+	closed := httptest.NewServer(status(200))
+	closed.Close()
+	for _, tc := range []struct {
+		name     string
+		handler  http.Handler // nil: the closed server's URL
+		offline  bool
+		embedded bool
+		keepPart bool
+	}{
+		{name: "offline", handler: status(200), offline: true},
+		{name: "connection refused"},
+		{name: "404", handler: status(http.StatusNotFound)},
+		{name: "503 after retries", handler: status(http.StatusServiceUnavailable)},
+		{name: "cut halfway", handler: &weightsServer{payload: data, dropFirst: true}, keepPart: true},
+		{name: "embedded offline", offline: true, embedded: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := closed.URL
+			if tc.handler != nil {
+				hs := httptest.NewServer(tc.handler)
+				defer hs.Close()
+				url = hs.URL
+			}
+			c, err := OpenCache(t.TempDir(), WithOffline(tc.offline), WithRetries(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := entryFor(url, sum)
+			if tc.embedded {
+				cat, _ := Default()
+				e, _ = cat.Lookup(DefaultModel)
+			}
+			_, err = c.Fetch(context.Background(), e)
+			if tc.embedded != (err == nil) {
+				t.Fatalf("Fetch = %v; want success only for embedded weights", err)
+			}
+			left := leftovers(t, c.Dir())
+			if tc.keepPart {
+				if len(left) != 1 || !strings.HasSuffix(left[0], ".part") {
+					t.Fatalf("after a cut download the cache holds %v; want only the .part to resume", left)
+				}
+				if st, _ := os.Stat(left[0]); st.Size() == 0 {
+					t.Fatalf("%s is empty", left[0])
+				}
+				if !strings.Contains(err.Error(), "the next pull resumes it") {
+					t.Errorf("error %q does not say the partial download stays", err)
+				}
+				return
+			}
+			if len(left) > 0 {
+				t.Errorf("the cache holds %v after the pull; want no .part or .lock", left)
+			}
+			if err != nil && strings.Contains(err.Error(), ".part") {
+				t.Errorf("error %q mentions a partial download that was removed", err)
+			}
+		})
+	}
+}
+
+// TestLockExcludesDespiteRemoval takes and releases the cache lock from
+// many goroutines (each with its own file descriptor, as processes have):
+// the lock file is removed at every release, yet no two holders overlap.
+func TestLockExcludesDespiteRemoval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.pth.lock")
+	var holders, overlaps atomic.Int32
+	var wg sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				unlock, err := lockFile(context.Background(), path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if holders.Add(1) != 1 {
+					overlaps.Add(1)
+				}
+				time.Sleep(20 * time.Millisecond) // longer than a waiter's poll
+				holders.Add(-1)
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := overlaps.Load(); n > 0 {
+		t.Errorf("%d times two goroutines held the lock at once", n)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file left after the last release (stat: %v)", err)
 	}
 }

@@ -589,10 +589,13 @@ func (x *InputSpec) GetDtype() DType {
 }
 
 type OptionSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Default       string                 `protobuf:"bytes,2,opt,name=default,proto3" json:"default,omitempty"`
-	Usage         string                 `protobuf:"bytes,3,opt,name=usage,proto3" json:"usage,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Default string                 `protobuf:"bytes,2,opt,name=default,proto3" json:"default,omitempty"`
+	Usage   string                 `protobuf:"bytes,3,opt,name=usage,proto3" json:"usage,omitempty"`
+	// path: the option's value is a file system path. The host makes it
+	// absolute against its own working directory before sending it.
+	Path          bool `protobuf:"varint,4,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -648,14 +651,25 @@ func (x *OptionSpec) GetUsage() string {
 	return ""
 }
 
+func (x *OptionSpec) GetPath() bool {
+	if x != nil {
+		return x.Path
+	}
+	return false
+}
+
 type Capabilities struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Extract       bool                   `protobuf:"varint,1,opt,name=extract,proto3" json:"extract,omitempty"`
-	Train         bool                   `protobuf:"varint,2,opt,name=train,proto3" json:"train,omitempty"`
-	Export        bool                   `protobuf:"varint,3,opt,name=export,proto3" json:"export,omitempty"`
-	Devices       []string               `protobuf:"bytes,4,rep,name=devices,proto3" json:"devices,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Extract bool                   `protobuf:"varint,1,opt,name=extract,proto3" json:"extract,omitempty"`
+	Train   bool                   `protobuf:"varint,2,opt,name=train,proto3" json:"train,omitempty"`
+	Export  bool                   `protobuf:"varint,3,opt,name=export,proto3" json:"export,omitempty"`
+	Devices []string               `protobuf:"bytes,4,rep,name=devices,proto3" json:"devices,omitempty"`
+	// weights_formats lists the checkpoint formats the plugin reads itself.
+	// Empty means pth, safetensors and onnx. The host converts a checkpoint
+	// of another format (for example .pth to safetensors) before Load.
+	WeightsFormats []WeightsFormat `protobuf:"varint,5,rep,packed,name=weights_formats,json=weightsFormats,proto3,enum=gozoo.backbone.v1.WeightsFormat" json:"weights_formats,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Capabilities) Reset() {
@@ -712,6 +726,13 @@ func (x *Capabilities) GetExport() bool {
 func (x *Capabilities) GetDevices() []string {
 	if x != nil {
 		return x.Devices
+	}
+	return nil
+}
+
+func (x *Capabilities) GetWeightsFormats() []WeightsFormat {
+	if x != nil {
+		return x.WeightsFormats
 	}
 	return nil
 }
@@ -2096,17 +2117,19 @@ const file_backbone_proto_rawDesc = "" +
 	"\x03doc\x18\x04 \x01(\tR\x03doc\"Q\n" +
 	"\tInputSpec\x12\x14\n" +
 	"\x05shape\x18\x01 \x03(\x03R\x05shape\x12.\n" +
-	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\"P\n" +
+	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\"d\n" +
 	"\n" +
 	"OptionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adefault\x18\x02 \x01(\tR\adefault\x12\x14\n" +
-	"\x05usage\x18\x03 \x01(\tR\x05usage\"p\n" +
+	"\x05usage\x18\x03 \x01(\tR\x05usage\x12\x12\n" +
+	"\x04path\x18\x04 \x01(\bR\x04path\"\xbb\x01\n" +
 	"\fCapabilities\x12\x18\n" +
 	"\aextract\x18\x01 \x01(\bR\aextract\x12\x14\n" +
 	"\x05train\x18\x02 \x01(\bR\x05train\x12\x16\n" +
 	"\x06export\x18\x03 \x01(\bR\x06export\x12\x18\n" +
-	"\adevices\x18\x04 \x03(\tR\adevices\"\xd6\x02\n" +
+	"\adevices\x18\x04 \x03(\tR\adevices\x12I\n" +
+	"\x0fweights_formats\x18\x05 \x03(\x0e2 .gozoo.backbone.v1.WeightsFormatR\x0eweightsFormats\"\xd6\x02\n" +
 	"\vLoadRequest\x12\x12\n" +
 	"\x04arch\x18\x01 \x01(\tR\x04arch\x12E\n" +
 	"\aoptions\x18\x02 \x03(\v2+.gozoo.backbone.v1.LoadRequest.OptionsEntryR\aoptions\x12!\n" +
@@ -2289,40 +2312,41 @@ var file_backbone_proto_depIdxs = []int32{
 	8,  // 5: gozoo.backbone.v1.Arch.input:type_name -> gozoo.backbone.v1.InputSpec
 	9,  // 6: gozoo.backbone.v1.Arch.options:type_name -> gozoo.backbone.v1.OptionSpec
 	0,  // 7: gozoo.backbone.v1.InputSpec.dtype:type_name -> gozoo.backbone.v1.DType
-	32, // 8: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
-	1,  // 9: gozoo.backbone.v1.LoadRequest.weights_format:type_name -> gozoo.backbone.v1.WeightsFormat
-	15, // 10: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
-	2,  // 11: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
-	17, // 12: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
-	2,  // 13: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
-	21, // 14: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
-	25, // 15: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
-	26, // 16: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
-	2,  // 17: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
-	1,  // 18: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
-	4,  // 19: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
-	11, // 20: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
-	13, // 21: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
-	16, // 22: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
-	19, // 23: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
-	22, // 24: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
-	24, // 25: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
-	28, // 26: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
-	30, // 27: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
-	6,  // 28: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
-	12, // 29: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
-	14, // 30: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
-	18, // 31: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
-	20, // 32: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
-	23, // 33: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
-	27, // 34: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
-	29, // 35: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
-	31, // 36: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
-	28, // [28:37] is the sub-list for method output_type
-	19, // [19:28] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	1,  // 8: gozoo.backbone.v1.Capabilities.weights_formats:type_name -> gozoo.backbone.v1.WeightsFormat
+	32, // 9: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
+	1,  // 10: gozoo.backbone.v1.LoadRequest.weights_format:type_name -> gozoo.backbone.v1.WeightsFormat
+	15, // 11: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
+	2,  // 12: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
+	17, // 13: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
+	2,  // 14: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
+	21, // 15: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
+	25, // 16: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
+	26, // 17: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
+	2,  // 18: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
+	1,  // 19: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
+	4,  // 20: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
+	11, // 21: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
+	13, // 22: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
+	16, // 23: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
+	19, // 24: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
+	22, // 25: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
+	24, // 26: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
+	28, // 27: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
+	30, // 28: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
+	6,  // 29: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
+	12, // 30: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
+	14, // 31: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
+	18, // 32: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
+	20, // 33: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
+	23, // 34: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
+	27, // 35: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
+	29, // 36: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
+	31, // 37: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_backbone_proto_init() }

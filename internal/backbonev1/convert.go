@@ -17,10 +17,15 @@ func DescriptionToProto(d *sdk.Description) *DescribeResponse {
 			Devices: d.Capabilities.Devices,
 		},
 	}
+	for _, f := range d.Capabilities.WeightsFormats {
+		if pf, err := FormatToProto(f); err == nil && pf != WeightsFormat_WEIGHTS_FORMAT_NONE {
+			out.Capabilities.WeightsFormats = append(out.Capabilities.WeightsFormats, pf)
+		}
+	}
 	for _, a := range d.Archs {
 		pa := &Arch{Name: a.Name, Doc: a.Doc, Input: &InputSpec{Shape: a.Input.Shape, Dtype: DTypeToProto(a.Input.DType)}}
 		for _, o := range a.Options {
-			pa.Options = append(pa.Options, &OptionSpec{Name: o.Name, Default: o.Default, Usage: o.Usage})
+			pa.Options = append(pa.Options, &OptionSpec{Name: o.Name, Default: o.Default, Usage: o.Usage, Path: o.Path})
 		}
 		out.Archs = append(out.Archs, pa)
 	}
@@ -36,6 +41,18 @@ func DescriptionFromProto(p *DescribeResponse) *sdk.Description {
 	}
 	if c := p.GetCapabilities(); c != nil {
 		d.Capabilities = sdk.Capabilities{Extract: c.Extract, Train: c.Train, Export: c.Export, Devices: c.Devices}
+		for _, pf := range c.GetWeightsFormats() {
+			f, err := FormatFromProto(pf)
+			if err != nil {
+				// A format this host does not know stays listed under
+				// its wire number, so the list is not mistaken for
+				// "every format".
+				f = sdk.WeightsFormat(pf.String())
+			}
+			if f != sdk.FormatNone {
+				d.Capabilities.WeightsFormats = append(d.Capabilities.WeightsFormats, f)
+			}
+		}
 	}
 	for _, pa := range p.GetArchs() {
 		a := sdk.Arch{Name: pa.GetName(), Doc: pa.GetDoc()}
@@ -43,7 +60,7 @@ func DescriptionFromProto(p *DescribeResponse) *sdk.Description {
 			a.Input = sdk.InputSpec{Shape: in.Shape, DType: DTypeFromProto(in.Dtype)}
 		}
 		for _, o := range pa.GetOptions() {
-			a.Options = append(a.Options, sdk.OptionSpec{Name: o.GetName(), Default: o.GetDefault(), Usage: o.GetUsage()})
+			a.Options = append(a.Options, sdk.OptionSpec{Name: o.GetName(), Default: o.GetDefault(), Usage: o.GetUsage(), Path: o.GetPath()})
 		}
 		d.Archs = append(d.Archs, a)
 	}

@@ -28,10 +28,10 @@ func TestRoundTrip(t *testing.T) {
 		Archs: []sdk.Arch{{
 			Name:    "resnet18",
 			Input:   sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32},
-			Options: []sdk.OptionSpec{{Name: "num_classes", Default: "1000", Usage: "classes"}},
+			Options: []sdk.OptionSpec{{Name: "num_classes", Default: "1000", Usage: "classes"}, {Name: "path", Usage: "a folder", Path: true}},
 			Doc:     "ResNet-18",
 		}, {Name: "lstm", Input: sdk.InputSpec{Shape: []int64{-1, -1}, DType: sdk.Int64}}},
-		Capabilities: sdk.Capabilities{Extract: true, Train: true, Export: true, Devices: []string{"cpu", "cuda"}},
+		Capabilities: sdk.Capabilities{Extract: true, Train: true, Export: true, Devices: []string{"cpu", "cuda"}, WeightsFormats: []sdk.WeightsFormat{sdk.FormatSafetensors, sdk.FormatONNX}},
 	}
 	if got := DescriptionFromProto(wire(t, DescriptionToProto(desc))); !reflect.DeepEqual(got, desc) {
 		t.Errorf("Description round trip = %+v; want %+v", got, desc)
@@ -183,4 +183,17 @@ func FuzzAssembler(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestUnknownWeightsFormatStaysListed(t *testing.T) {
+	p := &DescribeResponse{Capabilities: &Capabilities{WeightsFormats: []WeightsFormat{WeightsFormat(9)}}}
+	d := DescriptionFromProto(wire(t, p))
+	if len(d.Capabilities.WeightsFormats) != 1 {
+		t.Fatalf("WeightsFormats = %v; want one unknown format", d.Capabilities.WeightsFormats)
+	}
+	for _, f := range []sdk.WeightsFormat{sdk.FormatPTH, sdk.FormatSafetensors, sdk.FormatONNX} {
+		if d.Capabilities.ReadsWeights(f) {
+			t.Errorf("ReadsWeights(%q) = true for a plugin announcing only an unknown format", f)
+		}
+	}
 }

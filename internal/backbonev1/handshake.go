@@ -26,3 +26,9 @@ const ChunkBytes = 2 << 20
 // chunked tensor streams without waiting for window updates. gRPC's
 // default starts at 64 KiB.
 const WindowBytes = 16 << 20
+
+// SocketDirPrefix starts the name of the private folder (mode 0700) a host
+// makes for its plugins' Unix sockets; the host's process id follows. A
+// plugin whose host died removes its socket, its own folder and, when it
+// is left empty, the host's folder.
+const SocketDirPrefix = "gozoo-plugins-"

@@ -48,6 +48,8 @@ type BridgeImportOptions struct {
 	RTol       float64
 	Name       string
 	Catalog    string
+
+	card *zoo.ModelCard // the checkpoint's model card, or nil
 }
 
 // NewCmdBridge returns `gozoo bridge` with its export and import commands.
@@ -297,8 +299,27 @@ func (f *Factory) finishReport(rep *bridge.ParityReport, base string) error {
 }
 
 func runBridgeImport(ctx context.Context, o *BridgeImportOptions) error {
+	card, err := zoo.ReadCard(o.Checkpoint)
+	if err != nil {
+		return err
+	}
+	if card != nil {
+		cp := zoo.CardPath(o.Checkpoint)
+		if o.Model.Arch == "" {
+			o.Model.Arch = card.Arch
+		} else if o.Model.Arch != card.Arch {
+			return usageErrorf("--arch %s, but %s says the checkpoint is %s: drop --arch", o.Model.Arch, cp, card.Arch)
+		}
+		if err := o.Model.addOpts(card.Options); err != nil {
+			return err
+		}
+		o.card = card
+		fmt.Fprintf(o.f.Err, "model card %s: arch %s, options %v, %d classes, transform %s\n", cp, card.Arch, o.Model.Opts, len(card.Classes), card.Preprocess)
+	} else {
+		fmt.Fprintf(o.f.Err, "no model card beside %s (%s): the entry gets torchvision's ImageNet eval transform and no classes\n", o.Checkpoint, zoo.CardPath(o.Checkpoint))
+	}
 	if o.Model.Arch == "" {
-		return usageErrorf("--arch is required (gozoo plugins lists the archs)")
+		return usageErrorf("--arch is required: %s has no model card (gozoo plugins lists the archs)", o.Checkpoint)
 	}
 	sd, err := bridge.Load(o.Checkpoint)
 	if err != nil {
@@ -409,8 +430,26 @@ func (o *BridgeImportOptions) addCatalogEntry(abs, parity string) (string, error
 		Preprocess: zoo.ImageNetPreprocess(),
 		Layer:      "avgpool",
 	}
+	if c := o.card; c != nil {
+		e.Preprocess, e.Classes = c.Preprocess, c.Classes
+		if c.Layer != "" {
+			e.Layer = c.Layer
+		}
+		if c.Training != nil {
+			e.Doc += fmt.Sprintf("; fine-tuned by gozoo from %s on %s, epoch %d, validation accuracy %.4f", c.Training.Base, c.Training.Data, c.Training.Epoch, c.Training.ValAccuracy)
+			e.Metrics = map[string]float64{"val_accuracy": c.Training.ValAccuracy}
+		}
+	}
+	opts, err := parseOpts(o.Model.Opts)
+	if err != nil {
+		return "", err
+	}
+	delete(opts, "reset_head")
 	if o.Model.NumClasses > 0 {
-		e.Options = map[string]string{"num_classes": strconv.Itoa(o.Model.NumClasses)}
+		opts["num_classes"] = strconv.Itoa(o.Model.NumClasses)
+	}
+	if len(opts) > 0 {
+		e.Options = opts
 	}
 	var file struct {
 		Models []*zoo.Entry `yaml:"models"`

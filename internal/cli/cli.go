@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gozoo/gozoo/sdk/host"
 	"github.com/spf13/cobra"
@@ -20,12 +23,15 @@ type Factory struct {
 	// PluginPath, when non-empty, replaces the default plugin search path.
 	PluginPath []string
 
+	mu   sync.Mutex // guards host: an interrupt kills it from another goroutine
 	host *host.Client
 }
 
 // Host returns the factory's plugin host, creating it on first use. The
 // caller must not Close it; Main closes it when the command ends.
 func (f *Factory) Host() (*host.Client, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.host != nil {
 		return f.host, nil
 	}
@@ -43,12 +49,14 @@ func (f *Factory) Host() (*host.Client, error) {
 
 // Close stops every plugin the factory started.
 func (f *Factory) Close() error {
-	if f.host == nil {
+	f.mu.Lock()
+	h := f.host
+	f.host = nil
+	f.mu.Unlock()
+	if h == nil {
 		return nil
 	}
-	err := f.host.Close()
-	f.host = nil
-	return err
+	return h.Close()
 }
 
 // errUsage marks errors that are the user's invocation, for exit code 2.
@@ -82,23 +90,62 @@ the gozoo binary.`,
 		NewCmdExtract(f, nil),
 		NewCmdZoo(f, nil),
 		NewCmdFinetune(f, nil),
+		NewCmdEval(f, nil),
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
+		NewCmdServe(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdRuns(f, nil),
 	)
 	return root
 }
 
+// stopGrace is how long an interrupted command has to end and stop its
+// plugins before Main kills them and exits; the whole stays under 2 s.
+const stopGrace = 1500 * time.Millisecond
+
 // Main runs gozoo with os.Args and returns the process exit code: 0 on
-// success, 1 on failure, 2 on a usage error.
+// success, 1 on failure, 2 on a usage error, 130 (SIGINT) or 143
+// (SIGTERM) when interrupted. The first SIGINT or SIGTERM cancels the
+// command's context, so every plugin call ends; if the command and its
+// plugins have not ended within stopGrace, or a second signal comes, the
+// plugins are killed and gozoo exits at once.
 func Main() int {
 	f := &Factory{Out: os.Stdout, Err: os.Stderr}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	var got atomic.Value // the first signal
+	go func() {
+		var s os.Signal
+		select {
+		case s = <-sigs:
+		case <-done:
+			return
+		}
+		got.Store(s)
+		fmt.Fprintf(f.Err, "gozoo: %v: stopping (again to stop at once)\n", s)
+		cancel()
+		select {
+		case <-sigs:
+		case <-time.After(stopGrace):
+		case <-done:
+			return
+		}
+		f.kill()
+		os.Exit(exitCode(s))
+	}()
 	err := NewRootCmd(f).ExecuteContext(ctx)
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	close(done)
+	if s, ok := got.Load().(os.Signal); ok {
+		fmt.Fprintf(f.Err, "gozoo: stopped by %v\n", s)
+		return exitCode(s)
 	}
 	if err == nil {
 		return 0
@@ -108,4 +155,22 @@ func Main() int {
 		return 2
 	}
 	return 1
+}
+
+// exitCode is the shell's code for a process ended by s: 128 + s.
+func exitCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}
+
+// kill ends the factory's plugins at once (see host.Client.Kill).
+func (f *Factory) kill() {
+	f.mu.Lock()
+	h := f.host
+	f.mu.Unlock()
+	if h != nil {
+		h.Kill()
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
+	"github.com/gozoo/gozoo/internal/toyplugin"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
 )
@@ -19,6 +20,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.Cleanup()
+	toyplugin.Cleanup()
 	os.Exit(code)
 }
 

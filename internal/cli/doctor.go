@@ -57,7 +57,7 @@ func probeTorch(ctx context.Context, python string) torchInfo {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, python, "-c",
-		"import torch; print(torch.__version__, int(torch.cuda.is_available()), torch.cuda.device_count())").Output()
+		"import torch, grpc, cryptography; print(torch.__version__, int(torch.cuda.is_available()), torch.cuda.device_count())").Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

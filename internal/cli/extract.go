@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +56,12 @@ preprocessed as torchvision does (--model's transform; torchvision's
 ImageNet eval transform with --arch). OUT (.npz or .safetensors) then also
 holds "path" and "label"; a killed run started again resumes where it
 stopped. With neither --model nor --arch the embedded resnet18_w8.gozoo_fmnist
-serves.`,
+serves.
+
+--shard i/N keeps the inputs at positions p with p % N == i, for images
+and for IN.npy alike (the batch dimension: the first, or the second for
+sequence-major input); a sharded .npy extract also writes "index", the
+int64 input positions of its rows.`,
 		Example: `  gozoo extract --arch resnet50 --weights resnet50.pth \
       --layers layer2,layer3.5.conv2,avgpool,fc --out feats.npz images.npy`,
 		Args: cobra.ExactArgs(1),
@@ -114,11 +120,25 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 		}
 		o.Model.Arch, o.Model.Plugin, o.Model.Weights = "onnx", "onnx", o.ONNX
 	}
+	if err := tensorFileInput(o.Input); err != nil {
+		return err
+	}
 	if o.imageInput() {
 		return runExtractImages(ctx, o)
 	}
 	if err := o.validate(); err != nil {
 		return err
+	}
+	shardI, shardN := 0, 1
+	if o.Images.Shard != "" {
+		i, n, err := dataset.ParseShard(o.Images.Shard)
+		if err != nil {
+			return usageErrorf("--%v", err)
+		}
+		if slices.Contains(o.Layers, shardIndexName) {
+			return usageErrorf("--shard writes the rows' positions as %q, which --layers also names: extract that layer without --shard", shardIndexName)
+		}
+		shardI, shardN = i, n
 	}
 	in, err := npy.ReadFile(o.Input)
 	if err != nil {
@@ -136,6 +156,18 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 		return err
 	}
 	defer model.Close()
+	var index *sdk.Tensor
+	if shardN > 1 {
+		// Rows are the batch dimension: the first, or the second of
+		// sequence-major input ([T, N, ...]).
+		axis := 0
+		if seqMajor(res0, &o.Model) {
+			axis = 1
+		}
+		if in, lengths, index, err = shardTensor(in, lengths, axis, shardI, shardN); err != nil {
+			return fmt.Errorf("--shard %s of %s: %w", o.Images.Shard, o.Input, err)
+		}
+	}
 
 	start := time.Now()
 	progress := newProgress(o.f.Err, in.Shape[0])
@@ -167,12 +199,93 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 			return err
 		}
 	}
+	if index != nil {
+		if err := w.Add(shardIndexName, index); err != nil {
+			w.Abort()
+			return err
+		}
+	}
 	if err := w.Close(); err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	fmt.Fprintf(o.f.Err, "wrote %s: %d rows, %d layers, %.1f rows/s\n", o.Out, in.Shape[0], len(o.Layers), float64(in.Shape[0])/secs)
+	rows := int(in.Shape[0])
+	if index != nil {
+		rows = index.Len()
+	}
+	fmt.Fprintf(o.f.Err, "wrote %s: %d rows, %d layers, %.1f rows/s\n", o.Out, rows, len(o.Layers), float64(rows)/secs)
+	if index != nil {
+		fmt.Fprintf(o.f.Err, "shard %s: rows %s of %s are in %q\n", o.Images.Shard, formatRows(index.Int64), o.Input, shardIndexName)
+	}
 	return nil
+}
+
+// shardIndexName is the .npz array in which a sharded tensor extract
+// records the input positions of its rows.
+const shardIndexName = "index"
+
+// tensorFileInput refuses tensor containers extract does not read as
+// input, which would otherwise be taken for an image list.
+func tensorFileInput(path string) error {
+	l := strings.ToLower(path)
+	for _, ext := range []string{".npz", ".safetensors", ".pt", ".pth"} {
+		if strings.HasSuffix(l, ext) {
+			return usageErrorf("input %s: extract reads one tensor from a .npy file (numpy.save), or images: save the array with numpy.save(\"x.npy\", array)", path)
+		}
+	}
+	return nil
+}
+
+// shardTensor keeps the rows r of in along axis with r % n == i (the
+// same rule as for images), with their lengths, and returns the kept
+// positions as an int64 [rows] tensor.
+func shardTensor(in *sdk.Tensor, lengths []int64, axis, i, n int) (*sdk.Tensor, []int64, *sdk.Tensor, error) {
+	if len(in.Shape) <= axis {
+		return nil, nil, nil, fmt.Errorf("%w: input of shape %s has no batch dimension %d to shard", sdk.ErrBadInput, sdk.FormatShape(in.Shape), axis)
+	}
+	total := in.Shape[axis]
+	if lengths != nil && int64(len(lengths)) != total {
+		return nil, nil, nil, fmt.Errorf("%w: %d lengths for %d rows", sdk.ErrBadInput, len(lengths), total)
+	}
+	var keep []int64
+	for r := int64(i); r < total; r += int64(n) {
+		keep = append(keep, r)
+	}
+	if len(keep) == 0 {
+		return nil, nil, nil, fmt.Errorf("%w: the shard holds no row (the input has %d)", sdk.ErrBadInput, total)
+	}
+	outer := sdk.NumElements(in.Shape[:axis])
+	inner := sdk.NumElements(in.Shape[axis+1:])
+	shape := slices.Clone(in.Shape)
+	shape[axis] = int64(len(keep))
+	out := &sdk.Tensor{Shape: shape}
+	for o := int64(0); o < outer; o++ {
+		for _, r := range keep {
+			lo := (o*total + r) * inner
+			if in.Int64 != nil {
+				out.Int64 = append(out.Int64, in.Int64[lo:lo+inner]...)
+			} else {
+				out.Float32 = append(out.Float32, in.Float32[lo:lo+inner]...)
+			}
+		}
+	}
+	var lens []int64
+	if lengths != nil {
+		for _, r := range keep {
+			lens = append(lens, lengths[r])
+		}
+	}
+	idx, err := sdk.NewInt64Tensor([]int64{int64(len(keep))}, keep)
+	return out, lens, idx, err
+}
+
+// formatRows shows row positions briefly: "0, 2, 4" or "0, 2, ..., 98".
+func formatRows(rows []int64) string {
+	if len(rows) <= 4 {
+		s := fmt.Sprint(rows)
+		return strings.ReplaceAll(strings.Trim(s, "[]"), " ", ", ")
+	}
+	return fmt.Sprintf("%d, %d, ..., %d", rows[0], rows[1], rows[len(rows)-1])
 }
 
 // progress prints a one-line progress report on a terminal and nothing

@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +33,9 @@ type imageFlags struct {
 	Shard   string
 	OnError string
 	Workers int
+	// DecodeMemory bounds the bytes of images being decoded at once
+	// ("2GiB", "512MiB").
+	DecodeMemory string
 }
 
 func (o *imageFlags) register(cmd *cobra.Command) {
@@ -39,6 +46,7 @@ func (o *imageFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&o.Shard, "shard", "", "take part i of N (i/N, 0-based): N machines with i = 0..N-1 cover the inputs once")
 	fl.StringVar(&o.OnError, "on-error", "fail", "an image that does not decode: fail (stop; rows written so far are kept and a rerun resumes) or skip (record it and go on)")
 	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "image decoding goroutines (they run while the model computes)")
+	fl.StringVar(&o.DecodeMemory, "decode-memory", "2GiB", "memory that images being decoded may hold at once, across --workers (file plus pixels, from each header); a single image needing more is refused")
 }
 
 // imageInput reports whether IN is images rather than a .npy tensor.
@@ -146,6 +154,13 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	if im.Workers <= 0 {
 		im.Workers = 1
 	}
+	if im.DecodeMemory == "" {
+		im.DecodeMemory = "2GiB"
+	}
+	decodeMemory, err := parseBytes(im.DecodeMemory)
+	if err != nil {
+		return usageErrorf("--decode-memory %q: %v", im.DecodeMemory, err)
+	}
 	pre, modelID, err := o.resolveImageModel(ctx)
 	if err != nil {
 		return err
@@ -178,9 +193,21 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			return err
 		}
 	}
+	// Labels become the model's class indices where the tree's classes
+	// are the model's; they are part of the run's settings.
 	classes := labelClasses(o.f.Err, ds, o.spec.Classes)
-	fp := fingerprint(modelID, o, tf, ds)
-	w, err := featfile.Open(o.Out, fp, o.Layers)
+	// The model loads, and every flag is checked, before OUT.partial is
+	// opened; featfile creates it with the first batch.
+	model, res, err := o.f.load(ctx, &o.Model)
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	run, err := o.runSettings(modelID, res, tf, ds)
+	if err != nil {
+		return err
+	}
+	w, err := featfile.Open(o.Out, run, o.Layers)
 	if err != nil {
 		return err
 	}
@@ -191,16 +218,12 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			o.Out, startPos, total, w.Rows(), ds.Samples[min(startPos, total-1)].Path)
 	}
 	if startPos < total {
-		model, _, err := o.f.load(ctx, &o.Model)
-		if err != nil {
-			return err
-		}
-		defer model.Close()
-		if err := o.extractImages(ctx, model, tf, ds, w, startPos); err != nil {
+		if err := o.extractImages(ctx, model, tf, ds, w, startPos, imageproc.NewBudget(decodeMemory)); err != nil {
 			return err
 		}
 	}
 	w.SetClasses(classes, o.spec.Classes)
+	w.SetInfo(map[string]string{"model": o.Model.Arch + " (" + o.spec.Source + ")", "transform": pre.String() + " (" + o.spec.PreSource + ")"})
 	skipped := w.Skipped()
 	rows := w.Rows()
 	if err := w.Finish(); err != nil {
@@ -244,23 +267,86 @@ func labelClasses(w io.Writer, ds *dataset.Dataset, model []string) []string {
 	return model
 }
 
-func fingerprint(modelID string, o *ExtractOptions, tf imageproc.Transform, ds *dataset.Dataset) string {
+// runSettings names everything that changes the output of an image
+// extract, for featfile to refuse resuming a partial output of another
+// run: model, plugin (name, version, sha256), weights (sha256) or the
+// seed of a random init, options, device, preprocessing and the inputs.
+func (o *ExtractOptions) runSettings(modelID string, r *resolved, tf imageproc.Transform, ds *dataset.Dataset) (featfile.Run, error) {
+	req, err := o.Model.request()
+	if err != nil {
+		return nil, err
+	}
+	run := featfile.Run{
+		"arch":      o.Model.Arch,
+		"device":    o.Model.Device,
+		"transform": fmt.Sprintf("%+v", tf),
+	}
+	if o.Images.Model != "" {
+		run["model"] = modelID
+	}
+	if r != nil {
+		p := r.Plugin
+		if r.Desc != nil {
+			p += " " + r.Desc.Version
+		}
+		if h, err := o.f.Host(); err == nil {
+			if infos, err := h.Plugins(); err == nil {
+				for _, in := range infos {
+					if in.Name == r.Plugin {
+						p += " sha256 " + in.SHA256
+					}
+				}
+			}
+		}
+		run["plugin"] = p
+	}
+	if o.Model.Weights == "" {
+		run["seed"] = strconv.FormatInt(o.Model.Seed, 10)
+	} else {
+		sum, err := fileSHA256(o.Model.Weights)
+		if err != nil {
+			return nil, fmt.Errorf("weights %s: %w", o.Model.Weights, err)
+		}
+		run["weights"] = "sha256 " + sum
+	}
+	var opts []string
+	for _, k := range slices.Sorted(maps.Keys(req.Options)) {
+		opts = append(opts, k+"="+req.Options[k])
+	}
+	run["options"] = strings.Join(opts, ",")
 	h := sha256.New()
-	opts, _ := json.Marshal(o.Model.Opts)
-	fmt.Fprintf(h, "%s\n%s\n%s\n%+v\n%s\n", modelID, opts, strings.Join(o.Layers, ","), tf, ds.Kind)
 	for _, s := range ds.Samples {
 		fmt.Fprintf(h, "%d\t%s\t%d\n", s.Index, s.Path, s.Label)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	in := fmt.Sprintf("%s %s: %d images, listing sha256 %x", ds.Kind, o.Input, len(ds.Samples), h.Sum(nil))
+	if o.Images.Shard != "" {
+		in += ", shard " + o.Images.Shard
+	}
+	run["inputs"] = in
+	return run, nil
+}
+
+// fileSHA256 returns the hex sha256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // extractImages decodes batches on im.Workers goroutines while the model
 // computes the previous batch, and commits each batch to w.
-func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf imageproc.Transform, ds *dataset.Dataset, w *featfile.Writer, startPos int) error {
+func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf imageproc.Transform, ds *dataset.Dataset, w *featfile.Writer, startPos int, budget *imageproc.Budget) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	per := tf.Len()
-	batches := dataset.Load(ctx, ds, tf, startPos, o.BatchSize, o.Images.Workers)
+	batches := dataset.LoadWithin(ctx, ds, tf, startPos, o.BatchSize, o.Images.Workers, budget)
 	prog := newImageProgress(o.f.Err, len(ds.Samples), startPos)
 	defer prog.done()
 	for b := range batches {
@@ -270,6 +356,9 @@ func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf 
 		var failed error
 		for i, s := range b.Samples {
 			if err := b.Errs[i]; err != nil {
+				if errors.Is(err, imageproc.ErrOverBudget) {
+					err = fmt.Errorf("%w: raise --decode-memory (now %s) or downscale the image", err, o.Images.DecodeMemory)
+				}
 				if o.Images.OnError == "fail" {
 					failed = err
 					break
@@ -303,12 +392,37 @@ func (o *ExtractOptions) extractImages(ctx context.Context, model sdk.Model, tf 
 			}
 		}
 		prog.update(next)
+		if failed != nil && w.Next() == 0 {
+			return fmt.Errorf("%w (with --on-error fail, before any row was written: fix or remove the file and rerun, or rerun with --on-error skip)", failed)
+		}
 		if failed != nil {
 			return fmt.Errorf("%w (with --on-error fail; %d rows so far are kept in %s.partial: fix or remove the file and rerun to resume, or rerun with --on-error skip)",
 				failed, w.Rows(), o.Out)
 		}
 	}
 	return ctx.Err()
+}
+
+// parseBytes reads a size such as 2GiB, 512MiB, 1.5GB or 1000000 (bytes).
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) || v*mult >= math.MaxInt64 || v*mult < 1 {
+		return 0, fmt.Errorf("give a positive size such as 2GiB, 512MiB or 1500000000")
+	}
+	return int64(v * mult), nil
 }
 
 // imageProgress draws a progress bar with images/s on a terminal, and a

@@ -31,7 +31,7 @@ import (
 
 // writeImage writes a w x h image with smooth random content as PNG or
 // JPEG (by the extension).
-func writeImage(t *testing.T, path string, w, h int, seed int64) {
+func writeImage(t testing.TB, path string, w, h int, seed int64) {
 	t.Helper()
 	rng := rand.New(rand.NewSource(seed))
 	img := image.NewRGBA(image.Rect(0, 0, w, h))

@@ -165,18 +165,15 @@ func (f *Factory) resolveSpec(ctx context.Context, m *modelFlags, c *catalogFlag
 			if m.Arch == "" {
 				return nil, usageErrorf("--weights %s has no model card (%s): give --arch", m.Weights, zoo.CardPath(m.Weights))
 			}
-			s.Source = "--arch " + m.Arch + " (no model card beside " + m.Weights + ")"
+			s.Source = "--arch " + m.Arch + ", no model card beside " + m.Weights
 		}
-		s.ID = m.Arch + "@" + m.Weights
-		if st, err := os.Stat(m.Weights); err == nil {
-			s.ID += fmt.Sprintf("/%d/%d", st.Size(), st.ModTime().UnixNano())
-		}
+		s.ID = m.Arch // the weights' sha256 is part of a run's settings
 	default:
 		if m.Arch == "" {
 			return nil, usageErrorf("give --model NAME (gozoo zoo list) or --arch ARCH")
 		}
-		s.Source = "--arch " + m.Arch + " (seeded random weights)"
-		s.ID = m.Arch + "@"
+		s.Source = "--arch " + m.Arch + ", seeded random weights"
+		s.ID = m.Arch
 	}
 	s.Pre, s.PreSource = zoo.ImageNetPreprocess(), "torchvision's ImageNet eval transform, the default for --arch"
 	if s.Card != nil {
@@ -194,7 +191,7 @@ func (f *Factory) resolveSpec(ctx context.Context, m *modelFlags, c *catalogFlag
 	if len(given) > 0 {
 		s.Pre, s.PreSource = pre, s.PreSource+", changed by "+strings.Join(given, " ")
 	}
-	fmt.Fprintf(f.Err, "model: %s %s\n", m.Arch, s.Source)
+	fmt.Fprintf(f.Err, "model: %s (%s)\n", m.Arch, s.Source)
 	fmt.Fprintf(f.Err, "transform: %s (%s)\n", s.Pre, s.PreSource)
 	if len(s.Classes) > 0 {
 		fmt.Fprintf(f.Err, "classes: %d (%s): %s\n", len(s.Classes), s.ClassesSource, fewNames(s.Classes, 5))

@@ -21,7 +21,12 @@ func NewCmdPlugins(f *Factory, runF func(context.Context, *PluginsOptions) error
 	return &cobra.Command{
 		Use:   "plugins",
 		Short: "List backbone plugins: name, version, architectures, sha256",
-		Args:  cobra.NoArgs,
+		Long: `List backbone plugins: name, version, architectures, sha256.
+
+Plugins' answers are cached per plugin file (path, size, times, sha256) in
+$GOZOO_CACHE/plugins (default ~/.cache/gozoo/plugins); a plugin is started
+only when its file is new or changed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -36,35 +41,29 @@ func runPlugins(ctx context.Context, opts *PluginsOptions) error {
 	if err != nil {
 		return err
 	}
-	infos, err := h.Plugins()
+	all, err := h.DescribeAll(ctx)
 	if err != nil {
 		return err
 	}
-	if len(infos) == 0 {
+	if len(all) == 0 {
 		return fmt.Errorf("no gozoo-backbone-* plugins found: run make build, or set GOZOO_PLUGIN_PATH or --plugin-path")
 	}
 	tw := tabwriter.NewWriter(opts.f.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tARCHS\tSHA256\tPATH")
 	var failed []string
-	for _, in := range infos {
+	for _, d := range all {
 		version, archs := "?", "?"
-		bb, err := h.Backbone(ctx, in.Name)
-		if err == nil {
-			d, derr := bb.Describe(ctx)
-			if derr == nil {
-				version = d.Version
-				names := make([]string, len(d.Archs))
-				for i, a := range d.Archs {
-					names[i] = a.Name
-				}
-				archs = strings.Join(names, ",")
+		if d.Err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", d.Name, d.Err))
+		} else {
+			version = d.Description.Version
+			names := make([]string, len(d.Description.Archs))
+			for i, a := range d.Description.Archs {
+				names[i] = a.Name
 			}
-			err = derr
+			archs = strings.Join(names, ",")
 		}
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", in.Name, err))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Name, version, archs, in.SHA256, in.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, version, archs, d.SHA256, d.Path)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -388,19 +388,6 @@ func gitState() (string, bool) {
 	return strings.TrimSpace(string(out)), len(strings.TrimSpace(string(st))) > 0
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // printPlan writes the dry run's report.
 func (r *runner) printPlan(w io.Writer, plan []*unit) {
 	fmt.Fprintf(w, "config %s: valid (%s, version %d)\n", r.root.File, r.root.Kind, r.root.Version)

@@ -32,27 +32,42 @@ const (
 )
 
 var (
-	cliOnce sync.Once
-	cliBin  string
-	cliErr  error
+	runCLIOnce sync.Once
+	runCLIBin  string
+	runCLIErr  error
 )
 
-// gozooBinary builds gozoo into the folder of the test plugins, so that
-// it finds them as an installed gozoo finds plugins beside it.
-func gozooBinary(t *testing.T) string {
+// runBinary builds gozoo into a folder whose plugins/ holds the test
+// plugins, so that it finds them as an installed gozoo finds the plugins
+// beside it: no flags, no environment.
+func runBinary(t *testing.T) string {
 	t.Helper()
 	testenv.ORT(t, ort.LibraryPath())
-	dir := testenv.BuildPlugin(t, "resnet")
-	cliOnce.Do(func() {
-		cliBin = filepath.Join(dir, "gozoo")
-		if out, err := exec.Command("go", "build", "-o", cliBin, "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput(); err != nil {
-			cliErr = fmt.Errorf("go build gozoo: %v\n%s", err, out)
+	src := filepath.Join(testenv.BuildPlugin(t, "resnet"), "gozoo-backbone-resnet")
+	runCLIOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gozoo-run-test-")
+		if err != nil {
+			runCLIErr = err
+			return
+		}
+		testenv.AtCleanup(func() { os.RemoveAll(dir) })
+		runCLIBin = filepath.Join(dir, "gozoo")
+		if out, err := exec.Command("go", "build", "-o", runCLIBin, "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput(); err != nil {
+			runCLIErr = fmt.Errorf("go build gozoo: %v\n%s", err, out)
+			return
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+			runCLIErr = err
+			return
+		}
+		if out, err := exec.Command("cp", "-p", src, filepath.Join(dir, "plugins")).CombinedOutput(); err != nil {
+			runCLIErr = fmt.Errorf("cp: %v %s", err, out)
 		}
 	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
+	if runCLIErr != nil {
+		t.Fatal(runCLIErr)
 	}
-	return cliBin
+	return runCLIBin
 }
 
 // withTorchPlugin adds the PyTorch plugin (manifest and package) beside
@@ -60,7 +75,7 @@ func gozooBinary(t *testing.T) string {
 func withTorchPlugin(t *testing.T, bin string) {
 	t.Helper()
 	py := testenv.Python(t)
-	dir := filepath.Dir(bin)
+	dir := filepath.Join(filepath.Dir(bin), "plugins")
 	root := repoRoot(t)
 	m, err := os.ReadFile(filepath.Join(root, "plugins/torch/gozoo-backbone-torch.plugin"))
 	if err != nil {
@@ -92,9 +107,9 @@ func needData(t *testing.T, path, pkg string) {
 
 // gozoo runs the built binary in dir as a user types it and returns
 // stdout, stderr and the exit code.
-func gozoo(t *testing.T, dir string, args ...string) (string, string, int) {
+func gozooRun(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(gozooBinary(t), args...)
+	cmd := exec.Command(runBinary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOZOO_ORT_LIB="+ort.LibraryPath(), "GOZOO_OFFLINE=1")
 	var out, errb bytes.Buffer
@@ -230,7 +245,7 @@ func TestRunShippedConfigs(t *testing.T) {
 				t.Errorf("best top-1 %.3f on the data the model was trained for; want >= 0.7", rows[0]["top1"])
 			}
 		}},
-		{"finetune-fashion.yaml", func(t *testing.T) { withTorchPlugin(t, gozooBinary(t)) }, func(t *testing.T, run string) {
+		{"finetune-fashion.yaml", func(t *testing.T) { withTorchPlugin(t, runBinary(t)) }, func(t *testing.T, run string) {
 			checkRunFolder(t, run, "loss.png", "accuracy.png")
 			var m struct {
 				Top1   float64           `json:"top1"`
@@ -248,7 +263,7 @@ func TestRunShippedConfigs(t *testing.T) {
 				tt.needs(t)
 			}
 			dir := t.TempDir()
-			_, stderr, code := gozoo(t, dir, "run", configArg(t, dir, tt.config))
+			_, stderr, code := gozooRun(t, dir, "run", configArg(t, dir, tt.config))
 			if code != 0 {
 				t.Fatalf("gozoo run %s: exit %d\n%s", tt.config, code, stderr)
 			}
@@ -319,7 +334,7 @@ func TestRunBadConfigs(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(tt.config), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, stderr, code := gozoo(t, dir, append([]string{"run", "bad.yaml"}, tt.sets...)...)
+			_, stderr, code := gozooRun(t, dir, append([]string{"run", "bad.yaml"}, tt.sets...)...)
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			last := lines[len(lines)-1]
 			if code != 2 || !strings.HasPrefix(last, "gozoo: usage: "+tt.want) {
@@ -361,7 +376,7 @@ func TestProbeMatchesSklearn(t *testing.T) {
 		KNNTop1 float64   `json:"knn_top1"`
 	}
 	for _, layers := range []string{"[avgpool]", "[layer2]"} {
-		_, stderr, code := gozoo(t, dir, "run", cfg, "--set", "data.limit=900", "--set", "model.layers="+layers, "--set", "probe.method=knn")
+		_, stderr, code := gozooRun(t, dir, "run", cfg, "--set", "data.limit=900", "--set", "model.layers="+layers, "--set", "probe.method=knn")
 		if code != 0 {
 			t.Fatalf("gozoo run: exit %d\n%s", code, stderr)
 		}
@@ -426,24 +441,24 @@ func TestRunReproducesAndRunsCommands(t *testing.T) {
 	needData(t, digitsCSV, "python3-sklearn")
 	dir := t.TempDir()
 	cfg := configArg(t, dir, "probe-digits.yaml")
-	stdout, stderr, code := gozoo(t, dir, "run", cfg, "--dry-run")
+	stdout, stderr, code := gozooRun(t, dir, "run", cfg, "--dry-run")
 	if code != 0 || !strings.Contains(stdout, "trial 1/1: probe") || !strings.Contains(stdout, "avgpool (to compute)") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "runs")); err == nil {
 		t.Error("--dry-run made a runs folder")
 	}
-	stdout, _, _ = gozoo(t, dir, "run", cfg, "--print-config", "--set", "probe.k=7")
+	stdout, _, _ = gozooRun(t, dir, "run", cfg, "--print-config", "--set", "probe.k=7")
 	if !strings.Contains(stdout, "k: 7\n") || !strings.Contains(stdout, "runs_dir: "+filepath.Join(dir, "runs")) {
 		t.Errorf("--print-config:\n%s", stdout)
 	}
-	_, stderr, code = gozoo(t, dir, "run", cfg)
+	_, stderr, code = gozooRun(t, dir, "run", cfg)
 	if code != 0 {
 		t.Fatalf("gozoo run: exit %d\n%s", code, stderr)
 	}
 	first := runFolder(t, stderr)
 	rel, _ := filepath.Rel(dir, filepath.Join(first, resolvedName))
-	_, stderr, code = gozoo(t, dir, "run", rel)
+	_, stderr, code = gozooRun(t, dir, "run", rel)
 	if code != 0 {
 		t.Fatalf("gozoo run %s: exit %d\n%s", rel, code, stderr)
 	}
@@ -460,11 +475,11 @@ func TestRunReproducesAndRunsCommands(t *testing.T) {
 	if a, b := load(first), load(second); !reflect.DeepEqual(a, b) {
 		t.Errorf("rerun metrics differ:\n%v\n%v", a, b)
 	}
-	stdout, _, code = gozoo(t, dir, "runs", "list")
+	stdout, _, code = gozooRun(t, dir, "runs", "list")
 	if code != 0 || strings.Count(stdout, "probe-digits-") != 2 || !strings.Contains(stdout, "finished") {
 		t.Errorf("runs list: exit %d\n%s", code, stdout)
 	}
-	stdout, _, code = gozoo(t, dir, "runs", "compare", filepath.Base(first), filepath.Base(second))
+	stdout, _, code = gozooRun(t, dir, "runs", "compare", filepath.Base(first), filepath.Base(second))
 	if code != 0 || !strings.Contains(stdout, "none: the resolved configs are equal") || !regexp.MustCompile(`(?m)^\s+top1\s+\S+\s+\S+\s+\+0\s*$`).MatchString(stdout) {
 		t.Errorf("runs compare: exit %d\n%s", code, stdout)
 	}
@@ -475,7 +490,7 @@ func TestRunReproducesAndRunsCommands(t *testing.T) {
 // finished trials are never rerun and cached features never recomputed.
 func TestCompareKillAndResume(t *testing.T) {
 	needData(t, digitsCSV, "python3-sklearn")
-	bin := gozooBinary(t)
+	bin := runBinary(t)
 	dir := t.TempDir()
 	cfg := configArg(t, dir, "compare-digits-layers.yaml")
 	// start runs gozoo and sends sig once stderr shows a trial finished.
@@ -526,7 +541,7 @@ func TestCompareKillAndResume(t *testing.T) {
 		mtimes[p] = st.ModTime()
 	}
 	// A changed config is refused.
-	_, stderr, code := gozoo(t, dir, "run", cfg, "--resume", run, "--set", "probe.k=3")
+	_, stderr, code := gozooRun(t, dir, "run", cfg, "--resume", run, "--set", "probe.k=3")
 	if code != 2 || !strings.Contains(stderr, "the resolved config changed") {
 		t.Errorf("resume with a changed config: exit %d\n%s", code, stderr)
 	}
@@ -542,7 +557,7 @@ func TestCompareKillAndResume(t *testing.T) {
 		if code2 != 1 || st.Status != "interrupted" || !strings.Contains(out2, "--resume") {
 			t.Errorf("Ctrl-C: exit %d, status %q; want 1, interrupted and a --resume hint\n%s", code2, st.Status, out2)
 		}
-		_, stderr, code = gozoo(t, dir, "run", "--resume", relRun)
+		_, stderr, code = gozooRun(t, dir, "run", "--resume", relRun)
 		if code != 0 {
 			t.Fatalf("second resume: exit %d\n%s", code, stderr)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,12 +36,20 @@ type Sample struct {
 	idx   *idxImages
 }
 
-// Decode reads and decodes the sample as RGB.
+// Decode reads and decodes the sample as RGB. Only regular files are
+// read: a named pipe or device among the images is an error matching
+// imageproc.ErrNotRegular.
 func (s Sample) Decode() (*imageproc.RGB, error) {
+	img, _, err := s.decode(context.Background(), nil)
+	return img, err
+}
+
+// decode is Decode holding the decoding memory from budget until release.
+func (s Sample) decode(ctx context.Context, budget *imageproc.Budget) (*imageproc.RGB, func(), error) {
 	if s.idx != nil {
-		return s.idx.image(s.Index), nil
+		return s.idx.image(s.Index), func() {}, nil // already in memory
 	}
-	return imageproc.DecodeFile(s.Path)
+	return imageproc.DecodeFileWithin(ctx, s.Path, budget)
 }
 
 // Dataset is an ordered list of samples.

@@ -25,8 +25,16 @@ type Batch struct {
 // time, and sends the batches in order; up to two batches are decoded
 // ahead of the consumer, so that decoding overlaps the consumer's work.
 // The channel closes after the last batch or when ctx is done. Errors name
-// the sample's path.
+// the sample's path. Decoding holds memory from imageproc.DefaultBudget.
 func Load(ctx context.Context, d *Dataset, tf imageproc.Transform, start, batchSize, workers int) <-chan *Batch {
+	return LoadWithin(ctx, d, tf, start, batchSize, workers, imageproc.DefaultBudget())
+}
+
+// LoadWithin is Load with the memory of the images being decoded at once
+// bounded by budget (see imageproc.Budget), whatever the number of
+// workers; an image over the whole budget is an error matching
+// imageproc.ErrOverBudget in its batch's Errs.
+func LoadWithin(ctx context.Context, d *Dataset, tf imageproc.Transform, start, batchSize, workers int, budget *imageproc.Budget) <-chan *Batch {
 	out := make(chan *Batch, 2)
 	workers = max(1, workers)
 	per := tf.Len()
@@ -42,7 +50,7 @@ func Load(ctx context.Context, d *Dataset, tf imageproc.Transform, start, batchS
 				wg.Add(1)
 				go func(i int) {
 					defer func() { <-sem; wg.Done() }()
-					b.Errs[i] = decodeInto(b.Samples[i], tf, b.X[i*per:(i+1)*per])
+					b.Errs[i] = decodeInto(ctx, b.Samples[i], tf, b.X[i*per:(i+1)*per], budget)
 				}(i)
 			}
 			wg.Wait()
@@ -56,9 +64,11 @@ func Load(ctx context.Context, d *Dataset, tf imageproc.Transform, start, batchS
 	return out
 }
 
-// decodeInto decodes one sample into dst; errors name the path.
-func decodeInto(s Sample, tf imageproc.Transform, dst []float32) error {
-	img, err := s.Decode()
+// decodeInto decodes one sample into dst within budget; errors name the
+// path.
+func decodeInto(ctx context.Context, s Sample, tf imageproc.Transform, dst []float32, budget *imageproc.Budget) error {
+	img, release, err := s.decode(ctx, budget)
+	defer release()
 	if err != nil {
 		if !strings.Contains(err.Error(), s.Path) {
 			err = fmt.Errorf("%s: %w", s.Path, err)

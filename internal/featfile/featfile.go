@@ -3,14 +3,19 @@ package featfile
 import (
 	"archive/zip"
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -34,17 +39,83 @@ type Skip struct {
 
 type meta struct {
 	Fingerprint string             `json:"fingerprint"`
+	Run         Run                `json:"run,omitempty"`
 	Layers      []string           `json:"layers"`
 	RowShapes   map[string][]int64 `json:"row_shapes,omitempty"`
 	// Classes name the labels; ModelClasses the model's outputs.
 	Classes      []string `json:"classes,omitempty"`
 	ModelClasses []string `json:"model_classes,omitempty"`
+	// Info holds notes such as the model and the transform used.
+	Info map[string]string `json:"info,omitempty"`
 }
 
 type chunkIndex struct {
 	Rows    []Row  `json:"rows"`
 	Skipped []Skip `json:"skipped"`
 	Next    int    `json:"next"` // dataset positions done after this chunk
+}
+
+// Run names every setting of a run that changes its output (model,
+// weights, seed, options, preprocessing, layers, inputs), each as a
+// readable value. A partial output resumes only under an equal Run.
+type Run map[string]string
+
+// Fingerprint is a digest of r and layers.
+func (r Run) Fingerprint(layers []string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(r)) {
+		fmt.Fprintf(h, "%q=%q\n", k, r[k])
+	}
+	fmt.Fprintf(h, "layers=%q\n", layers)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// RunError reports an OUT.partial folder written by a run with other
+// settings. It matches ErrOtherRun.
+type RunError struct {
+	Dir string
+	// Diffs lists each differing setting as "name: X in the partial
+	// output, Y now", sorted by name; empty when the partial output
+	// records no settings to compare.
+	Diffs []string
+}
+
+func (e *RunError) Error() string {
+	what := "an unknown run (written without its settings)"
+	if len(e.Diffs) > 0 {
+		what = "a run with other settings: " + strings.Join(e.Diffs, "; ")
+	}
+	return fmt.Sprintf("%v: %s was written by %s: remove %s or pass the same flags", ErrOtherRun, e.Dir, what, e.Dir)
+}
+
+// Is reports whether target is ErrOtherRun.
+func (e *RunError) Is(target error) bool { return target == ErrOtherRun }
+
+func diffRuns(old, now Run, oldLayers, nowLayers []string) []string {
+	var out []string
+	show := func(v string, ok bool) string {
+		if !ok {
+			return "unset"
+		}
+		return strconv.Quote(v)
+	}
+	union := maps.Clone(old)
+	if union == nil {
+		union = Run{}
+	}
+	maps.Copy(union, now)
+	keys := slices.Sorted(maps.Keys(union))
+	for _, k := range keys {
+		a, okA := old[k]
+		b, okB := now[k]
+		if a != b || okA != okB {
+			out = append(out, fmt.Sprintf("%s: %s in the partial output, %s now", k, show(a, okA), show(b, okB)))
+		}
+	}
+	if !slices.Equal(oldLayers, nowLayers) {
+		out = append(out, fmt.Sprintf("layers: %s in the partial output, %s now", strings.Join(oldLayers, ","), strings.Join(nowLayers, ",")))
+	}
+	return out
 }
 
 // Writer appends chunks of rows. It is not safe for concurrent use.
@@ -54,39 +125,60 @@ type Writer struct {
 	chunks   []chunkIndex
 	next     int
 	closed   bool
+	created  bool // dir exists
 }
 
-// Open starts or resumes the output out (.npz or .safetensors).
-// fingerprint identifies the run (model, layers, preprocessing, inputs);
-// a partial folder with another fingerprint is refused.
-func Open(out, fingerprint string, layers []string) (*Writer, error) {
+// Open starts or resumes the output out (.npz or .safetensors) of the
+// run described by run. A partial folder of a run with another Run or
+// other layers is refused with a *RunError naming what differs. A new
+// run creates OUT.partial/ only when its first chunk is appended, so a
+// run that fails before that leaves nothing behind.
+func Open(out string, run Run, layers []string) (*Writer, error) {
 	if !strings.HasSuffix(out, ".npz") && !strings.HasSuffix(out, ".safetensors") {
 		return nil, fmt.Errorf("featfile: %s: the output must end in .npz or .safetensors", out)
 	}
-	w := &Writer{out: out, dir: out + ".partial", meta: meta{Fingerprint: fingerprint, Layers: layers}}
+	fp := run.Fingerprint(layers)
+	w := &Writer{out: out, dir: out + ".partial", meta: meta{Fingerprint: fp, Run: run, Layers: layers}}
 	mp := filepath.Join(w.dir, "meta.json")
 	b, err := os.ReadFile(mp)
 	switch {
 	case err == nil:
 		var m meta
-		if err := json.Unmarshal(b, &m); err != nil || m.Fingerprint != fingerprint {
-			return nil, fmt.Errorf("%w: %s was written for other inputs, model or layers: delete it to start over, or choose another --out", ErrOtherRun, w.dir)
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("featfile: %s is damaged (%v): remove %s to start over", mp, err, w.dir)
+		}
+		if m.Fingerprint != fp {
+			e := &RunError{Dir: w.dir}
+			if m.Run != nil {
+				e.Diffs = diffRuns(m.Run, run, m.Layers, layers)
+			}
+			return nil, e
 		}
 		w.meta = m
+		w.created = true
 		if err := w.loadChunks(); err != nil {
 			return nil, err
 		}
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(w.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("featfile: %w", err)
-		}
-		if err := w.writeMeta(); err != nil {
-			return nil, err
-		}
 	default:
 		return nil, fmt.Errorf("featfile: %w", err)
 	}
 	return w, nil
+}
+
+// create makes the partial folder and its meta.json on first use.
+func (w *Writer) create() error {
+	if w.created {
+		return nil
+	}
+	if err := os.MkdirAll(w.dir, 0o755); err != nil {
+		return fmt.Errorf("featfile: %w", err)
+	}
+	if err := w.writeMeta(); err != nil {
+		return err
+	}
+	w.created = true
+	return nil
 }
 
 func (w *Writer) writeMeta() error {
@@ -140,6 +232,12 @@ func (w *Writer) SetClasses(classes, modelClasses []string) {
 	w.meta.Classes, w.meta.ModelClasses = classes, modelClasses
 }
 
+// SetInfo records notes on how the features were made (keys such as
+// "model" and "transform"). The output file carries each as a
+// one-element string array in .npz (named info_KEY) and as metadata KEY in
+// .safetensors. Call it before Finish.
+func (w *Writer) SetInfo(info map[string]string) { w.meta.Info = info }
+
 // Next is the number of dataset positions already processed (written or
 // skipped); a resumed run starts there.
 func (w *Writer) Next() int { return w.next }
@@ -159,6 +257,9 @@ func (w *Writer) Rows() int {
 func (w *Writer) Append(rows []Row, feats map[string]*sdk.Tensor, skipped []Skip, next int) error {
 	if w.closed {
 		return errors.New("featfile: Append after Finish")
+	}
+	if err := w.create(); err != nil {
+		return err
 	}
 	if len(rows) > 0 && w.meta.RowShapes == nil {
 		w.meta.RowShapes = map[string][]int64{}
@@ -389,6 +490,11 @@ func (w *Writer) writeNPZ(f io.Writer) error {
 			return err
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(w.meta.Info)) {
+		if err := writeStrings(z, "info_"+k, []string{w.meta.Info[k]}); err != nil {
+			return err
+		}
+	}
 	if len(skipped) > 0 {
 		sp, se := make([]string, len(skipped)), make([]string, len(skipped))
 		for i, s := range skipped {
@@ -434,6 +540,11 @@ func (w *Writer) writeSafetensors(f io.Writer) error {
 	if len(w.meta.ModelClasses) > 0 {
 		cj, _ := json.Marshal(w.meta.ModelClasses)
 		md["model_classes"] = string(cj)
+	}
+	for k, v := range w.meta.Info {
+		if _, taken := md[k]; !taken {
+			md[k] = v
+		}
 	}
 	if len(skipped) > 0 {
 		sj, _ := json.Marshal(skipped)

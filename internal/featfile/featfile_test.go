@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -31,11 +32,13 @@ func feats(t *testing.T, n int, v float32) map[string]*sdk.Tensor {
 	return map[string]*sdk.Tensor{"avgpool": a}
 }
 
+var run1 = Run{"seed": "1", "arch": "resnet18"}
+
 func TestResumeAndFinish(t *testing.T) {
 	for _, ext := range []string{".npz", ".safetensors"} {
 		t.Run(ext, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "f"+ext)
-			w, err := Open(out, "fp1", []string{"avgpool"})
+			w, err := Open(out, run1, []string{"avgpool"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,10 +49,10 @@ func TestResumeAndFinish(t *testing.T) {
 			// that a resumed run drops.
 			os.WriteFile(filepath.Join(out+".partial", "chunk-000001.bin"), []byte("partial"), 0o644)
 
-			if _, err := Open(out, "other", []string{"avgpool"}); !errors.Is(err, ErrOtherRun) {
-				t.Fatalf("Open with another fingerprint = %v; want ErrOtherRun", err)
+			if _, err := Open(out, Run{"seed": "2", "arch": "resnet18"}, []string{"avgpool"}); !errors.Is(err, ErrOtherRun) {
+				t.Fatalf("Open with another seed = %v; want ErrOtherRun", err)
 			}
-			w, err = Open(out, "fp1", []string{"avgpool"})
+			w, err = Open(out, run1, []string{"avgpool"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,10 +79,10 @@ func TestResumeAndFinish(t *testing.T) {
 }
 
 func TestBadOutputs(t *testing.T) {
-	if _, err := Open(filepath.Join(t.TempDir(), "f.txt"), "x", []string{"a"}); err == nil {
+	if _, err := Open(filepath.Join(t.TempDir(), "f.txt"), run1, []string{"a"}); err == nil {
 		t.Error("Open(.txt) = nil error")
 	}
-	w, _ := Open(filepath.Join(t.TempDir(), "f.npz"), "x", []string{"avgpool"})
+	w, _ := Open(filepath.Join(t.TempDir(), "f.npz"), run1, []string{"avgpool"})
 	if err := w.Finish(); err == nil {
 		t.Error("Finish with no rows = nil error")
 	}
@@ -92,7 +95,7 @@ func TestClasses(t *testing.T) {
 	for _, ext := range []string{".npz", ".safetensors"} {
 		t.Run(ext, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "f"+ext)
-			w, err := Open(out, "fp", []string{"avgpool"})
+			w, err := Open(out, Run{"arch": "resnet18"}, []string{"avgpool"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,4 +127,69 @@ func FuzzParseStrings(f *testing.F) {
 			t.Fatal("parseStrings = nil, nil")
 		}
 	})
+}
+
+func TestOtherRunNamesTheDifference(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "f.npz")
+	base := Run{"arch": "resnet18", "seed": "1", "transform": "resize 256"}
+	w, err := Open(out, base, []string{"avgpool"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(rows("a"), feats(t, 1, 0), nil, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		run    Run
+		layers []string
+		want   []string
+	}{
+		{"seed", Run{"arch": "resnet18", "seed": "2", "transform": "resize 256"}, []string{"avgpool"},
+			[]string{`seed: "1" in the partial output, "2" now`}},
+		{"weights instead of seed", Run{"arch": "resnet18", "weights": "sha256 ab", "transform": "resize 256"}, []string{"avgpool"},
+			[]string{`seed: "1" in the partial output, unset now`, `weights: unset in the partial output, "sha256 ab" now`}},
+		{"layers", base, []string{"avgpool", "fc"},
+			[]string{"layers: avgpool in the partial output, avgpool,fc now"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(out, tc.run, tc.layers)
+			var re *RunError
+			if !errors.As(err, &re) || !errors.Is(err, ErrOtherRun) {
+				t.Fatalf("Open = %v; want a *RunError matching ErrOtherRun", err)
+			}
+			if !slices.Equal(re.Diffs, tc.want) {
+				t.Errorf("Diffs = %q; want %q", re.Diffs, tc.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "remove "+out+".partial or pass the same flags") {
+				t.Errorf("error %q does not say what to do", msg)
+			}
+		})
+	}
+	// The refused runs left the partial output as it was.
+	w, err = Open(out, base, []string{"avgpool"})
+	if err != nil || w.Rows() != 1 {
+		t.Fatalf("Open with the first run's settings = %v (rows %d); want it to resume 1 row", err, w.Rows())
+	}
+}
+
+func TestNoPartialBeforeFirstChunk(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "f.npz")
+	if _, err := Open(out, run1, []string{"avgpool"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(out + ".partial"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open created %s.partial before any chunk (stat: %v)", out, err)
+	}
+	// Another run may then start with other settings.
+	w, err := Open(out, Run{"seed": "9"}, []string{"fc"})
+	if err != nil {
+		t.Fatalf("Open after a run that wrote nothing = %v", err)
+	}
+	if err := w.Append(nil, nil, []Skip{{"bad.jpg", "corrupt"}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out+".partial", "meta.json")); err != nil {
+		t.Fatalf("no meta.json after the first chunk: %v", err)
+	}
 }

@@ -267,6 +267,8 @@ type AttributeProto struct {
 	TypeProtos    []*TypeProto                 `protobuf:"bytes,15,rep,name=type_protos,json=typeProtos,proto3" json:"type_protos,omitempty"`
 	Type          AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,proto3,enum=gozoo.onnxpb.AttributeProto_AttributeType" json:"type,omitempty"`
 	RefAttrName   string                       `protobuf:"bytes,21,opt,name=ref_attr_name,json=refAttrName,proto3" json:"ref_attr_name,omitempty"`
+	SparseTensor  *SparseTensorProto           `protobuf:"bytes,22,opt,name=sparse_tensor,json=sparseTensor,proto3" json:"sparse_tensor,omitempty"`
+	SparseTensors []*SparseTensorProto         `protobuf:"bytes,23,rep,name=sparse_tensors,json=sparseTensors,proto3" json:"sparse_tensors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -411,6 +413,20 @@ func (x *AttributeProto) GetRefAttrName() string {
 		return x.RefAttrName
 	}
 	return ""
+}
+
+func (x *AttributeProto) GetSparseTensor() *SparseTensorProto {
+	if x != nil {
+		return x.SparseTensor
+	}
+	return nil
+}
+
+func (x *AttributeProto) GetSparseTensors() []*SparseTensorProto {
+	if x != nil {
+		return x.SparseTensors
+	}
+	return nil
 }
 
 type ValueInfoProto struct {
@@ -576,6 +592,8 @@ type ModelProto struct {
 	Graph           *GraphProto               `protobuf:"bytes,7,opt,name=graph,proto3" json:"graph,omitempty"`
 	OpsetImport     []*OperatorSetIdProto     `protobuf:"bytes,8,rep,name=opset_import,json=opsetImport,proto3" json:"opset_import,omitempty"`
 	MetadataProps   []*StringStringEntryProto `protobuf:"bytes,14,rep,name=metadata_props,json=metadataProps,proto3" json:"metadata_props,omitempty"`
+	TrainingInfo    []*TrainingInfoProto      `protobuf:"bytes,20,rep,name=training_info,json=trainingInfo,proto3" json:"training_info,omitempty"`
+	Functions       []*FunctionProto          `protobuf:"bytes,25,rep,name=functions,proto3" json:"functions,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -673,6 +691,20 @@ func (x *ModelProto) GetMetadataProps() []*StringStringEntryProto {
 	return nil
 }
 
+func (x *ModelProto) GetTrainingInfo() []*TrainingInfoProto {
+	if x != nil {
+		return x.TrainingInfo
+	}
+	return nil
+}
+
+func (x *ModelProto) GetFunctions() []*FunctionProto {
+	if x != nil {
+		return x.Functions
+	}
+	return nil
+}
+
 type StringStringEntryProto struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -726,16 +758,17 @@ func (x *StringStringEntryProto) GetValue() string {
 }
 
 type GraphProto struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          []*NodeProto           `protobuf:"bytes,1,rep,name=node,proto3" json:"node,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Initializer   []*TensorProto         `protobuf:"bytes,5,rep,name=initializer,proto3" json:"initializer,omitempty"`
-	DocString     string                 `protobuf:"bytes,10,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
-	Input         []*ValueInfoProto      `protobuf:"bytes,11,rep,name=input,proto3" json:"input,omitempty"`
-	Output        []*ValueInfoProto      `protobuf:"bytes,12,rep,name=output,proto3" json:"output,omitempty"`
-	ValueInfo     []*ValueInfoProto      `protobuf:"bytes,13,rep,name=value_info,json=valueInfo,proto3" json:"value_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Node              []*NodeProto           `protobuf:"bytes,1,rep,name=node,proto3" json:"node,omitempty"`
+	Name              string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Initializer       []*TensorProto         `protobuf:"bytes,5,rep,name=initializer,proto3" json:"initializer,omitempty"`
+	SparseInitializer []*SparseTensorProto   `protobuf:"bytes,15,rep,name=sparse_initializer,json=sparseInitializer,proto3" json:"sparse_initializer,omitempty"`
+	DocString         string                 `protobuf:"bytes,10,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	Input             []*ValueInfoProto      `protobuf:"bytes,11,rep,name=input,proto3" json:"input,omitempty"`
+	Output            []*ValueInfoProto      `protobuf:"bytes,12,rep,name=output,proto3" json:"output,omitempty"`
+	ValueInfo         []*ValueInfoProto      `protobuf:"bytes,13,rep,name=value_info,json=valueInfo,proto3" json:"value_info,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GraphProto) Reset() {
@@ -785,6 +818,13 @@ func (x *GraphProto) GetName() string {
 func (x *GraphProto) GetInitializer() []*TensorProto {
 	if x != nil {
 		return x.Initializer
+	}
+	return nil
+}
+
+func (x *GraphProto) GetSparseInitializer() []*SparseTensorProto {
+	if x != nil {
+		return x.SparseInitializer
 	}
 	return nil
 }
@@ -1143,6 +1183,234 @@ func (x *OperatorSetIdProto) GetVersion() int64 {
 	return 0
 }
 
+type SparseTensorProto struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        *TensorProto           `protobuf:"bytes,1,opt,name=values,proto3" json:"values,omitempty"`
+	Indices       *TensorProto           `protobuf:"bytes,2,opt,name=indices,proto3" json:"indices,omitempty"`
+	Dims          []int64                `protobuf:"varint,3,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SparseTensorProto) Reset() {
+	*x = SparseTensorProto{}
+	mi := &file_onnx_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SparseTensorProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SparseTensorProto) ProtoMessage() {}
+
+func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
+	mi := &file_onnx_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SparseTensorProto.ProtoReflect.Descriptor instead.
+func (*SparseTensorProto) Descriptor() ([]byte, []int) {
+	return file_onnx_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SparseTensorProto) GetValues() *TensorProto {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *SparseTensorProto) GetIndices() *TensorProto {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+func (x *SparseTensorProto) GetDims() []int64 {
+	if x != nil {
+		return x.Dims
+	}
+	return nil
+}
+
+type TrainingInfoProto struct {
+	state                 protoimpl.MessageState    `protogen:"open.v1"`
+	Initialization        *GraphProto               `protobuf:"bytes,1,opt,name=initialization,proto3" json:"initialization,omitempty"`
+	Algorithm             *GraphProto               `protobuf:"bytes,2,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	InitializationBinding []*StringStringEntryProto `protobuf:"bytes,3,rep,name=initialization_binding,json=initializationBinding,proto3" json:"initialization_binding,omitempty"`
+	UpdateBinding         []*StringStringEntryProto `protobuf:"bytes,4,rep,name=update_binding,json=updateBinding,proto3" json:"update_binding,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *TrainingInfoProto) Reset() {
+	*x = TrainingInfoProto{}
+	mi := &file_onnx_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainingInfoProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainingInfoProto) ProtoMessage() {}
+
+func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
+	mi := &file_onnx_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainingInfoProto.ProtoReflect.Descriptor instead.
+func (*TrainingInfoProto) Descriptor() ([]byte, []int) {
+	return file_onnx_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TrainingInfoProto) GetInitialization() *GraphProto {
+	if x != nil {
+		return x.Initialization
+	}
+	return nil
+}
+
+func (x *TrainingInfoProto) GetAlgorithm() *GraphProto {
+	if x != nil {
+		return x.Algorithm
+	}
+	return nil
+}
+
+func (x *TrainingInfoProto) GetInitializationBinding() []*StringStringEntryProto {
+	if x != nil {
+		return x.InitializationBinding
+	}
+	return nil
+}
+
+func (x *TrainingInfoProto) GetUpdateBinding() []*StringStringEntryProto {
+	if x != nil {
+		return x.UpdateBinding
+	}
+	return nil
+}
+
+type FunctionProto struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Input         []string               `protobuf:"bytes,4,rep,name=input,proto3" json:"input,omitempty"`
+	Output        []string               `protobuf:"bytes,5,rep,name=output,proto3" json:"output,omitempty"`
+	Attribute     []string               `protobuf:"bytes,6,rep,name=attribute,proto3" json:"attribute,omitempty"`
+	Node          []*NodeProto           `protobuf:"bytes,7,rep,name=node,proto3" json:"node,omitempty"`
+	DocString     string                 `protobuf:"bytes,8,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	OpsetImport   []*OperatorSetIdProto  `protobuf:"bytes,9,rep,name=opset_import,json=opsetImport,proto3" json:"opset_import,omitempty"`
+	Domain        string                 `protobuf:"bytes,10,opt,name=domain,proto3" json:"domain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunctionProto) Reset() {
+	*x = FunctionProto{}
+	mi := &file_onnx_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunctionProto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunctionProto) ProtoMessage() {}
+
+func (x *FunctionProto) ProtoReflect() protoreflect.Message {
+	mi := &file_onnx_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunctionProto.ProtoReflect.Descriptor instead.
+func (*FunctionProto) Descriptor() ([]byte, []int) {
+	return file_onnx_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FunctionProto) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FunctionProto) GetInput() []string {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *FunctionProto) GetOutput() []string {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
+func (x *FunctionProto) GetAttribute() []string {
+	if x != nil {
+		return x.Attribute
+	}
+	return nil
+}
+
+func (x *FunctionProto) GetNode() []*NodeProto {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *FunctionProto) GetDocString() string {
+	if x != nil {
+		return x.DocString
+	}
+	return ""
+}
+
+func (x *FunctionProto) GetOpsetImport() []*OperatorSetIdProto {
+	if x != nil {
+		return x.OpsetImport
+	}
+	return nil
+}
+
+func (x *FunctionProto) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
 type TensorShapeProto_Dimension struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Value:
@@ -1157,7 +1425,7 @@ type TensorShapeProto_Dimension struct {
 
 func (x *TensorShapeProto_Dimension) Reset() {
 	*x = TensorShapeProto_Dimension{}
-	mi := &file_onnx_proto_msgTypes[10]
+	mi := &file_onnx_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1437,7 @@ func (x *TensorShapeProto_Dimension) String() string {
 func (*TensorShapeProto_Dimension) ProtoMessage() {}
 
 func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[10]
+	mi := &file_onnx_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1511,7 @@ type TypeProto_Tensor struct {
 
 func (x *TypeProto_Tensor) Reset() {
 	*x = TypeProto_Tensor{}
-	mi := &file_onnx_proto_msgTypes[11]
+	mi := &file_onnx_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1523,7 @@ func (x *TypeProto_Tensor) String() string {
 func (*TypeProto_Tensor) ProtoMessage() {}
 
 func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[11]
+	mi := &file_onnx_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1562,7 @@ type TypeProto_Sequence struct {
 
 func (x *TypeProto_Sequence) Reset() {
 	*x = TypeProto_Sequence{}
-	mi := &file_onnx_proto_msgTypes[12]
+	mi := &file_onnx_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1574,7 @@ func (x *TypeProto_Sequence) String() string {
 func (*TypeProto_Sequence) ProtoMessage() {}
 
 func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto_msgTypes[12]
+	mi := &file_onnx_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1602,7 @@ var File_onnx_proto protoreflect.FileDescriptor
 const file_onnx_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"onnx.proto\x12\fgozoo.onnxpb\"\x8e\x06\n" +
+	"onnx.proto\x12\fgozoo.onnxpb\"\x9c\a\n" +
 	"\x0eAttributeProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\f\n" +
 	"\x01f\x18\x02 \x01(\x02R\x01f\x12\f\n" +
@@ -1354,7 +1622,9 @@ const file_onnx_proto_rawDesc = "" +
 	"\vtype_protos\x18\x0f \x03(\v2\x17.gozoo.onnxpb.TypeProtoR\n" +
 	"typeProtos\x12>\n" +
 	"\x04type\x18\x14 \x01(\x0e2*.gozoo.onnxpb.AttributeProto.AttributeTypeR\x04type\x12\"\n" +
-	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\"\xd9\x01\n" +
+	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\x12D\n" +
+	"\rsparse_tensor\x18\x16 \x01(\v2\x1f.gozoo.onnxpb.SparseTensorProtoR\fsparseTensor\x12F\n" +
+	"\x0esparse_tensors\x18\x17 \x03(\v2\x1f.gozoo.onnxpb.SparseTensorProtoR\rsparseTensors\"\xd9\x01\n" +
 	"\rAttributeType\x12\r\n" +
 	"\tUNDEFINED\x10\x00\x12\t\n" +
 	"\x05FLOAT\x10\x01\x12\a\n" +
@@ -1390,7 +1660,7 @@ const file_onnx_proto_rawDesc = "" +
 	"\tattribute\x18\x05 \x03(\v2\x1c.gozoo.onnxpb.AttributeProtoR\tattribute\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\x06 \x01(\tR\tdocString\x12\x16\n" +
-	"\x06domain\x18\a \x01(\tR\x06domain\"\x99\x03\n" +
+	"\x06domain\x18\a \x01(\tR\x06domain\"\x9a\x04\n" +
 	"\n" +
 	"ModelProto\x12\x1d\n" +
 	"\n" +
@@ -1403,15 +1673,18 @@ const file_onnx_proto_rawDesc = "" +
 	"doc_string\x18\x06 \x01(\tR\tdocString\x12.\n" +
 	"\x05graph\x18\a \x01(\v2\x18.gozoo.onnxpb.GraphProtoR\x05graph\x12C\n" +
 	"\fopset_import\x18\b \x03(\v2 .gozoo.onnxpb.OperatorSetIdProtoR\vopsetImport\x12K\n" +
-	"\x0emetadata_props\x18\x0e \x03(\v2$.gozoo.onnxpb.StringStringEntryProtoR\rmetadataProps\"@\n" +
+	"\x0emetadata_props\x18\x0e \x03(\v2$.gozoo.onnxpb.StringStringEntryProtoR\rmetadataProps\x12D\n" +
+	"\rtraining_info\x18\x14 \x03(\v2\x1f.gozoo.onnxpb.TrainingInfoProtoR\ftrainingInfo\x129\n" +
+	"\tfunctions\x18\x19 \x03(\v2\x1b.gozoo.onnxpb.FunctionProtoR\tfunctions\"@\n" +
 	"\x16StringStringEntryProto\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xd0\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xa0\x03\n" +
 	"\n" +
 	"GraphProto\x12+\n" +
 	"\x04node\x18\x01 \x03(\v2\x17.gozoo.onnxpb.NodeProtoR\x04node\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
-	"\vinitializer\x18\x05 \x03(\v2\x19.gozoo.onnxpb.TensorProtoR\vinitializer\x12\x1d\n" +
+	"\vinitializer\x18\x05 \x03(\v2\x19.gozoo.onnxpb.TensorProtoR\vinitializer\x12N\n" +
+	"\x12sparse_initializer\x18\x0f \x03(\v2\x1f.gozoo.onnxpb.SparseTensorProtoR\x11sparseInitializer\x12\x1d\n" +
 	"\n" +
 	"doc_string\x18\n" +
 	" \x01(\tR\tdocString\x122\n" +
@@ -1493,7 +1766,27 @@ const file_onnx_proto_rawDesc = "" +
 	"\x05value\"F\n" +
 	"\x12OperatorSetIdProto\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversionB(Z&github.com/gozoo/gozoo/internal/onnxpbb\x06proto3"
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\x8f\x01\n" +
+	"\x11SparseTensorProto\x121\n" +
+	"\x06values\x18\x01 \x01(\v2\x19.gozoo.onnxpb.TensorProtoR\x06values\x123\n" +
+	"\aindices\x18\x02 \x01(\v2\x19.gozoo.onnxpb.TensorProtoR\aindices\x12\x12\n" +
+	"\x04dims\x18\x03 \x03(\x03R\x04dims\"\xb7\x02\n" +
+	"\x11TrainingInfoProto\x12@\n" +
+	"\x0einitialization\x18\x01 \x01(\v2\x18.gozoo.onnxpb.GraphProtoR\x0einitialization\x126\n" +
+	"\talgorithm\x18\x02 \x01(\v2\x18.gozoo.onnxpb.GraphProtoR\talgorithm\x12[\n" +
+	"\x16initialization_binding\x18\x03 \x03(\v2$.gozoo.onnxpb.StringStringEntryProtoR\x15initializationBinding\x12K\n" +
+	"\x0eupdate_binding\x18\x04 \x03(\v2$.gozoo.onnxpb.StringStringEntryProtoR\rupdateBinding\"\x98\x02\n" +
+	"\rFunctionProto\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05input\x18\x04 \x03(\tR\x05input\x12\x16\n" +
+	"\x06output\x18\x05 \x03(\tR\x06output\x12\x1c\n" +
+	"\tattribute\x18\x06 \x03(\tR\tattribute\x12+\n" +
+	"\x04node\x18\a \x03(\v2\x17.gozoo.onnxpb.NodeProtoR\x04node\x12\x1d\n" +
+	"\n" +
+	"doc_string\x18\b \x01(\tR\tdocString\x12C\n" +
+	"\fopset_import\x18\t \x03(\v2 .gozoo.onnxpb.OperatorSetIdProtoR\vopsetImport\x12\x16\n" +
+	"\x06domain\x18\n" +
+	" \x01(\tR\x06domainB(Z&github.com/gozoo/gozoo/internal/onnxpbb\x06proto3"
 
 var (
 	file_onnx_proto_rawDescOnce sync.Once
@@ -1508,7 +1801,7 @@ func file_onnx_proto_rawDescGZIP() []byte {
 }
 
 var file_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_onnx_proto_goTypes = []any{
 	(AttributeProto_AttributeType)(0),  // 0: gozoo.onnxpb.AttributeProto.AttributeType
 	(TensorProto_DataType)(0),          // 1: gozoo.onnxpb.TensorProto.DataType
@@ -1523,9 +1816,12 @@ var file_onnx_proto_goTypes = []any{
 	(*TensorShapeProto)(nil),           // 10: gozoo.onnxpb.TensorShapeProto
 	(*TypeProto)(nil),                  // 11: gozoo.onnxpb.TypeProto
 	(*OperatorSetIdProto)(nil),         // 12: gozoo.onnxpb.OperatorSetIdProto
-	(*TensorShapeProto_Dimension)(nil), // 13: gozoo.onnxpb.TensorShapeProto.Dimension
-	(*TypeProto_Tensor)(nil),           // 14: gozoo.onnxpb.TypeProto.Tensor
-	(*TypeProto_Sequence)(nil),         // 15: gozoo.onnxpb.TypeProto.Sequence
+	(*SparseTensorProto)(nil),          // 13: gozoo.onnxpb.SparseTensorProto
+	(*TrainingInfoProto)(nil),          // 14: gozoo.onnxpb.TrainingInfoProto
+	(*FunctionProto)(nil),              // 15: gozoo.onnxpb.FunctionProto
+	(*TensorShapeProto_Dimension)(nil), // 16: gozoo.onnxpb.TensorShapeProto.Dimension
+	(*TypeProto_Tensor)(nil),           // 17: gozoo.onnxpb.TypeProto.Tensor
+	(*TypeProto_Sequence)(nil),         // 18: gozoo.onnxpb.TypeProto.Sequence
 }
 var file_onnx_proto_depIdxs = []int32{
 	9,  // 0: gozoo.onnxpb.AttributeProto.t:type_name -> gozoo.onnxpb.TensorProto
@@ -1535,28 +1831,41 @@ var file_onnx_proto_depIdxs = []int32{
 	11, // 4: gozoo.onnxpb.AttributeProto.tp:type_name -> gozoo.onnxpb.TypeProto
 	11, // 5: gozoo.onnxpb.AttributeProto.type_protos:type_name -> gozoo.onnxpb.TypeProto
 	0,  // 6: gozoo.onnxpb.AttributeProto.type:type_name -> gozoo.onnxpb.AttributeProto.AttributeType
-	11, // 7: gozoo.onnxpb.ValueInfoProto.type:type_name -> gozoo.onnxpb.TypeProto
-	3,  // 8: gozoo.onnxpb.NodeProto.attribute:type_name -> gozoo.onnxpb.AttributeProto
-	8,  // 9: gozoo.onnxpb.ModelProto.graph:type_name -> gozoo.onnxpb.GraphProto
-	12, // 10: gozoo.onnxpb.ModelProto.opset_import:type_name -> gozoo.onnxpb.OperatorSetIdProto
-	7,  // 11: gozoo.onnxpb.ModelProto.metadata_props:type_name -> gozoo.onnxpb.StringStringEntryProto
-	5,  // 12: gozoo.onnxpb.GraphProto.node:type_name -> gozoo.onnxpb.NodeProto
-	9,  // 13: gozoo.onnxpb.GraphProto.initializer:type_name -> gozoo.onnxpb.TensorProto
-	4,  // 14: gozoo.onnxpb.GraphProto.input:type_name -> gozoo.onnxpb.ValueInfoProto
-	4,  // 15: gozoo.onnxpb.GraphProto.output:type_name -> gozoo.onnxpb.ValueInfoProto
-	4,  // 16: gozoo.onnxpb.GraphProto.value_info:type_name -> gozoo.onnxpb.ValueInfoProto
-	7,  // 17: gozoo.onnxpb.TensorProto.external_data:type_name -> gozoo.onnxpb.StringStringEntryProto
-	2,  // 18: gozoo.onnxpb.TensorProto.data_location:type_name -> gozoo.onnxpb.TensorProto.DataLocation
-	13, // 19: gozoo.onnxpb.TensorShapeProto.dim:type_name -> gozoo.onnxpb.TensorShapeProto.Dimension
-	14, // 20: gozoo.onnxpb.TypeProto.tensor_type:type_name -> gozoo.onnxpb.TypeProto.Tensor
-	15, // 21: gozoo.onnxpb.TypeProto.sequence_type:type_name -> gozoo.onnxpb.TypeProto.Sequence
-	10, // 22: gozoo.onnxpb.TypeProto.Tensor.shape:type_name -> gozoo.onnxpb.TensorShapeProto
-	11, // 23: gozoo.onnxpb.TypeProto.Sequence.elem_type:type_name -> gozoo.onnxpb.TypeProto
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	13, // 7: gozoo.onnxpb.AttributeProto.sparse_tensor:type_name -> gozoo.onnxpb.SparseTensorProto
+	13, // 8: gozoo.onnxpb.AttributeProto.sparse_tensors:type_name -> gozoo.onnxpb.SparseTensorProto
+	11, // 9: gozoo.onnxpb.ValueInfoProto.type:type_name -> gozoo.onnxpb.TypeProto
+	3,  // 10: gozoo.onnxpb.NodeProto.attribute:type_name -> gozoo.onnxpb.AttributeProto
+	8,  // 11: gozoo.onnxpb.ModelProto.graph:type_name -> gozoo.onnxpb.GraphProto
+	12, // 12: gozoo.onnxpb.ModelProto.opset_import:type_name -> gozoo.onnxpb.OperatorSetIdProto
+	7,  // 13: gozoo.onnxpb.ModelProto.metadata_props:type_name -> gozoo.onnxpb.StringStringEntryProto
+	14, // 14: gozoo.onnxpb.ModelProto.training_info:type_name -> gozoo.onnxpb.TrainingInfoProto
+	15, // 15: gozoo.onnxpb.ModelProto.functions:type_name -> gozoo.onnxpb.FunctionProto
+	5,  // 16: gozoo.onnxpb.GraphProto.node:type_name -> gozoo.onnxpb.NodeProto
+	9,  // 17: gozoo.onnxpb.GraphProto.initializer:type_name -> gozoo.onnxpb.TensorProto
+	13, // 18: gozoo.onnxpb.GraphProto.sparse_initializer:type_name -> gozoo.onnxpb.SparseTensorProto
+	4,  // 19: gozoo.onnxpb.GraphProto.input:type_name -> gozoo.onnxpb.ValueInfoProto
+	4,  // 20: gozoo.onnxpb.GraphProto.output:type_name -> gozoo.onnxpb.ValueInfoProto
+	4,  // 21: gozoo.onnxpb.GraphProto.value_info:type_name -> gozoo.onnxpb.ValueInfoProto
+	7,  // 22: gozoo.onnxpb.TensorProto.external_data:type_name -> gozoo.onnxpb.StringStringEntryProto
+	2,  // 23: gozoo.onnxpb.TensorProto.data_location:type_name -> gozoo.onnxpb.TensorProto.DataLocation
+	16, // 24: gozoo.onnxpb.TensorShapeProto.dim:type_name -> gozoo.onnxpb.TensorShapeProto.Dimension
+	17, // 25: gozoo.onnxpb.TypeProto.tensor_type:type_name -> gozoo.onnxpb.TypeProto.Tensor
+	18, // 26: gozoo.onnxpb.TypeProto.sequence_type:type_name -> gozoo.onnxpb.TypeProto.Sequence
+	9,  // 27: gozoo.onnxpb.SparseTensorProto.values:type_name -> gozoo.onnxpb.TensorProto
+	9,  // 28: gozoo.onnxpb.SparseTensorProto.indices:type_name -> gozoo.onnxpb.TensorProto
+	8,  // 29: gozoo.onnxpb.TrainingInfoProto.initialization:type_name -> gozoo.onnxpb.GraphProto
+	8,  // 30: gozoo.onnxpb.TrainingInfoProto.algorithm:type_name -> gozoo.onnxpb.GraphProto
+	7,  // 31: gozoo.onnxpb.TrainingInfoProto.initialization_binding:type_name -> gozoo.onnxpb.StringStringEntryProto
+	7,  // 32: gozoo.onnxpb.TrainingInfoProto.update_binding:type_name -> gozoo.onnxpb.StringStringEntryProto
+	5,  // 33: gozoo.onnxpb.FunctionProto.node:type_name -> gozoo.onnxpb.NodeProto
+	12, // 34: gozoo.onnxpb.FunctionProto.opset_import:type_name -> gozoo.onnxpb.OperatorSetIdProto
+	10, // 35: gozoo.onnxpb.TypeProto.Tensor.shape:type_name -> gozoo.onnxpb.TensorShapeProto
+	11, // 36: gozoo.onnxpb.TypeProto.Sequence.elem_type:type_name -> gozoo.onnxpb.TypeProto
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_onnx_proto_init() }
@@ -1568,7 +1877,7 @@ func file_onnx_proto_init() {
 		(*TypeProto_TensorType)(nil),
 		(*TypeProto_SequenceType)(nil),
 	}
-	file_onnx_proto_msgTypes[10].OneofWrappers = []any{
+	file_onnx_proto_msgTypes[13].OneofWrappers = []any{
 		(*TensorShapeProto_Dimension_DimValue)(nil),
 		(*TensorShapeProto_Dimension_DimParam)(nil),
 	}
@@ -1578,7 +1887,7 @@ func file_onnx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_onnx_proto_rawDesc), len(file_onnx_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

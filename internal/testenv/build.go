@@ -44,7 +44,8 @@ func BuildPlugin(t testing.TB, name string) string {
 	return buildDir
 }
 
-// Cleanup removes what BuildPlugin made.
+// Cleanup removes what BuildPlugin made, and runs the functions given to
+// AtCleanup.
 func Cleanup() {
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -53,6 +54,21 @@ func Cleanup() {
 		buildDir = ""
 		buildDone = map[string]error{}
 	}
+	for _, f := range atCleanup {
+		f()
+	}
+	atCleanup = nil
+}
+
+var atCleanup []func()
+
+// AtCleanup registers f to run in Cleanup, for a test helper that builds
+// something once per test process in a package whose TestMain calls
+// Cleanup.
+func AtCleanup(f func()) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	atCleanup = append(atCleanup, f)
 }
 
 // ORT skips (or, under GOZOO_REQUIRE_ALL=1, fails) t when the ONNX Runtime

@@ -6,7 +6,9 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,7 @@ func (Backbone) Describe(context.Context) (*sdk.Description, error) {
 			Options: []sdk.OptionSpec{
 				{Name: "dim", Default: "4", Usage: "row width"},
 				{Name: "delay_ms", Default: "0", Usage: "sleep per Extract call"},
+				{Name: "seed_file", Usage: "a file whose first line is an integer added to Seed; the path must arrive absolute", Path: true},
 			},
 			Doc: "deterministic toy network for protocol tests",
 		}},
@@ -57,11 +60,20 @@ func (Backbone) Load(_ context.Context, req *sdk.LoadRequest) (sdk.Model, error)
 		return nil, fmt.Errorf("%w: %q: the toy model runs on cpu only", sdk.ErrDeviceUnavailable, req.Device)
 	}
 	m := &model{dim: 4}
+	seed := req.Seed
 	for k, v := range req.Options {
+		if k == "seed_file" {
+			add, err := readSeedFile(v)
+			if err != nil {
+				return nil, err
+			}
+			seed += add
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		switch {
 		case k != "dim" && k != "delay_ms":
-			return nil, fmt.Errorf("%w %q: toy takes dim and delay_ms", sdk.ErrBadOption, k)
+			return nil, fmt.Errorf("%w %q: toy takes dim, delay_ms and seed_file", sdk.ErrBadOption, k)
 		case err != nil || n < 0 || (k == "dim" && n == 0):
 			return nil, fmt.Errorf("%w %s=%q: want a positive integer", sdk.ErrBadOption, k, v)
 		case k == "dim":
@@ -70,13 +82,31 @@ func (Backbone) Load(_ context.Context, req *sdk.LoadRequest) (sdk.Model, error)
 			m.delay = time.Duration(n) * time.Millisecond
 		}
 	}
-	r := rand.New(rand.NewSource(req.Seed))
+	r := rand.New(rand.NewSource(seed))
 	m.head = make([]float32, 2*m.dim)
 	for i := range m.head {
 		m.head[i] = float32(r.NormFloat64() / math.Sqrt(float64(m.dim)))
 	}
 	m.trainable = map[string]bool{"lin.weight": true, "lin.bias": true, "head.weight": true}
 	return m, nil
+}
+
+// readSeedFile reads the integer on the first line of path, which must be
+// absolute: the host resolves paths, the plugin never does.
+func readSeedFile(path string) (int64, error) {
+	if !filepath.IsAbs(path) {
+		return 0, fmt.Errorf("%w seed_file=%q: the host sent a relative path", sdk.ErrBadOption, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("%w seed_file: %v", sdk.ErrBadOption, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	n, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w seed_file %s: want an integer on the first line", sdk.ErrBadOption, path)
+	}
+	return n, nil
 }
 
 type model struct {

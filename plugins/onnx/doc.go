@@ -17,4 +17,12 @@
 // option file=PATH). Modules whose nodes were folded away at export
 // (batch-norm layers folded into their convolution) have no node and are
 // not listed.
+//
+// External data (tensors kept in files beside the .onnx, as
+// onnx.save_model(save_as_external_data=True) writes them) is read by the
+// plugin and inlined before ONNX Runtime sees the model, so the runtime
+// opens no file itself. A location is followed only to a regular file
+// inside the model file's folder: an absolute path, a ".." component or a
+// symbolic link that leaves the folder is refused with an
+// *ExternalDataError naming the location.
 package onnx

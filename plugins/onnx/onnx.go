@@ -49,7 +49,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 			Name:  Arch,
 			Input: sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32},
 			Options: []sdk.OptionSpec{
-				{Name: "file", Usage: "the .onnx file (or give it as the weights path)"},
+				{Name: "file", Usage: "the .onnx file (or give it as the weights path)", Path: true},
 			},
 			Doc: "any ONNX model: layers by PyTorch module path (torch.onnx.export scopes) or node output name; the input is the file's own",
 		}},
@@ -88,6 +88,17 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 	mp := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, mp); err != nil || mp.GetGraph() == nil || len(mp.GetGraph().GetNode()) == 0 {
 		return nil, fmt.Errorf("onnx: %s is not an ONNX model (%v): %w", path, err, sdk.ErrWeights)
+	}
+	// ONNX Runtime gets the model's bytes with any external data inlined,
+	// read from inside the model's folder only, so it opens no file itself.
+	inlined, err := inlineExternal(mp, path)
+	if err != nil {
+		return nil, err
+	}
+	if inlined {
+		if data, err = proto.Marshal(mp); err != nil {
+			return nil, fmt.Errorf("onnx: %s: %w", path, err)
+		}
 	}
 	m := &model{path: path, proto: mp, raw: data}
 	if req.Threads > 0 {

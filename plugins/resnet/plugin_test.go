@@ -2,8 +2,10 @@ package resnet_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -114,5 +116,71 @@ func TestSurvivesSIGKILL(t *testing.T) {
 		if p.Trainable != (ok || fc) {
 			t.Errorf("after restart %s trainable = %v; want %v", p.Name, p.Trainable, ok || fc)
 		}
+	}
+}
+
+// TestRefusesAbsurdSizes asks the real plugin process for models and
+// thread counts that would exhaust it: each is refused with an error
+// naming the limit, before anything is allocated, and the same process
+// then serves a normal model.
+func TestRefusesAbsurdSizes(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	dir := testenv.BuildPlugin(t, "resnet")
+	ctx := context.Background()
+	h, err := host.New(host.WithPluginPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	bb, err := h.Backbone(ctx, "resnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := h.PID("resnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts map[string]string
+		want string
+	}{
+		{"1e11 classes", map[string]string{"num_classes": "100000000000"}, "parameter fc.weight of shape [100000000000, 512] would have 51200000000000 elements, over the limit of 2147483648 (2^31) per tensor"},
+		{"max int64 classes", map[string]string{"num_classes": "9223372036854775807"}, "more than 9.2e18 elements"},
+		{"width 4096", map[string]string{"width": "4096"}, "with layer1.1.conv2.weight (shape [4096, 4096, 3, 3]), over the limit of 536870912 per model"},
+		{"width 1024", map[string]string{"width": "1024"}, "over the limit of 536870912 per model"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "resnet18", Options: tc.opts, Threads: 1})
+			if err == nil {
+				m.Close()
+				t.Fatalf("Load(%v) succeeded; want it refused", tc.opts)
+			}
+			if !errors.Is(err, sdk.ErrBadOption) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load(%v) = %v; want sdk.ErrBadOption containing %q", tc.opts, err, tc.want)
+			}
+		})
+	}
+	t.Run("100000 threads", func(t *testing.T) {
+		m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"width": "8"}, Threads: 100000})
+		if err == nil {
+			defer m.Close()
+			x := sdk.Zeros(1, 3, 32, 32)
+			_, err = m.Extract(ctx, &sdk.ExtractRequest{Layers: []string{"avgpool"}, Input: x})
+		}
+		if !errors.Is(err, sdk.ErrBadOption) || !strings.Contains(err.Error(), "100000 threads is over the limit") {
+			t.Fatalf("100000 threads: %v; want sdk.ErrBadOption naming the limit", err)
+		}
+	})
+	m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "resnet18", Options: map[string]string{"width": "8"}, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Extract(ctx, &sdk.ExtractRequest{Layers: []string{"avgpool"}, Input: sdk.Zeros(2, 3, 32, 32)}); err != nil {
+		t.Fatalf("a normal model after the refusals: %v", err)
+	}
+	if now, err := h.PID("resnet"); err != nil || now != pid {
+		t.Errorf("plugin pid %d before the refusals, %d (%v) after; want the same process", pid, now, err)
 	}
 }

@@ -13,8 +13,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("GOZOO_TORCH_HOST_HELPER"); dir != "" {
+		os.Exit(hostHelper(dir))
+	}
 	code := m.Run()
 	testenv.Cleanup()
+	removeGozooBinary()
 	os.Exit(code)
 }
 

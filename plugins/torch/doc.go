@@ -15,8 +15,13 @@
 // outputs). Frozen batch-norm layers keep their running statistics while
 // the rest trains.
 //
-// It needs Debian's python3-torch, python3-torchvision, python3-grpcio and
-// python3-protobuf (make setup installs them); `make build` installs the
+// The plugin speaks only to the host that started it: go-plugin's
+// automatic mTLS (it answers the host's certificate with one of its own
+// and refuses clients without the host's) over a Unix socket in a private
+// folder, never TCP. It exits when its host does, removing the socket.
+//
+// It needs Debian's python3-torch, python3-torchvision, python3-grpcio,
+// python3-protobuf and python3-cryptography (make setup installs them); `make build` installs the
 // manifest and the package in bin/plugins. WriteManifest writes a manifest
 // for another Python or folder.
 package torch

@@ -34,12 +34,10 @@ func WriteManifest(dir, python, pkgDir string, env map[string]string) (string, e
 	for k, v := range env {
 		e[k] = v
 	}
-	noTLS := false
 	data, err := json.Marshal(struct {
-		Command  []string          `json:"command"`
-		Env      map[string]string `json:"env"`
-		AutoMTLS *bool             `json:"auto_mtls"`
-	}{[]string{python, "-m", "gozoo_torch"}, e, &noTLS})
+		Command []string          `json:"command"`
+		Env     map[string]string `json:"env"`
+	}{[]string{python, "-m", "gozoo_torch"}, e})
 	if err != nil {
 		return "", err
 	}

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/hashicorp/go-hclog"
@@ -24,23 +25,34 @@ var ErrNotFound = errors.New("host: plugin not found")
 // Client finds and runs backbone plugins. The caller must Close it, which
 // stops every plugin process it started. It is safe for concurrent use.
 type Client struct {
-	cfg    config
-	hlog   hclog.Logger
-	mu     sync.Mutex
-	procs  map[string]*proc
-	closed bool
-	files  files // the shared-memory folder for tensor files
+	cfg     config
+	hlog    hclog.Logger
+	mu      sync.Mutex
+	procs   map[string]*proc
+	closed  bool
+	files   files          // the shared-memory folder for tensor files
+	socks   sockets        // the private folder for plugin sockets
+	cache   *describeCache // Describe answers and sha256s of plugin files
+	starts  atomic.Int64   // plugin processes started
+	weights weightsDir     // checkpoints converted for plugins (weights.go)
 }
 
 // New returns a Client. It starts no process.
 func New(opts ...Option) (*Client, error) {
 	c := &Client{procs: map[string]*proc{}}
 	c.cfg.maxRestarts = 2
-	c.cfg.startWait = time.Minute
+	c.cfg.liveEvery, c.cfg.liveBound = defaultLiveEvery, defaultLiveBound
 	for _, o := range opts {
 		if err := o(&c.cfg); err != nil {
 			return nil, err
 		}
+	}
+	if !c.cfg.cacheSet {
+		c.cfg.cacheDir = DefaultCacheDir()
+	}
+	c.cache = &describeCache{}
+	if c.cfg.cacheDir != "" {
+		c.cache.dir = filepath.Join(c.cfg.cacheDir, "plugins")
 	}
 	if !c.cfg.pathSet {
 		c.cfg.path = DefaultPluginPath()
@@ -55,20 +67,23 @@ func New(opts ...Option) (*Client, error) {
 }
 
 // Plugins lists the plugins on the search path, with their files' sha256,
-// without starting any.
+// without starting any. A file whose size, times and inode match the
+// cache's entry is not hashed again.
 func (c *Client) Plugins() ([]PluginInfo, error) {
 	infos, err := discover(c.cfg.path)
 	if err != nil {
 		return nil, err
 	}
 	for i := range infos {
-		if infos[i].SHA256, err = fileSHA256(infos[i].Path); err != nil {
-			return nil, fmt.Errorf("host: hash plugin %s: %w", infos[i].Path, err)
+		if _, err := c.identify(&infos[i]); err != nil {
+			return nil, err
 		}
 	}
 	return infos, nil
 }
 
+// find returns the plugin named name with its sha256, which every start
+// of its process is checked against.
 func (c *Client) find(name string) (PluginInfo, error) {
 	infos, err := discover(c.cfg.path)
 	if err != nil {
@@ -76,7 +91,8 @@ func (c *Client) find(name string) (PluginInfo, error) {
 	}
 	for _, in := range infos {
 		if in.Name == name {
-			return in, nil
+			_, err := c.identify(&in)
+			return in, err
 		}
 	}
 	return PluginInfo{}, fmt.Errorf("%w: no %s%s or %s%s%s in %v: install the plugin there or set GOZOO_PLUGIN_PATH",
@@ -130,12 +146,21 @@ func (c *Client) PID(name string) (int, error) {
 	if p.gp == nil || p.gp.Exited() {
 		return 0, fmt.Errorf("host: plugin %s is not running", name)
 	}
-	rc := p.gp.ReattachConfig()
-	if rc == nil || rc.Pid == 0 {
+	if p.pid == 0 {
 		return 0, fmt.Errorf("host: plugin %s has no process id", name)
 	}
-	return rc.Pid, nil
+	return p.pid, nil
 }
+
+// Starts returns how many plugin processes this Client has started,
+// restarts included. It exists for tests and diagnostics, such as
+// checking that finding an architecture started no plugin.
+func (c *Client) Starts() int { return int(c.starts.Load()) }
+
+// SocketDir returns the private folder (mode 0700) holding the Unix
+// sockets of this Client's plugins, or "" before the first start. It
+// exists for tests and diagnostics; Close removes it.
+func (c *Client) SocketDir() string { return c.socks.root() }
 
 // Close stops every plugin process this Client started and waits for them
 // to exit. Models obtained from it fail with sdk.ErrClosed afterwards.
@@ -158,7 +183,37 @@ func (c *Client) Close() error {
 		}()
 	}
 	wg.Wait()
-	return c.files.remove()
+	return errors.Join(c.files.remove(), c.socks.remove(), c.weights.remove())
+}
+
+// Kill ends every plugin process this Client started at once, without
+// asking them to exit or waiting, and removes the Client's folders. It is
+// for a program that must exit now, such as on a second interrupt; Close
+// is the orderly way, and is still safe to call afterwards. A plugin
+// whose start is under way is left to die with its host.
+func (c *Client) Kill() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	procs := make([]*proc, 0, len(c.procs))
+	for _, p := range c.procs {
+		procs = append(procs, p)
+	}
+	c.mu.Unlock()
+	for _, p := range procs {
+		if !p.mu.TryLock() {
+			continue
+		}
+		if p.gp != nil && p.pid > 0 {
+			if pr, err := os.FindProcess(p.pid); err == nil {
+				pr.Kill()
+			}
+		}
+		p.mu.Unlock()
+	}
+	c.socks.remove()
+	c.files.remove()
 }
 
 // grpcPlugin is the host side of go-plugin's GRPCPlugin.

@@ -111,9 +111,14 @@ func fileSHA256(path string) (string, error) {
 //
 // A relative program path containing a slash is taken relative to the
 // manifest's folder, as is the working directory. The started program
-// must print go-plugin's handshake line (1|1|tcp|127.0.0.1:PORT|grpc) on
-// stdout first. AutoMTLS may be set to false for a program that cannot
-// answer go-plugin's automatic TLS; it defaults to true.
+// must speak go-plugin's protocol as a Go plugin does: listen on a Unix
+// socket it creates in $PLUGIN_UNIX_SOCKET_DIR (a folder only the host's
+// user can enter), answer with go-plugin's automatic mutual TLS (serve
+// with its own certificate, sent base64 in the handshake line, and
+// require the host's certificate from $PLUGIN_CLIENT_CERT), and print the
+// handshake line 1|1|unix|SOCKET|grpc|CERT on stdout first. AutoMTLS may
+// only be true: a plugin without it could be driven by anyone who reaches
+// its socket, so "auto_mtls": false is refused.
 type Manifest struct {
 	Command  []string          `json:"command"`
 	Env      map[string]string `json:"env,omitempty"`
@@ -131,6 +136,9 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	}
 	if dec.More() {
 		return nil, errors.New("host: plugin manifest: data after the JSON object")
+	}
+	if m.AutoMTLS != nil && !*m.AutoMTLS {
+		return nil, errors.New("host: plugin manifest: \"auto_mtls\": false is no longer allowed: the plugin must speak go-plugin's AutoMTLS (serve TLS with its own certificate and require the host's from PLUGIN_CLIENT_CERT); update the plugin and remove the field")
 	}
 	if len(m.Command) == 0 || m.Command[0] == "" {
 		return nil, errors.New("host: plugin manifest: empty \"command\": name the program to run")

@@ -122,7 +122,7 @@ func makeFilesDir() (string, error) {
 	bases = append(bases, os.TempDir())
 	sweepOnce.Do(func() {
 		for _, base := range bases {
-			sweepStale(base)
+			sweepStale(base, filesDirPrefix)
 		}
 	})
 	var errs []error

@@ -11,13 +11,13 @@ import (
 	"syscall"
 )
 
-// sweepStale removes tensor folders in base that hosts of this user left
-// behind when they were killed: folders named after a process id that no
-// longer exists.
-func sweepStale(base string) {
-	dirs, _ := filepath.Glob(filepath.Join(base, filesDirPrefix+"*-*"))
+// sweepStale removes folders named prefix+PID-* in base that hosts of
+// this user left behind when they were killed: folders named after a
+// process id that no longer exists.
+func sweepStale(base, prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, prefix+"*-*"))
 	for _, dir := range dirs {
-		rest := strings.TrimPrefix(filepath.Base(dir), filesDirPrefix)
+		rest := strings.TrimPrefix(filepath.Base(dir), prefix)
 		pid, err := strconv.Atoi(rest[:strings.IndexByte(rest, '-')])
 		if err != nil || pid <= 0 || pid == os.Getpid() {
 			continue
@@ -37,3 +37,9 @@ func sweepStale(base string) {
 
 // createFlags make creating an input file fail on a final symbolic link.
 const createFlags = syscall.O_NOFOLLOW
+
+// ownedByMe reports whether the file st describes belongs to this user.
+func ownedByMe(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Getuid()
+}

@@ -23,7 +23,7 @@ func TestSweepStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sweepStale(base)
+	sweepStale(base, filesDirPrefix)
 	for _, tt := range []struct {
 		dir  string
 		want bool

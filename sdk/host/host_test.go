@@ -27,7 +27,14 @@ import (
 var toyBin string
 
 func TestMain(m *testing.M) {
-	var err error
+	// Describe answers are cached per plugin file: keep the tests' out of
+	// the user's cache.
+	cache, err := os.MkdirTemp("", "gozoo-host-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("GOZOO_CACHE", cache)
 	toyBin, err = toyplugin.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -35,6 +42,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	toyplugin.Cleanup()
+	os.RemoveAll(cache)
 	os.Exit(code)
 }
 
@@ -425,7 +433,8 @@ func TestParseManifest(t *testing.T) {
 		wantErr bool
 	}{
 		{`{"command": ["python3", "-m", "x"], "env": {"A": "1"}}`, false},
-		{`{"command": ["./run.sh"], "auto_mtls": false}`, false},
+		{`{"command": ["./run.sh"], "auto_mtls": false}`, true},
+		{`{"command": ["./run.sh"], "auto_mtls": true}`, false},
 		{`{"command": []}`, true},
 		{`{"command": [""]}`, true},
 		{`{"cmd": ["x"]}`, true},

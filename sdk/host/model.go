@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
 	"github.com/gozoo/gozoo/sdk"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // backbone is the host's view of one plugin.
@@ -37,17 +40,24 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if err != nil {
 		return nil, err
 	}
-	pr, err := backbonev1.LoadRequestToProto(req)
+	if req, err = absLoad(req, findArch(d, req.Arch)); err != nil {
+		return nil, err
+	}
+	req, release, err := b.p.c.weights.prepare(req, b.p.info.Name, d.Capabilities)
 	if err != nil {
 		return nil, err
 	}
-	m := &model{p: b.p, load: pr}
+	pr, err := backbonev1.LoadRequestToProto(req)
+	if err != nil {
+		return nil, errors.Join(err, release())
+	}
+	m := &model{p: b.p, load: pr, release: release}
 	err = b.p.do(ctx, "Load", true, func(rpc backbonev1.BackboneClient, gen int) error {
 		_, err := m.handleFor(ctx, rpc, gen)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, release())
 	}
 	switch caps := d.Capabilities; {
 	case caps.Train && caps.Export:
@@ -72,6 +82,7 @@ type model struct {
 	gen       int // the process generation handle belongs to
 	trainable []*backbonev1.SetTrainableRequest
 	closed    bool
+	release   func() error // removes weights the host converted for this model
 }
 
 var _ sdk.Model = (*model)(nil)
@@ -353,8 +364,12 @@ func (m *model) export(ctx context.Context, req *sdk.ExportRequest) (*sdk.Export
 	if req == nil {
 		return nil, fmt.Errorf("%w: nil ExportRequest", sdk.ErrBadInput)
 	}
+	req, err := absExport(req)
+	if err != nil {
+		return nil, err
+	}
 	var out *sdk.ExportResponse
-	err := m.call(ctx, "Export", false, func(rpc backbonev1.BackboneClient, h string) error {
+	err = m.call(ctx, "Export", false, func(rpc backbonev1.BackboneClient, h string) error {
 		pr, err := backbonev1.ExportRequestToProto(h, req)
 		if err != nil {
 			return err
@@ -371,6 +386,10 @@ func (m *model) export(ctx context.Context, req *sdk.ExportRequest) (*sdk.Export
 func (m *model) train(ctx context.Context, req *sdk.TrainRequest, events func(*sdk.TrainEvent) error) error {
 	if req == nil {
 		return fmt.Errorf("%w: nil TrainRequest", sdk.ErrBadInput)
+	}
+	req, err := absTrain(req)
+	if err != nil {
+		return err
 	}
 	return m.call(ctx, "Train", false, func(rpc backbonev1.BackboneClient, h string) error {
 		return train(ctx, rpc, h, req, events)
@@ -440,6 +459,9 @@ func sendBatches(ctx context.Context, stream backbonev1.Backbone_TrainClient, ba
 	}
 }
 
+// closeTimeout bounds a model's Close call.
+const closeTimeout = 5 * time.Second
+
 // Close releases the model in the plugin. It is idempotent; a model whose
 // plugin has exited closes without error.
 func (m *model) Close() error {
@@ -451,6 +473,15 @@ func (m *model) Close() error {
 	m.closed = true
 	h, gen := m.handle, m.gen
 	m.mu.Unlock()
+	err := m.closeHandle(h, gen)
+	if m.release != nil {
+		err = errors.Join(err, m.release())
+	}
+	return err
+}
+
+// closeHandle closes handle h of process generation gen in the plugin.
+func (m *model) closeHandle(h string, gen int) error {
 	if h == "" {
 		return nil
 	}
@@ -460,8 +491,11 @@ func (m *model) Close() error {
 	if !live {
 		return nil
 	}
-	_, err := rpc.Close(context.Background(), &backbonev1.CloseRequest{Handle: h})
-	if err != nil && !m.p.crashed(context.Background(), err) {
+	// Bounded: a plugin that stopped answering must not hold Close.
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	_, err := rpc.Close(ctx, &backbonev1.CloseRequest{Handle: h})
+	if err != nil && status.Code(err) != codes.DeadlineExceeded && !m.p.crashed(ctx, err) {
 		return fmt.Errorf("close model %s of plugin %s: %w", m.load.GetArch(), m.p.info.Name, backbonev1.FromStatus(err))
 	}
 	return nil

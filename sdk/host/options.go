@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -18,10 +20,25 @@ type config struct {
 	checksums   map[string]string
 	logger      *slog.Logger
 	maxRestarts int
-	startWait   time.Duration
-	noFiles     bool // WithSharedMemory(false)
+	startWait   time.Duration // 0: the defaults below
+	noFiles     bool          // WithSharedMemory(false)
 	filesSet    bool
+	liveEvery   time.Duration // health check period while a call runs; 0: off
+	liveBound   time.Duration // no answer for this long: the plugin is killed
+	cacheDir    string        // Describe cache folder; "" disables the cache
+	cacheSet    bool
 }
+
+// Defaults of the options below.
+const (
+	defaultStartTimeout = 10 * time.Second
+	// Manifest plugins are interpreters importing large libraries before
+	// they answer (the torch plugin: 5 s to import torch on a busy
+	// 2-core machine).
+	defaultManifestStartTimeout = 30 * time.Second
+	defaultLiveEvery            = 2 * time.Second
+	defaultLiveBound            = 10 * time.Second
+)
 
 // WithPluginPath replaces the plugin search path (DefaultPluginPath) with
 // dirs, searched in order.
@@ -82,7 +99,10 @@ func WithMaxRestarts(n int) Option {
 }
 
 // WithStartTimeout bounds how long a plugin may take to print its
-// handshake (default 1 minute).
+// handshake and answer its first health check (default 10 s for
+// executables, 30 s for manifest plugins, whose interpreters import large
+// libraries first). A plugin that takes longer is killed and the call
+// fails.
 func WithStartTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -111,4 +131,65 @@ func WithSharedMemory(on bool) Option {
 		c.noFiles, c.filesSet = !on, true
 		return nil
 	}
+}
+
+// WithLiveness sets how a running call checks that its plugin still
+// answers: every interval the host sends a gRPC health check (each with
+// interval as its deadline), and when none has been answered for bound
+// the plugin process is killed and the call fails with an error wrapping
+// ErrUnresponsive and sdk.ErrPluginCrashed; the next call starts the
+// plugin again. The default is every 2 s with a bound of 10 s. A plugin
+// that is busy still answers: health checks are served beside the
+// calls. WithLiveness(0, 0) turns the checks off.
+func WithLiveness(interval, bound time.Duration) Option {
+	return func(c *config) error {
+		switch {
+		case interval == 0 && bound == 0:
+		case interval <= 0 || bound <= 0:
+			return fmt.Errorf("host: WithLiveness(%v, %v): want two positive durations, or 0, 0 to turn the checks off", interval, bound)
+		case bound < interval:
+			return fmt.Errorf("host: WithLiveness(%v, %v): the bound must be at least one interval", interval, bound)
+		}
+		c.liveEvery, c.liveBound = interval, bound
+		return nil
+	}
+}
+
+// WithCacheDir sets the folder whose plugins/ subfolder caches plugins'
+// Describe answers, keyed by each plugin file's path, size, times and
+// sha256, so that finding which plugin offers an architecture starts no
+// plugin. The default is $GOZOO_CACHE, or gozoo/ under the user's cache
+// folder (~/.cache/gozoo). An empty dir turns the cache off.
+func WithCacheDir(dir string) Option {
+	return func(c *config) error {
+		if c.cacheSet {
+			return errors.New("host: WithCacheDir given twice: pass it once")
+		}
+		c.cacheDir, c.cacheSet = dir, true
+		return nil
+	}
+}
+
+// DefaultCacheDir returns $GOZOO_CACHE, or gozoo/ under the user's cache
+// folder (~/.cache/gozoo), or gozoo-cache/ under the temporary folder when
+// there is no home.
+func DefaultCacheDir() string {
+	if d := os.Getenv("GOZOO_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil && d != "" {
+		return filepath.Join(d, "gozoo")
+	}
+	return filepath.Join(os.TempDir(), "gozoo-cache")
+}
+
+// startTimeout is the start bound for a plugin (see WithStartTimeout).
+func (c *config) startTimeout(manifest bool) time.Duration {
+	switch {
+	case c.startWait > 0:
+		return c.startWait
+	case manifest:
+		return defaultManifestStartTimeout
+	}
+	return defaultStartTimeout
 }

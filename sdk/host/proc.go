@@ -18,6 +18,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -25,17 +26,28 @@ import (
 // handles from an older generation are gone.
 type proc struct {
 	c    *Client
-	info PluginInfo
+	info PluginInfo // SHA256 is the hash taken when the plugin was found
 
 	mu     sync.Mutex
 	gp     *goplugin.Client
 	rpc    backbonev1.BackboneClient
+	health healthpb.HealthClient
+	pid    int    // the process id, 0 when unknown
+	sock   string // the process's socket folder
 	gen    int
 	desc   *sdk.Description
 	closed bool
+	hung   map[int]time.Duration // generations killed for not answering, and for how long they did not
 
 	filesGen int  // the generation filesOK was probed for (0: none yet)
 	filesOK  bool // that generation reads and writes tensor files
+}
+
+// pluginConn is what grpcPlugin dispenses: the backbone service and the
+// health service on the same connection.
+type pluginConn struct {
+	bb     backbonev1.BackboneClient
+	health healthpb.HealthClient
 }
 
 func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
@@ -43,18 +55,27 @@ func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 }
 
 func (g *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
-	return backbonev1.NewBackboneClient(cc), nil
+	return &pluginConn{bb: backbonev1.NewBackboneClient(cc), health: healthpb.NewHealthClient(cc)}, nil
 }
 
+// ErrUnresponsive is wrapped (with sdk.ErrPluginCrashed) by the error of
+// a call whose plugin stopped answering health checks and was killed.
+var ErrUnresponsive = errors.New("host: plugin stopped answering")
+
+// killGrace is how long a plugin may take to exit after the host asks it
+// to before it is killed outright (a stopped or hung process never
+// answers the request).
+const killGrace = 500 * time.Millisecond
+
 // conn returns the running process's client and generation, starting the
-// process when none runs (or the last one exited).
+// process when none runs (or the last one exited or was killed).
 func (p *proc) conn(ctx context.Context) (backbonev1.BackboneClient, int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, 0, fmt.Errorf("%w: plugin %s: the host client is closed", sdk.ErrClosed, p.info.Name)
 	}
-	if p.gp != nil && !p.gp.Exited() {
+	if p.gp != nil && !p.gp.Exited() && p.hung[p.gen] == 0 {
 		return p.rpc, p.gen, nil
 	}
 	if err := p.startLocked(ctx); err != nil {
@@ -78,73 +99,149 @@ func (p *proc) restart(ctx context.Context, gen int) error {
 	return p.startLocked(ctx)
 }
 
+// started is the outcome of one process start.
+type started struct {
+	conn *pluginConn
+	pid  int
+	err  error
+}
+
+// startLocked starts a new process, after stopping the old one. The file
+// is checked against the sha256 taken when the plugin was found, on every
+// start. It gives up when ctx ends; the abandoned start is cleaned up in
+// the background.
 func (p *proc) startLocked(ctx context.Context) error {
-	if p.gp != nil {
-		p.gp.Kill()
-		p.gp, p.rpc = nil, nil
+	p.stopLocked()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("host: start plugin %s: %w", p.info.Name, err)
 	}
-	cc, err := p.clientConfig()
+	cc, sock, err := p.clientConfig()
 	if err != nil {
 		return err
 	}
 	gp := goplugin.NewClient(cc)
+	p.c.starts.Add(1)
+	ch := make(chan started, 1)
+	go func() { ch <- p.handshake(gp, sock) }()
+	select {
+	case s := <-ch:
+		if s.err != nil {
+			return s.err
+		}
+		p.gp, p.rpc, p.health, p.pid, p.sock = gp, s.conn.bb, s.conn.health, s.pid, sock
+		p.gen++
+		return nil
+	case <-ctx.Done():
+		go func() {
+			if s := <-ch; s.err == nil {
+				stopPlugin(gp, s.pid)
+				os.RemoveAll(sock)
+			}
+		}()
+		return fmt.Errorf("host: start plugin %s: %w", p.info.Name, ctx.Err())
+	}
+}
+
+// handshake waits for gp's handshake (bounded by WithStartTimeout), then
+// for a first health check answer within the same bound. On error the
+// process is gone and sock removed.
+func (p *proc) handshake(gp *goplugin.Client, sock string) started {
+	fail := func(pid int, err error) started {
+		stopPlugin(gp, pid)
+		os.RemoveAll(sock)
+		return started{err: err}
+	}
 	rpcc, err := gp.Client()
 	if err != nil {
-		gp.Kill()
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			return fmt.Errorf("%w: plugin %s at %s changed while it was started: reinstall it or update the pinned checksum",
-				ErrChecksum, p.info.Name, p.info.Path)
+			err = fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
+				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)
+		} else {
+			err = fmt.Errorf("host: start plugin %s (%s): %w", p.info.Name, p.info.Path, err)
 		}
-		return fmt.Errorf("host: start plugin %s (%s): %w", p.info.Name, p.info.Path, err)
+		return fail(0, err)
 	}
-	if err := rpcc.Ping(); err != nil {
-		gp.Kill()
-		return fmt.Errorf("host: plugin %s (%s) failed its health check: %w", p.info.Name, p.info.Path, err)
+	pid := 0
+	if rc := gp.ReattachConfig(); rc != nil {
+		pid = rc.Pid
 	}
 	raw, err := rpcc.Dispense(backbonev1.PluginName)
 	if err != nil {
-		gp.Kill()
-		return fmt.Errorf("host: plugin %s (%s) does not serve a backbone: %w", p.info.Name, p.info.Path, err)
+		return fail(pid, fmt.Errorf("host: plugin %s (%s) does not serve a backbone: %w", p.info.Name, p.info.Path, err))
 	}
-	p.gp, p.rpc = gp, raw.(backbonev1.BackboneClient)
-	p.gen++
-	return ctx.Err()
+	conn := raw.(*pluginConn)
+	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.startTimeout(p.info.Manifest))
+	defer cancel()
+	if _, err := conn.health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName}); err != nil {
+		return fail(pid, fmt.Errorf("host: plugin %s (%s) failed its health check: %w", p.info.Name, p.info.Path, err))
+	}
+	return started{conn: conn, pid: pid}
 }
 
-// clientConfig builds go-plugin's configuration: the command, the pinned
-// checksum, automatic mTLS and raised message limits.
-func (p *proc) clientConfig() (*goplugin.ClientConfig, error) {
-	var (
-		cmd      *exec.Cmd
-		secure   *goplugin.SecureConfig
-		autoMTLS = true
-	)
-	want, pinned := p.c.cfg.checksums[p.info.Name]
-	if pinned {
-		got, err := fileSHA256(p.info.Path)
-		if err != nil {
-			return nil, fmt.Errorf("host: hash plugin %s: %w", p.info.Path, err)
-		}
-		if got != want {
-			return nil, fmt.Errorf("%w: plugin %s at %s has sha256 %s, but %s is pinned: reinstall the plugin you trust, or pin the new checksum if you trust this file",
-				ErrChecksum, p.info.Name, p.info.Path, got, want)
+// stopLocked stops the current process, if any, and removes its socket
+// folder.
+func (p *proc) stopLocked() {
+	if p.gp == nil {
+		return
+	}
+	stopPlugin(p.gp, p.pid)
+	os.RemoveAll(p.sock)
+	p.gp, p.rpc, p.health, p.pid, p.sock = nil, nil, nil, 0, ""
+}
+
+// stopPlugin asks the plugin to exit and kills it when it has not within
+// killGrace, then waits for go-plugin to finish with it.
+func stopPlugin(gp *goplugin.Client, pid int) {
+	done := make(chan struct{})
+	go func() {
+		gp.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(killGrace):
+	}
+	if pid > 0 && !gp.Exited() {
+		if pr, err := os.FindProcess(pid); err == nil {
+			pr.Kill()
 		}
 	}
+	<-done
+}
+
+// clientConfig builds go-plugin's configuration: the command, the sha256
+// check, the private socket folder, automatic mTLS, the parent-death
+// signal and raised message limits. It returns the socket folder, which
+// the caller removes once the process is gone.
+func (p *proc) clientConfig() (*goplugin.ClientConfig, string, error) {
+	want := p.info.SHA256
+	if pin, pinned := p.c.cfg.checksums[p.info.Name]; pinned && pin != want {
+		return nil, "", fmt.Errorf("%w: plugin %s at %s has sha256 %s, but %s is pinned: reinstall the plugin you trust, or pin the new checksum if you trust this file",
+			ErrChecksum, p.info.Name, p.info.Path, want, pin)
+	}
+	sum, err := hex.DecodeString(want)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, "", fmt.Errorf("host: plugin %s at %s has no sha256 from discovery", p.info.Name, p.info.Path)
+	}
+	var (
+		cmd    *exec.Cmd
+		secure *goplugin.SecureConfig
+	)
 	env := os.Environ()
 	if p.info.Manifest {
 		data, err := os.ReadFile(p.info.Path)
 		if err != nil {
-			return nil, fmt.Errorf("host: read plugin manifest: %w", err)
+			return nil, "", fmt.Errorf("host: read plugin manifest: %w", err)
 		}
-		if pinned {
-			// Hash the bytes actually parsed, not the file again.
-			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
-				return nil, fmt.Errorf("%w: plugin manifest %s changed while it was read: check it and start again", ErrChecksum, p.info.Path)
-			}
+		// Hash the bytes actually parsed, not the file again.
+		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != want {
+			return nil, "", fmt.Errorf("%w: plugin manifest %s changed after it was found (sha256 %s, was %s): it is refused; check it and run again",
+				ErrChecksum, p.info.Path, hex.EncodeToString(got[:]), want)
 		}
 		m, err := ParseManifest(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.info.Path, err)
+			return nil, "", fmt.Errorf("%s: %w", p.info.Path, err)
 		}
 		dir := filepath.Dir(p.info.Path)
 		prog := m.Command[0]
@@ -156,17 +253,17 @@ func (p *proc) clientConfig() (*goplugin.ClientConfig, error) {
 		for k, v := range m.Env {
 			env = append(env, k+"="+v)
 		}
-		if m.AutoMTLS != nil {
-			autoMTLS = *m.AutoMTLS
-		}
 	} else {
 		cmd = exec.Command(p.info.Path)
-		if pinned {
-			sum, _ := hex.DecodeString(want)
-			secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
-		}
+		secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
-	cmd.Env = env
+	sock, err := p.c.socks.dir(p.info.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	// Last, so that it wins over the host's own environment.
+	cmd.Env = append(env, goplugin.EnvUnixSocketDir+"="+sock)
+	setParentDeath(cmd)
 	return &goplugin.ClientConfig{
 		HandshakeConfig:  backbonev1.Handshake,
 		Plugins:          goplugin.PluginSet{backbonev1.PluginName: &grpcPlugin{}},
@@ -174,9 +271,9 @@ func (p *proc) clientConfig() (*goplugin.ClientConfig, error) {
 		SkipHostEnv:      true, // env above already holds it, under the manifest's
 		SecureConfig:     secure,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:         autoMTLS,
+		AutoMTLS:         true,
 		Logger:           p.c.hlog.Named(p.info.Name),
-		StartTimeout:     p.c.cfg.startWait,
+		StartTimeout:     p.c.cfg.startTimeout(p.info.Manifest),
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(
 				grpc.MaxCallRecvMsgSize(backbonev1.MaxMessageBytes),
@@ -185,17 +282,82 @@ func (p *proc) clientConfig() (*goplugin.ClientConfig, error) {
 			grpc.WithInitialWindowSize(backbonev1.WindowBytes),
 			grpc.WithInitialConnWindowSize(backbonev1.WindowBytes),
 		},
-	}, nil
+	}, sock, nil
+}
+
+// watch checks, while a call on generation gen runs, that the process
+// still answers health checks, and kills it when it has not for the
+// configured bound. The returned function ends the watch.
+func (p *proc) watch(gen int) func() {
+	every, bound := p.c.cfg.liveEvery, p.c.cfg.liveBound
+	p.mu.Lock()
+	hc, live := p.health, p.gen == gen && p.health != nil
+	p.mu.Unlock()
+	if every <= 0 || !live {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName})
+			cancel()
+			if err == nil {
+				last = time.Now()
+				continue
+			}
+			if silent := time.Since(last); silent >= bound {
+				select {
+				case <-done:
+				default:
+					p.killHung(gen, silent)
+				}
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// killHung kills generation gen's process, which has not answered health
+// checks for silent.
+func (p *proc) killHung(gen int, silent time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen != gen || p.gp == nil || p.closed {
+		return
+	}
+	if p.hung == nil {
+		p.hung = map[int]time.Duration{}
+	}
+	p.hung[gen] = silent
+	p.c.hlog.Error("plugin stopped answering health checks; killing it", "plugin", p.info.Name, "pid", p.pid, "silent", silent)
+	if pr, err := os.FindProcess(p.pid); err == nil && p.pid > 0 {
+		pr.Kill()
+	}
+}
+
+// hungFor reports how long generation gen went unanswered before it was
+// killed, or 0 when it was not.
+func (p *proc) hungFor(gen int) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hung[gen]
 }
 
 func (p *proc) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	if p.gp != nil {
-		p.gp.Kill()
-		p.gp, p.rpc = nil, nil
-	}
+	p.stopLocked()
 }
 
 // crashed reports whether err, from a call on generation gen, means the
@@ -243,7 +405,15 @@ func (p *proc) do(ctx context.Context, what string, retry bool, call func(rpc ba
 		if err != nil {
 			return err
 		}
+		stop := p.watch(gen)
 		err = call(rpc, gen)
+		stop()
+		if silent := p.hungFor(gen); silent > 0 && err != nil && ctx.Err() == nil {
+			// Not repeated: a process that stopped once may stop again,
+			// and every attempt would cost the user the bound again.
+			return fmt.Errorf("%w: plugin %s (%s) stopped answering during %s: no health check answer for %v, so it was killed; the next call starts it again (%w)",
+				sdk.ErrPluginCrashed, p.info.Name, p.info.Path, what, silent.Round(time.Millisecond), ErrUnresponsive)
+		}
 		if !p.crashed(ctx, err) {
 			return backbonev1.FromStatus(err)
 		}

@@ -3,6 +3,8 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -13,6 +15,47 @@ import (
 // too small for the architecture or two modules disagree on a shape. It
 // wraps sdk.ErrBadInput.
 var ErrBuild = fmt.Errorf("nn: cannot build graph: %w", sdk.ErrBadInput)
+
+// ErrTooLarge marks a model whose parameters would not fit the limits
+// below, refused when it is declared, before any weight is allocated. It
+// wraps sdk.ErrBadOption: the options that size the model are too large.
+var ErrTooLarge = fmt.Errorf("nn: model too large: %w", sdk.ErrBadOption)
+
+// MaxTensorElements is the most elements one parameter or buffer may
+// have (2^31).
+const MaxTensorElements = 1 << 31
+
+// DefaultMaxParams is the most elements all parameters and buffers of one
+// model may have together, unless $GOZOO_MAX_PARAMS says otherwise: 2^29
+// float32 values, 2 GiB, the most one ONNX model file (a single protobuf
+// message) can hold with its weights inside, as ONNX serialises them.
+const DefaultMaxParams = 1 << 29
+
+// maxParams returns $GOZOO_MAX_PARAMS when it is a positive integer, or
+// DefaultMaxParams.
+func maxParams() int64 {
+	if v, err := strconv.ParseInt(os.Getenv("GOZOO_MAX_PARAMS"), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return DefaultMaxParams
+}
+
+// elements is the product of shape, saturated at math.MaxInt64 so that
+// absurd sizes do not wrap around; ok is false for a negative dimension.
+func elements(shape []int64) (n int64, ok bool) {
+	n = 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d != 0 && n > math.MaxInt64/d {
+			n = math.MaxInt64
+			continue
+		}
+		n *= d
+	}
+	return n, true
+}
 
 // tensor is one value in the graph. Values point at tensors so that a
 // rename (when a module is called again) reaches every holder.
@@ -80,6 +123,8 @@ type Builder struct {
 	names    map[string]bool // tensor names in use
 	anon     int
 	err      error
+	total    int64 // elements of every spec, saturated
+	limit    int64 // most elements of all specs together
 }
 
 // NewBuilder starts an empty graph for a network whose root module has the
@@ -91,6 +136,7 @@ func NewBuilder(kind string) *Builder {
 		specIdx:  map[string]int{},
 		params:   map[string]*tensor{},
 		names:    map[string]bool{},
+		limit:    maxParams(),
 	}
 }
 
@@ -246,12 +292,64 @@ func (b *Builder) declare(s ParamSpec) Value {
 		}
 		return Value{b.params[s.Name]}
 	}
+	b.checkSize(s)
 	b.specIdx[s.Name] = len(b.specs)
 	b.specs = append(b.specs, s)
 	t := &tensor{name: s.Name, shape: s.Shape, dtype: s.DType}
 	b.claim(s.Name)
 	b.params[s.Name] = t
 	return Value{t}
+}
+
+// checkSize records an ErrTooLarge (or ErrBuild for a negative
+// dimension) when s would pass MaxTensorElements or bring the model over
+// its total limit. Shapes only are checked: nothing is allocated here.
+func (b *Builder) checkSize(s ParamSpec) {
+	n, ok := elements(s.Shape)
+	if !ok {
+		b.Failf("parameter %s has a negative dimension in %s", s.Name, sdk.FormatShape(s.Shape))
+		return
+	}
+	if n > MaxTensorElements {
+		b.tooLarge(fmt.Sprintf("parameter %s of shape %s would have %s elements, over the limit of %d (2^31) per tensor: lower the option that sizes it",
+			s.Name, sdk.FormatShape(s.Shape), count(n), int64(MaxTensorElements)))
+		return
+	}
+	if b.total > math.MaxInt64-n {
+		b.total = math.MaxInt64
+	} else {
+		b.total += n
+	}
+	if b.total > b.limit {
+		b.tooLarge(fmt.Sprintf("the parameters would have %s elements with %s (shape %s), over the limit of %d per model (%s of float32; set GOZOO_MAX_PARAMS to raise it): lower the options that size the model",
+			count(b.total), s.Name, sdk.FormatShape(s.Shape), b.limit, float32Bytes(b.limit)))
+	}
+}
+
+func (b *Builder) tooLarge(msg string) {
+	if b.err == nil {
+		b.err = fmt.Errorf("%w: %s", ErrTooLarge, msg)
+	}
+}
+
+// float32Bytes shows the size of n float32 values.
+func float32Bytes(n int64) string {
+	switch b := float64(n) * 4; {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", b/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	default:
+		return fmt.Sprintf("%.0f bytes", b)
+	}
+}
+
+// count prints n, or "more than 9.2e18" once it saturated.
+func count(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than 9.2e18"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // Specs returns every state_dict entry in declaration order (PyTorch's

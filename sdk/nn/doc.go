@@ -30,6 +30,12 @@
 // those outputs do not need and sharing the weights' float32 memory with
 // the marshalled initializers instead of copying it twice.
 //
+// Declaring a parameter checks its size before anything is allocated: one
+// over MaxTensorElements, or a model over DefaultMaxParams in all (or
+// $GOZOO_MAX_PARAMS), makes Err an ErrTooLarge, so options that would make
+// an absurd model (num_classes=100000000000) are refused by every backbone
+// built here instead of exhausting its process.
+//
 // A Builder is not safe for concurrent use while it is being built; once
 // built, its read-only methods (Layers, Specs, ONNX) may be called from
 // several goroutines.

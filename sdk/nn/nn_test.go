@@ -321,3 +321,36 @@ func readRaw(t *testing.T, dir, name string, shape []int64) *sdk.Tensor {
 	}
 	return x
 }
+
+func TestTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit string // $GOZOO_MAX_PARAMS
+		out   int64  // Linear(512, out)
+		want  string // in the error; "" when the build must succeed
+	}{
+		{"1e11 classes", "", 100_000_000_000, "parameter fc.weight of shape [100000000000, 512] would have 51200000000000 elements, over the limit of 2147483648 (2^31) per tensor"},
+		{"overflowing int64", "", 1 << 60, "more than 9.2e18 elements"},
+		{"over the default total", "", 1 << 21, "over the limit of 536870912 per model (2.0 GiB of float32; set GOZOO_MAX_PARAMS to raise it)"},
+		{"over a lowered total", "5125", 10, "the parameters would have 5130 elements with fc.bias (shape [10]), over the limit of 5125 per model (20500 bytes of float32;"},
+		{"within a raised total", "2000000000", 1 << 21, ""},
+		{"ignored bad setting", "lots", 1000, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOZOO_MAX_PARAMS", tc.limit)
+			b := nn.NewBuilder("Net")
+			x := b.Input("input", []int64{-1, 512})
+			b.Linear("fc", x, 512, tc.out, true)
+			err := b.Err()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Err() = %v; want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, nn.ErrTooLarge) || !errors.Is(err, sdk.ErrBadOption) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Err() = %v; want ErrTooLarge (a bad option) containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -273,12 +273,15 @@ func TestOptions(t *testing.T) {
 	}{
 		{"cpu", []Option{WithDevice("cpu")}, ""},
 		{"threads", []Option{WithThreads(1), WithDevice("cpu"), WithThreads(1)}, ""},
+		{"threads at the limit", []Option{WithThreads(MaxThreads())}, ""},
 		{"gpu", []Option{WithDevice("gpu")}, `"cpu", "cuda", "cuda:N"`},
 		{"upper case", []Option{WithDevice("CUDA")}, `unknown device "CUDA"`},
 		{"bad index", []Option{WithDevice("cuda:x")}, `unknown device "cuda:x"`},
 		{"negative index", []Option{WithDevice("cuda:-1")}, `unknown device "cuda:-1"`},
 		{"padded index", []Option{WithDevice("cuda:01")}, `unknown device "cuda:01"`},
 		{"zero threads", []Option{WithThreads(0)}, "at least 1"},
+		{"100000 threads", []Option{WithThreads(100000)}, fmt.Sprintf("over the limit of %d", MaxThreads())},
+		{"one thread over the limit", []Option{WithThreads(MaxThreads() + 1)}, "over the limit"},
 		{"device conflict", []Option{WithDevice("cpu"), WithDevice("cuda")}, "device set twice"},
 		{"threads conflict", []Option{WithThreads(1), WithThreads(2)}, "threads set twice"},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +34,23 @@ type config struct {
 	subsetsSet bool
 }
 
+// MaxThreads is the most intra-op threads WithThreads accepts: four per
+// logical CPU, and at least 8. More threads than cores only contend for
+// them, and each one ONNX Runtime starts reserves a stack, so a count
+// like 100000 exhausts the process instead of speeding it up.
+func MaxThreads() int { return max(8, 4*runtime.NumCPU()) }
+
 // WithThreads sets the number of intra-op threads ONNX Runtime uses for one
-// Run (inter-op parallelism is always 1). n must be at least 1; without
-// this option ONNX Runtime uses one thread per physical core.
+// Run (inter-op parallelism is always 1). n must be between 1 and
+// MaxThreads(); without this option ONNX Runtime uses one thread per
+// physical core.
 func WithThreads(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: threads must be at least 1, got %d", sdk.ErrBadOption, n)
+		}
+		if m := MaxThreads(); n > m {
+			return fmt.Errorf("%w: %d threads is over the limit of %d (4 per CPU, %d CPUs): give at most %d", sdk.ErrBadOption, n, m, runtime.NumCPU(), m)
 		}
 		if c.threadsSet && c.threads != n {
 			return fmt.Errorf("%w: threads set twice (%d and %d)", sdk.ErrBadOption, c.threads, n)

@@ -13,6 +13,12 @@
 // answers Train and Export only for models that implement sdk.Trainer and
 // sdk.Exporter. Run such a binary through sdk/host, not by hand.
 //
+// The plugin listens only on a Unix socket in the private folder its host
+// names and answers only the host's certificate (go-plugin's automatic
+// mutual TLS). It exits when its host ends, even when the host is killed
+// (the Linux parent-death signal and a watch on the parent process), and
+// removes its socket on the way out.
+//
 // Register installs the same gRPC service on any gRPC server, for tests and
 // for embedding in a custom server.
 package plugin

@@ -69,7 +69,12 @@ func WithSharedMemory(on bool) Option {
 }
 
 // Serve serves impl as a gozoo backbone plugin on the go-plugin protocol and
-// returns when the host closes it. It is meant for a plugin binary's main
+// returns when the host closes it. It listens on a Unix socket in the
+// folder the host names ($PLUGIN_UNIX_SOCKET_DIR, private to the host's
+// user) and requires the host's certificate (go-plugin's automatic mutual
+// TLS). The process exits, removing its socket, when its host ends, even
+// when the host is killed: on Linux by the parent-death signal, elsewhere
+// by a watch on the parent process. It is meant for a plugin binary's main
 // function; run directly (not by a host) it prints a hint and exits 1. An
 // invalid option also exits 1 with a message on stderr.
 func Serve(impl sdk.Backbone, opts ...Option) {
@@ -79,6 +84,9 @@ func Serve(impl sdk.Backbone, opts ...Option) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+	if os.Getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue {
+		guardParent(os.Exit)
 	}
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,

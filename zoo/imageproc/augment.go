@@ -255,8 +255,9 @@ func (a *Augment) set(key, val string, hasVal bool) error {
 		}
 	default:
 		msg := fmt.Sprintf("unknown key %q", key)
-		if s := sdk.Suggest(key, augmentKeys, 2); len(s) > 0 {
-			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		// rotate is listed before ratio so that "rotation" suggests it.
+		if s := sdk.Suggest(key, []string{"crop", "rotate", "ratio", "flip", "jitter", "brightness", "contrast", "saturation", "hue"}, 1); len(s) > 0 {
+			msg += "; did you mean " + s[0] + "?"
 		}
 		return fmt.Errorf("%s (keys: %s; or the whole spec none or default)", msg, strings.Join(augmentKeys, ", "))
 	}
@@ -337,7 +338,8 @@ func (a Augment) String() string {
 // otherwise the centred fallback box clamped to the ratio range; then the
 // flip (rng.Float64() < HFlip), the angle (uniform), and ColorJitter's
 // order (rng.Perm(4)) and factors. Parts that are off draw nothing. The
-// same rng state gives the same parameters. Sample panics if a is invalid
+// same rng state gives the same parameters; rng is not safe for concurrent
+// use, so give each goroutine its own. Sample panics if a is invalid
 // (Validate says why; ParseAugment's results are valid) or w or h < 1.
 func (a Augment) Sample(rng *rand.Rand, w, h int) AugmentParams {
 	if err := a.Validate(); err != nil {
@@ -384,9 +386,10 @@ func randomResizedCrop(rng *rand.Rand, width, height int, scale, ratio [2]float6
 	for range 10 {
 		target := area * (scale[0] + (scale[1]-scale[0])*rng.Float64())
 		aspect := math.Exp(logLo + (logHi-logLo)*rng.Float64())
-		w := int(math.RoundToEven(math.Sqrt(target * aspect)))
-		h := int(math.RoundToEven(math.Sqrt(target / aspect)))
-		if 0 < w && w <= width && 0 < h && h <= height {
+		fw := math.RoundToEven(math.Sqrt(target * aspect))
+		fh := math.RoundToEven(math.Sqrt(target / aspect))
+		if 0 < fw && fw <= float64(width) && 0 < fh && fh <= float64(height) {
+			w, h := int(fw), int(fh)
 			y := rng.Intn(height - h + 1)
 			x := rng.Intn(width - w + 1)
 			return x, y, w, h
@@ -404,6 +407,9 @@ func randomResizedCrop(rng *rand.Rand, width, height int, scale, ratio [2]float6
 	default:
 		w, h = width, height
 	}
+	// A ratio range far from the image's rounds a side to 0, where
+	// torchvision fails; keep one pixel.
+	w, h = min(max(w, 1), width), min(max(h, 1), height)
 	return (width - w) / 2, (height - h) / 2, w, h
 }
 
@@ -771,7 +777,13 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	default:
 		h = float32(4.0 + float64(gc) - float64(rc))
 	}
-	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
+	// fmod(h/6 + 1, 1): h is in [-1, 5], so the sum is in [5/6, 11/6) and
+	// subtracting 1 from it when it is >= 1 is exact, as fmod is.
+	hh := float64(h)/6.0 + 1.0
+	if hh >= 1 {
+		hh--
+	}
+	h = float32(hh)
 	return clip8(int(float64(h) * 255.0)), clip8(int(float64(s) * 255.0)), maxc
 }
 

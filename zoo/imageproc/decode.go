@@ -2,6 +2,7 @@ package imageproc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -9,7 +10,6 @@ import (
 	"image/gif"
 	"image/png"
 	"io"
-	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/webp"
@@ -67,25 +67,12 @@ var formats = []format{
 	}},
 }
 
-// DecodeFile reads and decodes the image at path. Errors name the path.
+// DecodeFile reads and decodes the image at path. Only regular files are
+// read (ErrNotRegular); errors name the path. DecodeFileWithin also bounds
+// the memory that decoders running at once hold.
 func DecodeFile(path string) (*RGB, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > maxFileBytes {
-		return nil, fmt.Errorf("%s: %w: file over %d bytes", path, ErrTooLarge, maxFileBytes)
-	}
-	img, err := Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return img, nil
+	img, _, err := DecodeFileWithin(context.Background(), path, nil)
+	return img, err
 }
 
 // Decode decodes an image held in b, applies its EXIF orientation and

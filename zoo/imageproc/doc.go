@@ -24,6 +24,18 @@
 //	x := make([]float32, t.Len())
 //	err = t.Apply(img, x)
 //
+// An Augment is torchvision's train-time augmentation on PIL images, in
+// its usual order: RandomResizedCrop (or the eval Resize + CenterCrop),
+// RandomHorizontalFlip, RandomRotation (PIL's nearest-neighbour rotate)
+// and ColorJitter (PIL's ImageEnhance blends and 8-bit HSV hue shift).
+// Sample draws one image's parameters from a seeded rng with
+// torchvision's procedures; ApplyAugmented applies them, with pixels equal
+// to torchvision 0.14's on Pillow for the same parameters.
+//
+//	aug, err := imageproc.ParseAugment("crop=0.08-1,flip=0.5,rotate=15,jitter=0.4/0.4/0.4/0.1")
+//	rng := rand.New(rand.NewSource(seed)) // one per goroutine
+//	err = t.ApplyAugmented(img, aug.Sample(rng, img.W, img.H), x)
+//
 // Known differences from PIL: 16-bit images keep their high byte where PIL
 // clips; the first GIF frame is returned at its own bounds, not on the
 // logical screen; lossy WebP uses x/image's upsampling, not libwebp's. torchvision's ImageFolder loader ignores EXIF

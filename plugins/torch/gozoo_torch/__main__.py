@@ -2,6 +2,12 @@
 
 import sys
 
-from .server import main
+from . import channel
+
+# Armed before torch is imported (seconds), so that a host that dies while
+# the plugin starts takes the plugin with it.
+channel.die_with_parent()
+
+from .server import main  # noqa: E402
 
 sys.exit(main())

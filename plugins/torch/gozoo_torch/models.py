@@ -15,7 +15,9 @@ import threading
 import torch
 import torchvision
 
+from . import safetensors
 from .errors import GozooError, layer_error, shape_error
+from .pb import backbone_pb2 as pb
 from .wire import compile_pattern
 
 # name -> (torchvision constructor name, default input, doc)
@@ -47,13 +49,14 @@ ARCHS["googlenet"] = (_IMAGE, "GoogLeNet (with aux classifiers), torchvision %s"
 MODULE = "module"
 TORCHSCRIPT = "torchscript"
 
+# (name, default, usage, is a path): the host makes path options absolute.
 COMMON_OPTIONS = [
-    ("input_shape", "", "default input shape, e.g. 1,3,224,224 (Layers and ONNX export use it)"),
-    ("reset_head", "false", "true or auto: keep a fresh, seeded head when the checkpoint's head has another shape (fine-tuning to new classes)"),
+    ("input_shape", "", "default input shape, e.g. 1,3,224,224 (Layers and ONNX export use it)", False),
+    ("reset_head", "false", "true or auto: keep a fresh, seeded head when the checkpoint's head has another shape (fine-tuning to new classes)", False),
 ]
-ARCH_OPTIONS = [("num_classes", "1000", "output features of the classifier")] + COMMON_OPTIONS
+ARCH_OPTIONS = [("num_classes", "1000", "output features of the classifier", False)] + COMMON_OPTIONS
 # ResNets also take the base width, as gozoo's resnet plugin does.
-RESNET_OPTIONS = ARCH_OPTIONS + [("width", "64", "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names")]
+RESNET_OPTIONS = ARCH_OPTIONS + [("width", "64", "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names", False)]
 RESNETS = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
            "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"}
 
@@ -93,11 +96,11 @@ def slim_resnet(net, width):
             torch.nn.init.constant_(m.bias, 0)
     return net
 MODULE_OPTIONS = [
-    ("factory", "", "package.module:factory returning the nn.Module"),
-    ("path", "", "folder added to the Python path to import the factory's package"),
-    ("num_classes", "", "passed to the factory as num_classes when set"),
+    ("factory", "", "package.module:factory returning the nn.Module (its code runs: name only code you trust)", False),
+    ("path", "", "folder added to the Python path to import the factory's package", True),
+    ("num_classes", "", "passed to the factory as num_classes when set", False),
 ] + COMMON_OPTIONS
-SCRIPT_OPTIONS = [("file", "", "the TorchScript file (torch.jit.save); or give it as the weights path")] + COMMON_OPTIONS
+SCRIPT_OPTIONS = [("file", "", "the TorchScript file (torch.jit.save); it runs code from the file: load only files you trust", True)] + COMMON_OPTIONS
 
 
 def parse_device(device):
@@ -127,12 +130,22 @@ def parse_shape(s, what):
     return dims
 
 
+def absolute(path, what):
+    """Returns path, which must be absolute: the plugin's working directory
+    is its own, so a relative path would name another file than the user
+    meant (the host makes the user's paths absolute before they cross)."""
+    if not os.path.isabs(path):
+        raise GozooError("BAD_OPTION", "%s %r is a relative path: the torch plugin takes absolute paths only "
+                         "(gozoo makes them absolute; a program calling the plugin must too)" % (what, path))
+    return path
+
+
 def _import_factory(spec, path):
     mod, sep, fn = spec.partition(":")
     if not sep or not mod or not fn:
         raise GozooError("BAD_OPTION", "factory=%r: write package.module:factory" % spec)
     if path:
-        path = os.path.abspath(path)
+        absolute(path, "option path")
         if not os.path.isdir(path):
             raise GozooError("BAD_OPTION", "path=%r is not a folder" % path)
         if path not in sys.path:
@@ -147,21 +160,18 @@ def _import_factory(spec, path):
     return f
 
 
-def load_state_dict_file(path):
-    """Reads a .pth state_dict (a plain one, or one under "state_dict" or
-    "model") without running pickled code."""
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise GozooError("WEIGHTS", "weights %s: no such file" % path)
-    except Exception as e:
-        raise GozooError("WEIGHTS", "weights %s: %s: %s (save a state_dict with torch.save(model.state_dict(), path))" % (path, type(e).__name__, e))
-    for key in ("state_dict", "model"):
-        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
-            sd = sd[key]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise GozooError("WEIGHTS", "weights %s: not a state_dict (a dict of tensors)" % path)
-    return sd
+def load_weights(path, fmt):
+    """Reads a state_dict from a safetensors file, which runs no code. The
+    torch plugin never unpickles a user's file: gozoo's host converts .pth
+    checkpoints to safetensors with its allow-listed reader first (the
+    plugin announces safetensors as the only format it reads)."""
+    absolute(path, "weights")
+    if fmt == pb.WEIGHTS_FORMAT_SAFETENSORS or (fmt == pb.WEIGHTS_FORMAT_NONE and path.endswith(".safetensors")):
+        sd, _ = safetensors.read(path)
+        return sd
+    raise GozooError("UNSUPPORTED", "weights %s: the torch plugin reads safetensors files only, so that no pickle in a "
+                     "checkpoint runs; gozoo converts .pth files before they reach the plugin: load through gozoo "
+                     "(sdk/host), or convert the file with gozoo's bridge" % path)
 
 
 class Model:
@@ -389,15 +399,20 @@ def build(req):
     scripted = False
     weights = req.weights_path
     if req.arch == TORCHSCRIPT:
-        f = opts.get("file") or weights
+        # TorchScript runs code from the file: only when the user names it
+        # by option file (the arch and the option both say so), never for
+        # a weights path.
+        f = opts.get("file")
         if not f:
-            raise GozooError("BAD_OPTION", "torchscript: give the file as option file or as the weights path")
+            raise GozooError("BAD_OPTION", "torchscript: give the TorchScript file as option file=PATH (weights are state_dicts, never TorchScript)")
+        absolute(f, "option file")
+        if not os.path.isfile(f):
+            raise GozooError("WEIGHTS", "torchscript %s: no such file" % f)
         try:
             net = torch.jit.load(f, map_location="cpu")
         except Exception as e:
             raise GozooError("WEIGHTS", "torchscript %s: %s (save it with torch.jit.save)" % (f, str(e).splitlines()[0] if str(e) else type(e).__name__))
         scripted = True
-        weights = "" if f == weights else weights
         shape = [-1, 3, 224, 224]
     elif req.arch == MODULE:
         if not opts.get("factory"):
@@ -433,9 +448,7 @@ def build(req):
         shape[0] = -1
     model = Model(req.arch, net, shape, device, scripted)
     if weights:
-        if req.weights_format not in (0, 1):  # none (guess) or pth
-            raise GozooError("UNSUPPORTED", "weights format %d: the torch plugin reads .pth state_dicts; convert others with torch" % req.weights_format)
-        sd = load_state_dict_file(weights)
+        sd = load_weights(weights, req.weights_format)
         _load_into(model, sd, reset, weights)
     net.to(device)
     net.eval()

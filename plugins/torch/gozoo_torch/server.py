@@ -12,7 +12,7 @@ from concurrent import futures
 import grpc
 import torch
 
-from . import models, train
+from . import channel, models, train
 from .errors import GozooError, abort
 from .pb import backbone_pb2 as pb
 from .pb import backbone_pb2_grpc as pb_grpc
@@ -65,15 +65,18 @@ class Backbone(pb_grpc.BackboneServicer):
         devs = ["cpu"]
         if torch.cuda.is_available():
             devs.append("cuda")
-        d.capabilities.CopyFrom(pb.Capabilities(extract=True, train=True, export=True, devices=devs))
+        # Safetensors only: the host converts other checkpoints with its
+        # safe reader, so no pickle from a user's file runs here.
+        d.capabilities.CopyFrom(pb.Capabilities(extract=True, train=True, export=True, devices=devs,
+                                                weights_formats=[pb.WEIGHTS_FORMAT_SAFETENSORS]))
         entries = [(n, shape, doc, models.arch_options(n)) for n, (shape, doc) in models.ARCHS.items()]
         entries.append((models.MODULE, [-1, 3, 224, 224], "your nn.Module: option factory=package.module:factory (and path=DIR)", models.MODULE_OPTIONS))
-        entries.append((models.TORCHSCRIPT, [-1, 3, 224, 224], "a TorchScript file (torch.jit.save): option file=PATH", models.SCRIPT_OPTIONS))
+        entries.append((models.TORCHSCRIPT, [-1, 3, 224, 224], "a TorchScript file (torch.jit.save), which runs code from the file: option file=PATH", models.SCRIPT_OPTIONS))
         for name, shape, doc, opts in entries:
             a = d.archs.add(name=name, doc=doc)
             a.input.CopyFrom(pb.InputSpec(shape=shape, dtype=pb.DTYPE_FLOAT32))
-            for on, od, ou in opts:
-                a.options.add(name=on, default=od, usage=ou)
+            for on, od, ou, op in opts:
+                a.options.add(name=on, default=od, usage=ou, path=op)
         return d
 
     @_guard
@@ -148,6 +151,7 @@ class Backbone(pb_grpc.BackboneServicer):
         m = self._model(request.handle)
         if not request.path:
             raise GozooError("BAD_INPUT", "export: give a path")
+        models.absolute(request.path, "export path")
         fmt = request.format
         if fmt == pb.WEIGHTS_FORMAT_NONE:
             fmt = pb.WEIGHTS_FORMAT_ONNX if request.path.endswith(".onnx") else pb.WEIGHTS_FORMAT_PTH
@@ -282,12 +286,18 @@ def main():
         ("grpc.max_send_message_length", MAX_MESSAGE),
         ("grpc.http2.lookahead_bytes", WINDOW),
     ]
+    try:
+        chan = channel.Channel()
+    except (channel.ChannelError, OSError) as e:
+        sys.stderr.write("gozoo-backbone-torch: %s\n" % e)
+        return 1
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=opts)
     done = threading.Event()
 
     def stop():
         server.stop(grace=0.5).wait()
         done.set()
+        chan.close()
         # Handler threads may still wait on a cancelled stream; the
         # process must not linger for them after Shutdown.
         sys.stdout.flush()
@@ -297,13 +307,21 @@ def main():
     pb_grpc.add_BackboneServicer_to_server(Backbone(), server)
     health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stop), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    # go-plugin's handshake line, first on stdout and flushed.
-    sys.stdout.write("1|%d|tcp|127.0.0.1:%d|grpc\n" % (APP_PROTOCOL, port))
-    sys.stdout.flush()
     try:
+        # Only the host's certificate opens this socket, and only this
+        # user can reach the folder it is in.
+        if server.add_secure_port(chan.address(), chan.credentials) == 0:
+            raise OSError("cannot listen on %s" % chan.socket)
+        server.start()
+        # go-plugin's handshake line, first on stdout and flushed.
+        sys.stdout.write(chan.handshake(APP_PROTOCOL))
+        sys.stdout.flush()
         done.wait()
     except KeyboardInterrupt:
         server.stop(0)
+    except OSError as e:
+        sys.stderr.write("gozoo-backbone-torch: %s\n" % e)
+        return 1
+    finally:
+        chan.close()
     return 0

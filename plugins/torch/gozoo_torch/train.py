@@ -6,13 +6,20 @@ end_of_epoch. The loop answers a progress event per training step and a
 validation event per epoch, after saving the epoch's checkpoint:
 
     DIR/epoch-NNN.pth         the model's state_dict (any gozoo plugin loads it)
-    DIR/epoch-NNN.trainstate  optimizer, schedule and random state to resume
+    DIR/epoch-NNN.trainstate  a safetensors file: the weights, the optimizer,
+                              schedule and random state (tensors, with the
+                              structure as JSON in its metadata), and the
+                              .pth's sha256
 
 Both are written to a temporary name and renamed, the state first, so an
 epoch's .pth exists only once everything to resume from it is on disk.
-A run resumes from an epoch-NNN.pth at epoch NNN+1.
+A run resumes from an epoch-NNN.pth at epoch NNN+1, reading only the
+.trainstate (safetensors: no pickle runs) and checking that the .pth is
+the one written with it.
 """
 
+import hashlib
+import io
 import json
 import math
 import os
@@ -24,11 +31,16 @@ import time
 import torch
 
 from .errors import GozooError
-from .models import _first_tensor, load_state_dict_file, parse_device
+from . import safetensors
+from .models import _first_tensor, absolute, parse_device
 from .pb import backbone_pb2 as pb
 from .wire import Assembler
 
 _EPOCH_RE = re.compile(r"epoch-(\d+)\.pth$")
+
+# The trainstate's metadata "format"; a file without it is not one this
+# plugin wrote (older ones were pickles, which are never read).
+TRAINSTATE_FORMAT = "gozoo-trainstate/1"
 
 
 def _save(obj, path):
@@ -41,10 +53,9 @@ def _save(obj, path):
 
 
 def encode_state(obj):
-    """Makes obj (nested dicts, lists, numbers, strings, tensors) loadable
-    with torch.load(weights_only=True), which in torch 1.13 reads tensors
-    and strings but not floats: the structure travels as JSON, the tensors
-    beside it."""
+    """Splits obj (nested dicts, lists, numbers, strings, tensors) into
+    JSON for the structure and a dict of the tensors it names, so that it
+    can be saved as safetensors with the JSON in the metadata."""
     tensors = {}
 
     def enc(o):
@@ -82,6 +93,22 @@ def decode_state(saved):
 
 def state_path(pth):
     return pth[: -len(".pth")] + ".trainstate"
+
+
+def save_checkpoint(ckpt, net, state):
+    """Writes ckpt (a .pth of net's state_dict) and its .trainstate
+    (safetensors: the same weights and state, encoded by encode_state),
+    the state first."""
+    weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(weights, buf)
+    pth = buf.getvalue()
+    enc = encode_state(state)
+    tensors = {"model." + k: v for k, v in weights.items()}
+    tensors.update(("state." + k, v) for k, v in enc["tensors"].items())
+    meta = {"format": TRAINSTATE_FORMAT, "state": enc["json"], "pth_sha256": hashlib.sha256(pth).hexdigest()}
+    safetensors.write_bytes(state_path(ckpt), safetensors.dumps(tensors, meta))
+    safetensors.write_bytes(ckpt, pth)
 
 
 def run(model, cfg, batches):
@@ -128,12 +155,14 @@ def run(model, cfg, batches):
     torch.manual_seed(cfg.seed)
     epoch = 1
     if cfg.resume_from:
+        absolute(cfg.resume_from, "resume checkpoint")
         epoch = _resume(model, cfg.resume_from, opt, scheduler, device) + 1
         yield pb.TrainEvent(epoch=epoch - 1, message="resumed from %s; training from epoch %d" % (cfg.resume_from, epoch))
         if epoch > cfg.epochs:
             yield pb.TrainEvent(epoch=epoch - 1, message="the checkpoint already holds all %d epochs" % cfg.epochs)
             return
     if cfg.checkpoint_dir:
+        absolute(cfg.checkpoint_dir, "checkpoint folder")
         os.makedirs(cfg.checkpoint_dir, exist_ok=True)
 
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -190,9 +219,8 @@ def run(model, cfg, batches):
             ckpt = ""
             if cfg.checkpoint_dir:
                 ckpt = os.path.join(cfg.checkpoint_dir, "epoch-%03d.pth" % epoch)
-                _save(encode_state({"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
-                                    "torch_rng": torch.get_rng_state()}), state_path(ckpt))
-                _save({k: v.detach().cpu() for k, v in net.state_dict().items()}, ckpt)
+                save_checkpoint(ckpt, net, {"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
+                                            "torch_rng": torch.get_rng_state()})
             if ep.n:
                 yield pb.TrainEvent(epoch=epoch, step=step, loss=ep.loss / ep.n, accuracy=ep.correct / ep.n,
                                     lr=lr, images_per_sec=rate, message="train")
@@ -284,13 +312,28 @@ def _resume(model, path, opt, scheduler, device):
     sp = state_path(path)
     if not os.path.exists(sp):
         raise GozooError("WEIGHTS", "resume from %s: its training state %s is missing: resume from an epoch whose .trainstate exists" % (path, os.path.basename(sp)))
-    sd = load_state_dict_file(path)
+    try:
+        tensors, meta = safetensors.read(sp)
+    except GozooError as e:
+        raise GozooError("WEIGHTS", "resume from %s: training state %s: %s (resume from a checkpoint this version of gozoo wrote)" % (path, sp, e.message))
+    if meta.get("format") != TRAINSTATE_FORMAT or "state" not in meta:
+        raise GozooError("WEIGHTS", "resume from %s: %s is not a training state this plugin wrote (format %r; want %s): start the run afresh" % (
+            path, sp, meta.get("format"), TRAINSTATE_FORMAT))
+    try:
+        with open(path, "rb") as f:
+            got = hashlib.sha256(f.read()).hexdigest()
+    except OSError as e:
+        raise GozooError("WEIGHTS", "resume from %s: %s" % (path, e))
+    if got != meta.get("pth_sha256"):
+        raise GozooError("WEIGHTS", "resume from %s: the checkpoint is not the one written with %s (sha256 %s, recorded %s): resume from an untouched epoch" % (
+            path, os.path.basename(sp), got, meta.get("pth_sha256")))
+    sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.net.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         raise GozooError("WEIGHTS", "resume from %s: %s" % (path, str(e).splitlines()[0]))
     try:
-        st = decode_state(torch.load(sp, map_location="cpu", weights_only=True))
+        st = decode_state({"json": meta["state"], "tensors": {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")}})
         opt.load_state_dict(st["optimizer"])
         scheduler.load_state_dict(st["scheduler"])
         torch.set_rng_state(st["torch_rng"])

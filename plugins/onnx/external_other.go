@@ -1,0 +1,5 @@
+//go:build !unix
+
+package onnx
+
+const syscallNonblock = 0
