@@ -277,7 +277,11 @@ func (r *runner) execute(ctx context.Context, dir string, plan []*unit, resolved
 		if werr := writeJSON(filepath.Join(dir, statusName), st); werr != nil {
 			err = errors.Join(err, werr)
 		}
-		fmt.Fprintf(r.f.Err, "run %s: %s\n", st.Status, dir)
+		if st.Status == "interrupted" {
+			fmt.Fprintf(r.f.Err, "run interrupted: %s; finish it with: gozoo run --resume %s\n", dir, dir)
+		} else {
+			fmt.Fprintf(r.f.Err, "run %s: %s\n", st.Status, dir)
+		}
 	}()
 	if err := r.writeProvenance(ctx, dir, plan); err != nil {
 		return err

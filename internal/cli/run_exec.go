@@ -333,25 +333,50 @@ func (r *runner) runExtractUnit(ctx context.Context, dir string, u *unit) error 
 func (r *runner) runFinetuneUnit(ctx context.Context, dir string, u *unit) error {
 	c := u.cfg
 	ft := c.Finetune
-	mf := u.model.flags
-	fo := &FinetuneOptions{f: r.f, Model: mf, Freeze: ft.Freeze, Unfreeze: ft.Unfreeze, Data: c.Data.Path,
-		ValSplit: c.Data.Val, InputSize: ft.InputSize, BatchSize: ft.BatchSize, Epochs: ft.Epochs,
-		Optimizer: ft.Optimizer, LR: ft.LR, BackboneLR: ft.BackboneLR, Momentum: ft.Momentum,
-		WeightDecay: ft.WeightDecay, Schedule: ft.Schedule, Out: filepath.Join(dir, "finetune")}
-	if len(fo.InputSize) == 0 {
-		crop := u.model.spec.Pre.Crop
-		if len(crop) == 0 {
-			crop = []int{224}
+	out := filepath.Join(dir, "finetune")
+	// The config becomes gozoo finetune's flags, so that every default
+	// the config leaves open is the command's own.
+	args := []string{"--data", c.Data.Path, "--out", out, "--val-split", fmt.Sprint(c.Data.Val),
+		"--epochs", fmt.Sprint(ft.Epochs), "--batch-size", fmt.Sprint(ft.BatchSize), "--optimizer", ft.Optimizer,
+		"--lr", fmt.Sprint(ft.LR), "--backbone-lr", fmt.Sprint(ft.BackboneLR), "--momentum", fmt.Sprint(ft.Momentum),
+		"--weight-decay", fmt.Sprint(ft.WeightDecay), "--schedule", ft.Schedule, "--augment", ft.Augment,
+		"--device", c.Device, "--threads", fmt.Sprint(c.Threads), "--seed", fmt.Sprint(c.Seed), "--plugin", u.model.flags.Plugin}
+	if c.Model.Name != "" {
+		args = append(args, "--model", c.Model.Name)
+	} else {
+		args = append(args, "--arch", c.Model.Arch)
+		if c.Model.Weights != "" {
+			args = append(args, "--weights", c.Model.Weights)
 		}
-		fo.InputSize = crop
-		fmt.Fprintf(r.f.Err, "finetune.input_size: %v (the model's crop)\n", crop)
 	}
-	if err := fo.validate(); err != nil {
+	for _, o := range optionStrings(c.Model.Options) {
+		args = append(args, "--opt", o)
+	}
+	for _, p := range ft.Freeze {
+		args = append(args, "--freeze", p)
+	}
+	for _, p := range ft.Unfreeze {
+		args = append(args, "--unfreeze", p)
+	}
+	if len(ft.InputSize) > 0 {
+		args = append(args, "--input-size", joinInts(ft.InputSize))
+	}
+	if c.Model.Resize > 0 {
+		args = append(args, "--resize", fmt.Sprint(c.Model.Resize))
+	}
+	if len(c.Model.Crop) > 0 {
+		args = append(args, "--crop", joinInts(c.Model.Crop))
+	}
+	fmt.Fprintf(r.f.Err, "finetune: gozoo finetune %s\n", strings.Join(args, " "))
+	cmd := NewCmdFinetune(r.f, nil)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	cmd.SetOut(r.f.Out)
+	cmd.SetErr(r.f.Err)
+	if err := cmd.ExecuteContext(ctx); err != nil {
 		return err
 	}
-	if err := runFinetune(ctx, fo); err != nil {
-		return err
-	}
+	fo := struct{ Out string }{out}
 	b, err := os.ReadFile(filepath.Join(fo.Out, "metrics.json"))
 	if err != nil {
 		return err
@@ -568,6 +593,14 @@ func (r *runner) writeLeaderboard(dir string, plan []*unit) error {
 	rep := fmt.Sprintf("# %s: compare (%d trials of %s)\n\nBest: trial %03d %s, test top-1 %.4f.\n\n%s\n![compare](compare.png)\n\nEach trial's run folder is trials/NNN (report.md, metrics.json, plots).\n",
 		r.root.Name, len(plan), r.root.Compare.Trial, best.u.index+1, describeSettings(best.u.settings), best.top1, md.String())
 	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(rep), 0o644)
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 func f4(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }

@@ -120,6 +120,9 @@ type Finetune struct {
 	WeightDecay float64  `yaml:"weight_decay" mapstructure:"weight_decay"`
 	Schedule    string   `yaml:"schedule" mapstructure:"schedule"`
 	InputSize   []int    `yaml:"input_size" mapstructure:"input_size"`
+	// Augment is gozoo finetune's --augment: default, none, or items
+	// such as crop=0.08-1,flip=0.5,rotate=15.
+	Augment string `yaml:"augment" mapstructure:"augment"`
 }
 
 // Compare is a sweep: every combination of the grid's values is a trial,
@@ -148,7 +151,7 @@ func Default() Experiment {
 		Probe: Probe{Method: "logreg", Standardize: true, CMin: 1e-3, CMax: 1e3, Steps: 7,
 			Refine: 4, MaxIter: 500, K: 20},
 		Finetune: Finetune{Epochs: 3, BatchSize: 32, Optimizer: "sgd", LR: 0.01, Momentum: 0.9,
-			WeightDecay: 1e-4, Schedule: "cosine"},
+			WeightDecay: 1e-4, Schedule: "cosine", Augment: "default"},
 		Compare: Compare{Trial: KindProbe},
 	}
 }
