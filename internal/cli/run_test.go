@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -633,4 +634,37 @@ func TestRunInProcess(t *testing.T) {
 	if !strings.Contains(string(over), "data.limit=200") || !strings.Contains(string(over), "GOZOO_RUNS_DIR="+runs) {
 		t.Errorf("overrides.txt = %q", over)
 	}
+}
+
+// FuzzReadDigitsCSV feeds arbitrary bytes, gzipped, to the digits reader:
+// an error or 8x8 images with labels, never a panic.
+func FuzzReadDigitsCSV(f *testing.F) {
+	row := strings.Repeat("0,", 64) + "3\n"
+	f.Add([]byte(row))
+	f.Add([]byte(strings.Repeat("16,", 64) + "9\n" + row))
+	f.Add([]byte("1,2,3\n"))
+	f.Add([]byte(strings.Repeat("17,", 64) + "1\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "digits.csv.gz")
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(b)
+		zw.Close()
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		imgs, labels, err := readDigitsCSV(p)
+		if err != nil {
+			return
+		}
+		if len(imgs) == 0 || len(imgs) != len(labels) {
+			t.Fatalf("%d images, %d labels", len(imgs), len(labels))
+		}
+		for _, im := range imgs {
+			if len(im) != 64 {
+				t.Fatalf("image of %d pixels", len(im))
+			}
+		}
+	})
 }
