@@ -182,7 +182,7 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 	}
 	progress.done()
 	if err != nil {
-		return fmt.Errorf("extract %s: %w", o.Input, err)
+		return fmt.Errorf("extract %s (%s): %w", o.Input, describeNPY(o.Input, in), err)
 	}
 	w, err := npy.Create(o.Out)
 	if err != nil {

@@ -400,16 +400,8 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	if !ok || !r.Desc.Capabilities.Train {
 		return fmt.Errorf("%w: plugin %s cannot train: use --plugin torch", sdk.ErrUnsupported, r.Plugin)
 	}
-	for _, step := range []struct {
-		pats      []string
-		trainable bool
-	}{{o.Freeze, false}, {o.Unfreeze, true}} {
-		if len(step.pats) == 0 {
-			continue
-		}
-		if _, err := model.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: step.pats, Trainable: step.trainable}); err != nil {
-			return fmt.Errorf("set trainable %q: %w", step.pats, err)
-		}
+	if err := applyTrainable(ctx, model, o.Freeze, o.Unfreeze); err != nil {
+		return err
 	}
 	params, err := model.Params(ctx)
 	if err != nil {

@@ -265,6 +265,8 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	// SIGTERM must leave the drain its time before Main kills plugins.
+	o.f.grace.Store(int64(o.DrainTimeout + 5*time.Second))
 	models, err := o.models(ctx)
 	if err != nil {
 		return err

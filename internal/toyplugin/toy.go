@@ -30,10 +30,15 @@ func (Backbone) Describe(context.Context) (*sdk.Description, error) {
 	if name == "" {
 		name = "toy"
 	}
+	// TOY_PROTOCOL_MINOR plays a plugin built for an older protocol.
+	minor := sdk.ProtocolMinor
+	if v, err := strconv.Atoi(os.Getenv("TOY_PROTOCOL_MINOR")); err == nil {
+		minor = v
+	}
 	return &sdk.Description{
 		Name:          name,
 		Version:       "0.1.0",
-		ProtocolMinor: sdk.ProtocolMinor,
+		ProtocolMinor: minor,
 		Archs: []sdk.Arch{{
 			Name:  "toy",
 			Input: sdk.InputSpec{Shape: []int64{-1, 4}, DType: sdk.Float32},

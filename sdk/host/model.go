@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -179,6 +181,24 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	if err := req.Input.Validate(); err != nil {
 		return nil, fmt.Errorf("extract input: %w", err)
 	}
+	if len(req.Inputs) > 0 {
+		for name, t := range req.Inputs {
+			if name == "" || t == nil {
+				return nil, fmt.Errorf("%w: extract: every further input needs a name and a tensor", sdk.ErrBadInput)
+			}
+			if err := t.Validate(); err != nil {
+				return nil, fmt.Errorf("extract input %q: %w", name, err)
+			}
+		}
+		d, err := m.p.description(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if d.ProtocolMinor < 1 {
+			return nil, fmt.Errorf("%w: plugin %s speaks protocol minor %d, which takes one input; %d further inputs need minor 1: update the plugin",
+				sdk.ErrUnsupported, m.p.info.Name, d.ProtocolMinor, len(req.Inputs))
+		}
+	}
 	x := &extractCall{files: &m.p.c.files, req: req}
 	defer x.close()
 	var out *sdk.ExtractResponse
@@ -216,7 +236,8 @@ type extractCall struct {
 // input returns the input chunks for an attempt; dir is the tensor folder
 // when the plugin reads files, or "".
 func (x *extractCall) input(dir string) ([]*backbonev1.TensorChunk, error) {
-	if dir != "" && !x.noFile && x.inFile == nil && backbonev1.TensorByteSize(x.req.Input) >= backbonev1.FileMinBytes {
+	// Further inputs travel inline, after the first input's chunks.
+	if dir != "" && len(x.req.Inputs) == 0 && !x.noFile && x.inFile == nil && backbonev1.TensorByteSize(x.req.Input) >= backbonev1.FileMinBytes {
 		file, c, err := x.files.writeInput(dir, x.req.Input)
 		if err != nil {
 			x.noFile = true // no space, or the folder went: stream instead
@@ -232,6 +253,13 @@ func (x *extractCall) input(dir string) ([]*backbonev1.TensorChunk, error) {
 		var err error
 		if x.chunks, err = backbonev1.Chunks("", x.req.Input, 0); err != nil {
 			return nil, fmt.Errorf("extract input: %w", err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(x.req.Inputs)) {
+			cs, err := backbonev1.Chunks(name, x.req.Inputs[name], 0)
+			if err != nil {
+				return nil, fmt.Errorf("extract input %q: %w", name, err)
+			}
+			x.chunks = append(x.chunks, cs...)
 		}
 	}
 	return x.chunks, nil
