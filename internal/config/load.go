@@ -421,12 +421,39 @@ func unknownKey(t reflect.Type, k, parent, full string) *Error {
 		where = "in " + parent
 	}
 	msg := fmt.Sprintf("unknown key '%s' %s", k, where)
-	if s := sdk.Suggest(k, keysOf(t), 1); len(s) > 0 {
+	if s := sdk.Suggest(k, keysOf(t), 1); len(s) > 0 && nearKey(k, s[0]) {
 		msg += fmt.Sprintf("; did you mean '%s'?", s[0])
 	} else {
 		msg += fmt.Sprintf("; valid keys: %s", strings.Join(keysOf(t), ", "))
 	}
 	return &Error{Key: full, Msg: msg}
+}
+
+// nearKey reports whether a suggestion is near enough to be the key meant:
+// at most two edits, or a third of the key's length.
+func nearKey(a, b string) bool {
+	d := levenshtein(a, b)
+	return d <= 2 || d <= len(a)/3 || strings.HasPrefix(b, a)
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // checkNode checks a YAML node against type t, recording key lines.
