@@ -94,8 +94,11 @@ func (r *runner) runProbe(ctx context.Context, dir string, u *unit) error {
 	for i, l := range labelIDs {
 		index[l] = i
 		classes[i] = strconv.FormatInt(l, 10)
-		if int(l) < len(fs.Classes) {
+		switch {
+		case int(l) < len(fs.Classes):
 			classes[i] = fs.Classes[l]
+		case len(fs.Classes) == 0 && int(l) < len(c.Data.Classes):
+			classes[i] = c.Data.Classes[l]
 		}
 	}
 	y := make([]int, len(fs.Labels))

@@ -78,6 +78,9 @@ type Data struct {
 	// is the training split.
 	Val  float64 `yaml:"val" mapstructure:"val"`
 	Test float64 `yaml:"test" mapstructure:"test"`
+	// Classes name labels 0, 1, ... for data that carries only numbers
+	// (IDX, digits); an ImageFolder tree names its own.
+	Classes []string `yaml:"classes" mapstructure:"classes"`
 }
 
 // Extract configures feature extraction.
