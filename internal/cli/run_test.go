@@ -668,3 +668,42 @@ func FuzzReadDigitsCSV(f *testing.F) {
 		}
 	})
 }
+
+// TestDryRunFinetuneSweep plans an lr x unfrozen-layers sweep of
+// fine-tunes: every pattern is checked against the plugin's parameters
+// and each trial says how many parameters it trains; nothing runs.
+func TestDryRunFinetuneSweep(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `version: 1
+kind: compare
+model:
+  name: resnet18_w8.gozoo_fmnist
+  plugin: resnet
+data:
+  path: ` + filepath.Join(repoRoot(t), "scripts/demo/images/fashion") + `
+finetune:
+  freeze: ["*"]
+compare:
+  trial: finetune
+  grid:
+    - key: finetune.lr
+      values: [0.01, 0.001]
+    - key: finetune.unfreeze
+      values: [[fc.*], [layer4.*, fc.*]]
+`
+	os.WriteFile(filepath.Join(dir, "sweep.yaml"), []byte(cfg), 0o644)
+	stdout, stderr, code := gozooRun(t, dir, "run", "sweep.yaml", "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	counts := regexp.MustCompile(`(?m)^trial (\d)/4: finetune .*: (\d+) of (\d+) parameters trainable$`).FindAllStringSubmatch(stdout, -1)
+	if len(counts) != 4 {
+		t.Fatalf("want 4 planned trials with trainable counts:\n%s", stdout)
+	}
+	if counts[0][2] != "2" || counts[1][2] == "2" || counts[0][3] != counts[1][3] {
+		t.Errorf("trainable: fc.* %s, layer4.*+fc.* %s of %s; want 2 (weight, bias) and more", counts[0][2], counts[1][2], counts[0][3])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs")); err == nil {
+		t.Error("--dry-run made a runs folder")
+	}
+}
