@@ -11,7 +11,7 @@ apt_packages=(
 	python3-grpcio python3-protobuf python3-grpc-tools protobuf-compiler python3-cryptography
 	python3-requests
 	python3-statsmodels
-	python3-skimage dataset-fashion-mnist
+	python3-skimage python3-sklearn dataset-fashion-mnist
 	libjpeg62-turbo-dev
 )
 missing=()

@@ -97,6 +97,8 @@ the gozoo binary.`,
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
 		NewCmdServe(f, nil),
+		NewCmdRun(f, nil),
+		NewCmdRuns(f, nil),
 		NewCmdVersion(f, nil),
 	)
 	addVersionFlag(root, f)

@@ -33,6 +33,9 @@ type ExtractOptions struct {
 	ONNX string
 
 	spec *modelSpec // set by resolveImageModel
+	// subset, when set, picks the images to extract (gozoo run's
+	// data.limit).
+	subset func(*dataset.Dataset) (*dataset.Dataset, error)
 }
 
 // NewCmdExtract returns `gozoo extract`.

@@ -188,6 +188,11 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			return fmt.Errorf("--shard %s of %s holds no image", im.Shard, o.Input)
 		}
 	}
+	if o.subset != nil {
+		if ds, err = o.subset(ds); err != nil {
+			return err
+		}
+	}
 	// Labels become the model's class indices where the tree's classes
 	// are the model's; they are part of the run's settings.
 	classes := labelClasses(o.f.Err, ds, o.spec.Classes)
