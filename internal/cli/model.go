@@ -163,7 +163,9 @@ func (f *Factory) resolveFor(ctx context.Context, arch, plugin string, train boo
 		}
 	}
 	if len(offers) == 0 {
+		// Several plugins offer the same names (resnet18 by resnet and torch).
 		sort.Strings(known)
+		known = slices.Compact(known)
 		msg := fmt.Sprintf("no plugin offers arch %q", arch)
 		if plugin != "" {
 			msg = fmt.Sprintf("plugin %s does not offer arch %q", plugin, arch)
