@@ -138,8 +138,7 @@ other epochs' files.`,
 	o.Catalog.register(cmd, "catalog model to start from, e.g. "+zoo.DefaultModel+" (gozoo zoo list): sets arch, options, weights, eval transform and classes")
 	o.Transform.register(cmd)
 	fl := cmd.Flags()
-	fl.Lookup("plugin").DefValue = "torch"
-	o.Model.Plugin = "torch"
+	fl.Lookup("plugin").Usage = "plugin to train the arch in (default: the plugin offering it that can train, such as torch)"
 	fl.Lookup("seed").Usage = "seed of the random init, the shuffling, the augmentations and --val-split"
 	fl.StringSliceVar(&o.Freeze, "freeze", nil, "parameter patterns to freeze, e.g. '*'")
 	fl.StringSliceVar(&o.Unfreeze, "unfreeze", nil, "parameter patterns to unfreeze after --freeze, e.g. 'layer4.*,fc.*'")
@@ -319,6 +318,7 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 		return usageErrorf("--augment: %v", err)
 	}
 	userWeights := o.Model.Weights
+	o.Model.train = true // a catalog entry's plugin serves extraction, not training
 	spec, err := o.f.resolveSpec(ctx, &o.Model, &o.Catalog, &o.Transform)
 	if err != nil {
 		return err
@@ -390,7 +390,6 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
-	o.Model.train = true
 	model, r, err := o.f.load(ctx, &o.Model)
 	if err != nil {
 		return err
@@ -403,6 +402,21 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	if err := applyTrainable(ctx, model, o.Freeze, o.Unfreeze); err != nil {
 		return err
 	}
+	// The cards' default layer: the model's, else its default output (the
+	// last layer, the classifier), so extract and bridge import of a
+	// checkpoint need no --layers.
+	layer, layerSource := spec.Layer, spec.Source
+	if layer == "" {
+		ls, err := model.Layers(ctx, &sdk.LayersRequest{InputShape: append([]int64{-1}, tf.Shape()...)})
+		if err != nil {
+			return err
+		}
+		if len(ls) == 0 {
+			return fmt.Errorf("%s lists no layers, so its model cards can name no default layer: report this to the plugin %s", o.Model.Arch, r.Plugin)
+		}
+		layer, layerSource = ls[len(ls)-1].Name, "the model's default output, its last layer"
+	}
+	fmt.Fprintf(o.f.Err, "layer: %s (%s; the model cards' default for extract)\n", layer, layerSource)
 	params, err := model.Params(ctx)
 	if err != nil {
 		return err
@@ -462,7 +476,7 @@ func runFinetune(ctx context.Context, o *FinetuneOptions) error {
 	}
 	card := func(e FinetuneEpoch) *zoo.ModelCard {
 		return &zoo.ModelCard{Arch: o.Model.Arch, Plugin: r.Plugin, Options: opts, Classes: classes,
-			ClassesSource: classesSource, Preprocess: spec.Pre, Layer: spec.Layer,
+			ClassesSource: classesSource, Preprocess: spec.Pre, Layer: layer,
 			Training: &zoo.Training{Base: base, BaseSHA256: baseSum, Data: o.Data, Epoch: e.Epoch, Epochs: o.Epochs,
 				TrainImages: res.TrainImages, ValImages: res.ValImages, ValAccuracy: e.ValAcc, ValLoss: e.ValLoss,
 				Augment: res.Augment, Seed: o.Model.Seed, Hyperparameters: res.Hyperparameters,

@@ -19,7 +19,7 @@ func TestFinetuneFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.Model.Plugin != "torch" || got.Model.Arch != "resnet18" || got.Epochs != 3 || got.BackboneLR != 0.001 || got.Optimizer != "adamw" {
+	if got.Model.Plugin != "" || got.Model.Arch != "resnet18" || got.Epochs != 3 || got.BackboneLR != 0.001 || got.Optimizer != "adamw" {
 		t.Errorf("options = %+v", got)
 	}
 	if !reflect.DeepEqual(got.Freeze, []string{"*"}) || !reflect.DeepEqual(got.Unfreeze, []string{"layer4.*", "fc.*"}) || !reflect.DeepEqual(got.InputSize, []int{32, 48}) {

@@ -134,7 +134,7 @@ func (f *Factory) resolveSpec(ctx context.Context, m *modelFlags, c *catalogFlag
 			return nil, err
 		}
 		m.Arch, m.Weights = e.Arch, path
-		if m.Plugin == "" {
+		if m.Plugin == "" && !m.train {
 			m.Plugin = e.Plugin
 		}
 		if err := m.addOpts(e.Options); err != nil {
