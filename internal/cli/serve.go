@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gozoo/gozoo/internal/config"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
 	"github.com/gozoo/gozoo/sdk/serve"
@@ -43,6 +46,11 @@ type ServeOptions struct {
 	DrainTimeout time.Duration
 	Timeout      time.Duration
 	MaxBody      int64
+	// Config is a YAML model list (internal/config.ServeList) replacing
+	// the model flags.
+	Config string
+
+	changed func(string) bool
 
 	// ready, when set, is called with the listening addresses (tests).
 	ready func(httpAddr, grpcAddr string)
@@ -52,7 +60,7 @@ type ServeOptions struct {
 func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	o := &ServeOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "serve [--model NAME]... [--arch ARCH --weights W] [--onnx FILE]...",
+		Use:   "serve [--model NAME]... [--arch ARCH --weights W] [--onnx FILE]... | --config models.yaml",
 		Short: "Serve models over the Open Inference Protocol (KServe v2, HTTP and gRPC)",
 		Long: `Serve answers KServe v2 / Triton inference requests for one or more models:
 REST on --http (/v2/health/ready, /v2/models/NAME, POST /v2/models/NAME/infer,
@@ -70,6 +78,7 @@ false, accepted requests finish, then every plugin stops within
 With no model flags the embedded ` + zoo.DefaultModel + ` serves.`,
 		Example: `  gozoo serve --model resnet50.tv_in1k --http 127.0.0.1:8000 --grpc 127.0.0.1:8001
   gozoo serve --arch resnet18 --weights resnet18.pth --name resnet18 --instances 2
+  gozoo serve --config models.yaml   # version: 1, models: [{name:, model:|arch:|onnx:, max_batch:, ...}]
   curl -s localhost:8000/v2/models/resnet18`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -96,6 +105,8 @@ With no model flags the embedded ` + zoo.DefaultModel + ` serves.`,
 	fl.DurationVar(&o.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long accepted requests may take before the server stops")
 	fl.DurationVar(&o.Timeout, "timeout", time.Minute, "longest a request may take, queueing included")
 	fl.Int64Var(&o.MaxBody, "max-body", 64<<20, "largest request body (bytes)")
+	fl.StringVar(&o.Config, "config", "", "YAML model list (version: 1, models: [...]) replacing the model flags; see README's serving section")
+	o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 	return cmd
 }
 
@@ -114,15 +125,78 @@ func (o *ServeOptions) validate() error {
 	case o.HTTP == "":
 		return usageErrorf("--http is required (host:port)")
 	}
+	if o.Config != "" && o.changed != nil {
+		var both []string
+		for _, n := range serveModelFlags {
+			if o.changed(n) {
+				both = append(both, "--"+n)
+			}
+		}
+		if len(both) > 0 {
+			return usageErrorf("--config %s lists the models and their settings, so %s conflicts with it: set it per model in the file, or drop --config", o.Config, strings.Join(both, ", "))
+		}
+	}
 	if o.Name != "" && o.Model.Arch == "" {
 		return usageErrorf("--name names the --arch model: give --arch too")
 	}
 	return nil
 }
 
-// models resolves the flags into served models, printing every default
-// it picks.
+// serveModelFlags are the flags a --config model list replaces.
+var serveModelFlags = []string{"model", "arch", "name", "weights", "plugin", "opt", "num-classes", "seed", "onnx", "outputs",
+	"instances", "threads", "max-batch", "max-delay", "queue"}
+
+// configModels resolves the --config model list: each model as the flags
+// would give it, its unset settings the flags' defaults. An error names
+// the model's line in the file.
+func (o *ServeOptions) configModels(ctx context.Context) ([]serve.Model, error) {
+	l, err := config.LoadServe(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.f.Err, "models: %d from %s\n", len(l.Models), o.Config)
+	var out []serve.Model
+	for _, e := range l.Models {
+		c := *o
+		c.Config, c.changed = "", nil
+		c.Models, c.ONNX, c.Name, c.Outputs = nil, nil, e.Name, e.Outputs
+		c.Model = modelFlags{Arch: e.Arch, Plugin: e.Plugin, Weights: e.Weights, Device: o.Model.Device, Threads: e.Threads}
+		for _, k := range slices.Sorted(maps.Keys(e.Options)) {
+			c.Model.Opts = append(c.Model.Opts, fmt.Sprintf("%s=%v", k, e.Options[k]))
+		}
+		switch {
+		case e.Model != "":
+			c.Models = []string{e.Model}
+		case e.ONNX != "":
+			c.ONNX = []string{e.ONNX}
+		}
+		if e.Instances > 0 {
+			c.Instances = e.Instances
+		}
+		if e.MaxBatch > 0 {
+			c.MaxBatch = e.MaxBatch
+		}
+		if e.MaxDelay != "" {
+			c.MaxDelay = e.Delay
+		}
+		if e.Queue > 0 {
+			c.Queue = e.Queue
+		}
+		ms, err := c.models(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: model %s: %w", o.Config, e.Line, e.Name, err)
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// models resolves the flags (or the --config model list) into served
+// models, printing every default it picks.
 func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
+	if o.Config != "" {
+		return o.configModels(ctx)
+	}
 	var hostOpts []host.Option
 	if len(o.f.PluginPath) > 0 {
 		hostOpts = append(hostOpts, host.WithPluginPath(o.f.PluginPath...))
@@ -155,6 +229,9 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 		}
 		m := base
 		m.Name, m.Transform, m.DefaultOutputs = name, &tf, eo.Layers
+		if o.Name != "" && o.Model.Arch == "" {
+			m.Name = o.Name // a --config list's name:
+		}
 		m.Open = serve.Plugin(eo.Model.Plugin, *req, hostOpts...)
 		out = append(out, m)
 		o.describe(m, eo.Model.Plugin, req)
@@ -222,6 +299,9 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 		}
 		m := base
 		m.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		if o.Name != "" && o.Model.Arch == "" {
+			m.Name = o.Name // a --config list's name:
+		}
 		req := &sdk.LoadRequest{Arch: "onnx", WeightsPath: abs, Device: o.Model.Device}
 		m.Open = serve.Plugin("onnx", *req, hostOpts...)
 		out = append(out, m)

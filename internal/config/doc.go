@@ -1,6 +1,7 @@
 // Package config reads experiment configs: YAML files that say what
 // `gozoo run` computes (extract, probe, finetune or compare), on which
 // model and data, with which hyperparameters.
+// LoadServe reads, as strictly, the model lists of `gozoo serve --config`.
 //
 // Load is strict. Keys are lower-case identifiers ([a-z][a-z0-9_]*); a key
 // the schema does not know, a value of the wrong type (`epochs: "20"`,

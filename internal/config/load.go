@@ -409,7 +409,9 @@ func tagName(f reflect.StructField) string {
 func keysOf(t reflect.Type) []string {
 	var out []string
 	for i := 0; i < t.NumField(); i++ {
-		out = append(out, tagName(t.Field(i)))
+		if n := tagName(t.Field(i)); n != "-" {
+			out = append(out, n)
+		}
 	}
 	sort.Strings(out)
 	return out
