@@ -45,6 +45,9 @@ type imageFlags struct {
 	DecodeMemory string
 
 	changed func(string) bool
+	// preSource says where the preprocessing came from, for the line that
+	// prints it.
+	preSource string
 }
 
 func (o *imageFlags) register(cmd *cobra.Command) {
@@ -165,8 +168,9 @@ func (o *ExtractOptions) resolveImageModel(ctx context.Context) (zoo.Preprocess,
 			return pre, "", err
 		}
 		o.Model.Arch, o.Model.Weights = e.Arch, path
-		if o.Model.Plugin == "" {
+		if o.Model.Plugin == "" && e.Plugin != "" {
 			o.Model.Plugin = e.Plugin
+			o.Model.pluginFrom = "named by " + e.Name + "; --plugin picks another"
 		}
 		have, err := parseOpts(o.Model.Opts)
 		if err != nil {
@@ -179,14 +183,17 @@ func (o *ExtractOptions) resolveImageModel(ctx context.Context) (zoo.Preprocess,
 		}
 		if len(o.Layers) == 0 && e.Layer != "" {
 			o.Layers = []string{e.Layer}
+			fmt.Fprintf(o.f.Err, "layers: %s (the default of %s; --layers picks others)\n", e.Layer, e.Name)
 		}
 		pre = e.Preprocess
+		im.preSource = e.Name + "'s preprocessing"
 		id = e.Name + "@" + e.Weights.SHA256 + e.Weights.HashPrefix
 	} else {
 		if o.Model.Arch == "" {
 			return pre, "", usageErrorf("--weights needs --arch (or give --model NAME: gozoo zoo list)")
 		}
 		id = o.Model.Arch
+		im.preSource = "torchvision's ImageNet eval transform, the default without --model"
 	}
 	if im.Preprocess != "" {
 		p, err := zoo.LoadPreprocess(im.Preprocess)
@@ -194,6 +201,16 @@ func (o *ExtractOptions) resolveImageModel(ctx context.Context) (zoo.Preprocess,
 			return pre, "", err
 		}
 		pre = p
+		im.preSource = im.Preprocess
+	}
+	var flags []string
+	for _, name := range []string{"resize", "crop", "interpolation", "mean", "std", "grayscale"} {
+		if im.changed(name) {
+			flags = append(flags, "--"+name)
+		}
+	}
+	if len(flags) > 0 {
+		im.preSource += "; changed by " + strings.Join(flags, ", ")
 	}
 	if im.changed("resize") {
 		pre.Resize = im.Resize
@@ -254,6 +271,7 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	if err != nil {
 		return usageErrorf("preprocessing: %v", err)
 	}
+	fmt.Fprintf(o.f.Err, "images: %s (%s)\n", describeTransform(&tf), im.preSource)
 	ds, err := dataset.OpenKind(o.Input, im.Dataset)
 	if err != nil {
 		return err

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gozoo/gozoo/internal/testenv"
+	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/zoo"
+)
+
+// TestExtractImagesPrintsDefaults runs gozoo extract on a folder of
+// images as a user types it, and checks that every default it picks is
+// printed before the run: the model, its layer, its plugin and why, and
+// the preprocessing with where it came from.
+func TestExtractImagesPrintsDefaults(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	t.Setenv("GOZOO_ORT_LIB", ort.LibraryPath())
+	t.Setenv("GOZOO_CACHE", t.TempDir())     // the embedded model unpacks offline
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no user catalog
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+		not  []string
+	}{{
+		name: "embedded model",
+		args: []string{"extract", "--offline", "--out", "f.npz", "photos"},
+		want: []string{
+			"using the embedded " + zoo.DefaultModel,
+			"layers: avgpool (the default of " + zoo.DefaultModel,
+			"images: resize 28 bilinear, crop 28x28, mean [0.286 0.286 0.286], std [0.353 0.353 0.353], grayscale (" + zoo.DefaultModel + "'s preprocessing)",
+			"resnet18: plugin resnet (named by " + zoo.DefaultModel,
+		},
+		not: []string{"asked for by name"},
+	}, {
+		name: "arch",
+		args: []string{"extract", "--arch", "resnet18", "--layers", "fc", "--out", "f.npz", "photos"},
+		want: []string{
+			"images: resize 256 bilinear, crop 224x224, mean [0.485 0.456 0.406], std [0.229 0.224 0.225] (torchvision's ImageNet eval transform",
+			"resnet18: plugin resnet (native",
+		},
+		not: []string{"changed by"},
+	}, {
+		name: "arch and crop",
+		args: []string{"extract", "--arch", "resnet18", "--layers", "fc", "--crop", "112", "--out", "f.npz", "photos"},
+		want: []string{"images: resize 256 bilinear, crop 112x112, mean [0.485 0.456 0.406]", "changed by --crop)"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "photos"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeImage(t, filepath.Join(dir, "photos", "a.png"), 40, 30, 1)
+			writeImage(t, filepath.Join(dir, "photos", "b.jpg"), 33, 47, 2)
+			stderr, code := userRun(t, dir, tc.args...)
+			if code != 0 {
+				t.Fatalf("gozoo %s: exit %d\n%s", strings.Join(tc.args, " "), code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("gozoo %s: stderr lacks %q:\n%s", strings.Join(tc.args, " "), w, stderr)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(stderr, n) {
+					t.Errorf("gozoo %s: stderr says %q:\n%s", strings.Join(tc.args, " "), n, stderr)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "f.npz")); err != nil {
+				t.Errorf("no output: %v", err)
+			}
+		})
+	}
+}
