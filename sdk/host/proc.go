@@ -134,7 +134,7 @@ func (p *proc) startLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() {
 			if s := <-ch; s.err == nil {
-				stopPlugin(gp, s.pid)
+				stopPlugin(gp, s.pid, p.c.stopped)
 				os.RemoveAll(sock)
 			}
 		}()
@@ -147,7 +147,7 @@ func (p *proc) startLocked(ctx context.Context) error {
 // process is gone and sock removed.
 func (p *proc) handshake(gp *goplugin.Client, sock string) started {
 	fail := func(pid int, err error) started {
-		stopPlugin(gp, pid)
+		stopPlugin(gp, pid, p.c.stopped)
 		os.RemoveAll(sock)
 		return started{err: err}
 	}
@@ -184,14 +184,15 @@ func (p *proc) stopLocked() {
 	if p.gp == nil {
 		return
 	}
-	stopPlugin(p.gp, p.pid)
+	stopPlugin(p.gp, p.pid, p.c.stopped)
 	os.RemoveAll(p.sock)
 	p.gp, p.rpc, p.health, p.pid, p.sock = nil, nil, nil, 0, ""
 }
 
 // stopPlugin asks the plugin to exit and kills it when it has not within
-// killGrace, then waits for go-plugin to finish with it.
-func stopPlugin(gp *goplugin.Client, pid int) {
+// killGrace, then waits for go-plugin to finish with it. A kill is marked
+// in stopped, so that it is not logged as a crash.
+func stopPlugin(gp *goplugin.Client, pid int, stopped *stoppedPIDs) {
 	done := make(chan struct{})
 	go func() {
 		gp.Kill()
@@ -204,6 +205,7 @@ func stopPlugin(gp *goplugin.Client, pid int) {
 	}
 	if pid > 0 && !gp.Exited() {
 		if pr, err := os.FindProcess(pid); err == nil {
+			stopped.mark(pid)
 			pr.Kill()
 		}
 	}
