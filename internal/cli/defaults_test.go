@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
+	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
 	"github.com/gozoo/gozoo/zoo"
 )
@@ -73,5 +78,43 @@ func TestExtractImagesPrintsDefaults(t *testing.T) {
 				t.Errorf("no output: %v", err)
 			}
 		})
+	}
+}
+
+// TestExtractSequenceMajorRows runs gozoo extract on sequence-major input
+// ([T, N, F] with batch_first=false) as a user types it: the summary
+// counts the N sequences, not the T steps.
+func TestExtractSequenceMajorRows(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	t.Setenv("GOZOO_ORT_LIB", ort.LibraryPath())
+	t.Setenv("GOZOO_PLUGIN_PATH", testenv.BuildPlugin(t, "lstm"))
+	dir := t.TempDir()
+	seqs := sdk.Zeros(10, 3, 8) // T=10 steps of N=3 sequences
+	for i := range seqs.Float32 {
+		seqs.Float32[i] = float32(i%7) / 7
+	}
+	var buf bytes.Buffer
+	if err := npy.Write(&buf, seqs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "seqs.npy"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gozoo(t), "extract", "--arch", "lstm", "--opt", "batch_first=false",
+		"--layers", "lstm,last", "--out", "f.npz", "seqs.npy")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gozoo extract: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "wrote f.npz: 3 rows,") {
+		t.Errorf("gozoo extract on [10, 3, 8] with batch_first=false; want the summary to count 3 rows:\n%s", out)
+	}
+	got := readLayers(t, filepath.Join(dir, "f.npz"), "lstm", "last")
+	if want := []int64{10, 3, 16}; !slices.Equal(got["lstm"].Shape, want) {
+		t.Errorf("lstm shape %v; want PyTorch's %v", got["lstm"].Shape, want)
+	}
+	if want := []int64{3, 16}; !slices.Equal(got["last"].Shape, want) {
+		t.Errorf("last shape %v; want %v", got["last"].Shape, want)
 	}
 }
