@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,5 +117,29 @@ func TestExtractSequenceMajorRows(t *testing.T) {
 	}
 	if want := []int64{3, 16}; !slices.Equal(got["last"].Shape, want) {
 		t.Errorf("last shape %v; want %v", got["last"].Shape, want)
+	}
+}
+
+// TestUnknownArchSuggestsOnce runs gozoo layers with a mistyped arch that
+// two plugins offer: the suggestion names it once.
+func TestUnknownArchSuggestsOnce(t *testing.T) {
+	toy := toyPlugin(t)
+	plugins := t.TempDir()
+	if err := os.Symlink(toy, filepath.Join(plugins, "gozoo-backbone-toy")); err != nil {
+		t.Fatal(err)
+	}
+	man := fmt.Sprintf(`{"command": [%q]}`, toy)
+	if err := os.WriteFile(filepath.Join(plugins, "gozoo-backbone-atoy.plugin"), []byte(man), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gozoo(t), "layers", "toi")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "GOZOO_PLUGIN_PATH="+plugins, "GOZOO_CACHE="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("gozoo layers toi succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), `did you mean toy?`) {
+		t.Errorf("gozoo layers toi; want the suggestion \"did you mean toy?\" naming toy once:\n%s", out)
 	}
 }

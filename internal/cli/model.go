@@ -173,6 +173,7 @@ func (f *Factory) resolveFrom(ctx context.Context, arch, plugin, from string, tr
 	}
 	if len(offers) == 0 {
 		sort.Strings(known)
+		known = slices.Compact(known) // an arch offered by several plugins
 		msg := fmt.Sprintf("no plugin offers arch %q", arch)
 		if plugin != "" {
 			msg = fmt.Sprintf("plugin %s does not offer arch %q", plugin, arch)
