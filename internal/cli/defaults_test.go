@@ -2,13 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
@@ -141,5 +144,52 @@ func TestUnknownArchSuggestsOnce(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `did you mean toy?`) {
 		t.Errorf("gozoo layers toi; want the suggestion \"did you mean toy?\" naming toy once:\n%s", out)
+	}
+}
+
+// TestInterruptImagesSaysWhatIsKept interrupts an image extract (SIGINT,
+// as Ctrl-C sends) once some rows are committed: gozoo says how many are
+// kept where and that a rerun resumes, and the rerun does.
+func TestInterruptImagesSaysWhatIsKept(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	t.Setenv("GOZOO_ORT_LIB", ort.LibraryPath())
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "photos"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const n = 150
+	for i := range n {
+		writeImage(t, filepath.Join(dir, "photos", fmt.Sprintf("%03d.png", i)), 40, 30, int64(i))
+	}
+	args := []string{"extract", "--arch", "resnet18", "--layers", "avgpool", "--batch-size", "1", "--out", "f.npz", "photos"}
+	cmd := exec.Command(gozoo(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOZOO_PLUGIN_PATH="+testenv.BuildPlugin(t, "resnet"), "GOZOO_CACHE="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(2 * time.Minute)
+	for chunks(t, filepath.Join(dir, "f.npz.partial")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no row committed within 2 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("gozoo extract after SIGINT: %v; want exit 130\n%s", err, stderr.String())
+	}
+	re := regexp.MustCompile(`kept (\d+) of 150 images \(\d+ rows\) in f\.npz\.partial: rerun the same command to resume`)
+	m := re.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("gozoo extract after SIGINT does not say what is kept:\n%s", stderr.String())
+	}
+	rerun, code := userRun(t, dir, args...)
+	if code != 0 || !strings.Contains(rerun, "resuming f.npz: "+m[1]+" of 150 images already done") {
+		t.Errorf("rerun: exit %d; want it to resume at %s:\n%s", code, m[1], rerun)
 	}
 }
