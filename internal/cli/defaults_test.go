@@ -193,3 +193,31 @@ func TestInterruptImagesSaysWhatIsKept(t *testing.T) {
 		t.Errorf("rerun: exit %d; want it to resume at %s:\n%s", code, m[1], rerun)
 	}
 }
+
+// TestBridgeImportRefusesWeights runs gozoo bridge import with --weights,
+// which the shared model flags offer but import would ignore: it is
+// refused, naming the checkpoint import reads, and nothing is written.
+func TestBridgeImportRefusesWeights(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.pth", "b.pth"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("not read"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(gozoo(t), "bridge", "import", "a.pth", "--arch", "resnet18", "--weights", "b.pth", "--catalog", "c.yaml")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("bridge import --weights: %v; want usage error (exit 2)\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "bridge import reads the checkpoint it is given (a.pth); drop --weights") {
+		t.Errorf("bridge import --weights says:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.yaml")); err == nil {
+		t.Errorf("bridge import --weights wrote a catalog")
+	}
+	help, _ := exec.Command(gozoo(t), "bridge", "import", "--help").CombinedOutput()
+	if strings.Contains(string(help), "--weights string") {
+		t.Errorf("bridge import --help offers --weights:\n%s", help)
+	}
+}
