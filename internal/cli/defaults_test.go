@@ -221,3 +221,19 @@ func TestBridgeImportRefusesWeights(t *testing.T) {
 		t.Errorf("bridge import --help offers --weights:\n%s", help)
 	}
 }
+
+// TestWrongShapeNamesFreeDims runs gozoo extract on a tensor of the wrong
+// rank: the error shows the wanted shape with the batch as N and the free
+// height and width as *, not as more batches.
+func TestWrongShapeNamesFreeDims(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	t.Setenv("GOZOO_ORT_LIB", ort.LibraryPath())
+	dir := t.TempDir()
+	if err := npy.WriteFile(filepath.Join(dir, "x.npy"), sdk.Zeros(2, 3, 8)); err != nil {
+		t.Fatal(err)
+	}
+	stderr, code := userRun(t, dir, "extract", "--arch", "resnet18", "--layers", "fc", "--out", "f.npz", "x.npy")
+	if code != 1 || !strings.Contains(stderr, "has shape [2, 3, 8]; want [N, 3, *, *]") {
+		t.Errorf("extract on [2, 3, 8]: exit %d; want 1 and the wanted shape [N, 3, *, *]:\n%s", code, stderr)
+	}
+}
