@@ -237,3 +237,26 @@ func TestWrongShapeNamesFreeDims(t *testing.T) {
 		t.Errorf("extract on [2, 3, 8]: exit %d; want 1 and the wanted shape [N, 3, *, *]:\n%s", code, stderr)
 	}
 }
+
+// TestTruncatedCheckpointNamedOnce runs gozoo extract with a truncated
+// checkpoint: the error says what is wrong and what to do, naming the
+// file once.
+func TestTruncatedCheckpointNamedOnce(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	t.Setenv("GOZOO_ORT_LIB", ort.LibraryPath())
+	dir := t.TempDir()
+	if err := npy.WriteFile(filepath.Join(dir, "x.npy"), sdk.Zeros(1, 3, 32, 32)); err != nil {
+		t.Fatal(err)
+	}
+	// The start of a zip archive, as a torch.save file cut short is.
+	if err := os.WriteFile(filepath.Join(dir, "cut.pth"), []byte("PK\x03\x04\x14\x00\x00\x00\x00\x00archive/data.pkl"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr, code := userRun(t, dir, "extract", "--arch", "resnet18", "--weights", "cut.pth", "--layers", "fc", "--out", "f.npz", "x.npy")
+	if code != 1 || !strings.Contains(stderr, "re-download or re-save the checkpoint") {
+		t.Fatalf("extract with a truncated checkpoint: exit %d; want 1 and what to do:\n%s", code, stderr)
+	}
+	if n := strings.Count(stderr, "cut.pth"); n != 1 {
+		t.Errorf("the error names cut.pth %d times; want once:\n%s", n, stderr)
+	}
+}

@@ -266,7 +266,7 @@ type ckpt struct {
 func readCheckpoint(arch string, path string) (*ckpt, error) {
 	sd, err := bridge.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: load %s: %w", arch, path, err)
+		return nil, fmt.Errorf("%s: %w", arch, err) // err names the file
 	}
 	base := filepath.Base(path)
 	other := map[string]string{"lstm": "gru", "gru": "lstm"}[arch]

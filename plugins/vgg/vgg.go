@@ -149,7 +149,7 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	}
 	sd, err := bridge.Load(req.WeightsPath)
 	if err != nil {
-		return nil, fmt.Errorf("vgg: load %s: %w", req.WeightsPath, err)
+		return nil, fmt.Errorf("vgg: %w", err) // err names the file
 	}
 	want := make([]bridge.Spec, 0, len(specs))
 	for _, s := range specs {
