@@ -14,8 +14,14 @@ all: build
 setup:
 	scripts/setup.sh
 
+# gozoo version reports the commit; go build stamps it only in a checkout
+# whose .git is a folder, so make passes it too.
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_DIRTY  := $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo false || echo true)
+GOZOO_LDFLAGS := -X github.com/gozoo/gozoo/internal/cli.gitCommit=$(GIT_COMMIT) -X github.com/gozoo/gozoo/internal/cli.gitDirty=$(GIT_DIRTY)
+
 build: plugins
-	$(GO) build -o $(BIN)/gozoo ./cmd/gozoo
+	$(GO) build -ldflags "$(GOZOO_LDFLAGS)" -o $(BIN)/gozoo ./cmd/gozoo
 
 plugins:
 	@mkdir -p $(BIN)/plugins

@@ -117,7 +117,7 @@ func hint(e *MismatchError, stripped bool) string {
 	}
 	switch {
 	case !stripped && prefixed > 0 && prefixed == len(e.Unexpected) && len(e.Missing) > 0:
-		return `the checkpoint was saved from nn.DataParallel: match with StripPrefix("module.")`
+		return `the checkpoint was saved from nn.DataParallel: load it with option strip_prefix=module. (gozoo: --opt strip_prefix=module.; Go: bridge.StripPrefix("module.") or bridge.LoadStripped)`
 	case len(e.Missing) == 0 && len(e.Unexpected) == 0 && onlyHeads(e.Shapes):
 		return "only the classifier differs: does num_classes differ from the checkpoint's?"
 	case len(e.Missing) == 0 && len(e.Shapes) == 0:

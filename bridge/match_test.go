@@ -105,7 +105,7 @@ func TestMatch(t *testing.T) {
 			missing:  []string{"conv1.weight", "bn1.weight", "bn1.running_mean", "bn1.num_batches_tracked", "fc.weight", "fc.bias"},
 			unexpected: []string{"module.conv1.weight", "module.bn1.weight", "module.bn1.running_mean",
 				"module.bn1.num_batches_tracked", "module.fc.weight", "module.fc.bias"},
-			hint: "StripPrefix",
+			hint: "--opt strip_prefix=module.",
 		},
 		{
 			name: "DataParallel with StripPrefix",

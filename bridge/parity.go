@@ -27,14 +27,17 @@ type LayerParity struct {
 // ParityReport is the result of comparing a model's layers between PyTorch
 // and gozoo's ONNX Runtime run, written as JSON and Markdown.
 type ParityReport struct {
-	Model     string        `json:"model"`
-	Reference string        `json:"reference"` // e.g. "torch 1.13 (plugin torch)"
-	Candidate string        `json:"candidate"` // e.g. "onnxruntime (plugin onnx)"
-	Input     []int64       `json:"input_shape"`
-	RTol      float64       `json:"rtol"`
-	Layers    []LayerParity `json:"layers"`
-	Pass      bool          `json:"pass"`
-	Created   time.Time     `json:"created"`
+	Model     string  `json:"model"`
+	Reference string  `json:"reference"` // e.g. "torch 1.13 (plugin torch)"
+	Candidate string  `json:"candidate"` // e.g. "onnxruntime (plugin onnx)"
+	Input     []int64 `json:"input_shape"`
+	// Inputs names every input as NAME DTYPE[SHAPE] ("tokens int64[2, 12]")
+	// when the model takes more than one float32 input.
+	Inputs  []string      `json:"inputs,omitempty"`
+	RTol    float64       `json:"rtol"`
+	Layers  []LayerParity `json:"layers"`
+	Pass    bool          `json:"pass"`
+	Created time.Time     `json:"created"`
 }
 
 // CompareLayer measures got against the reference want: the largest
@@ -101,6 +104,14 @@ func (r *ParityReport) Finish() {
 	}
 }
 
+// inputText names the inputs for the Markdown page.
+func (r *ParityReport) inputText() string {
+	if len(r.Inputs) > 0 {
+		return strings.Join(r.Inputs, ", ")
+	}
+	return sdk.FormatShape(r.Input)
+}
+
 // Markdown renders the report as a Markdown table.
 func (r *ParityReport) Markdown() string {
 	var b strings.Builder
@@ -110,7 +121,7 @@ func (r *ParityReport) Markdown() string {
 	}
 	fmt.Fprintf(&b, "# Parity report: %s\n\n", r.Model)
 	fmt.Fprintf(&b, "- reference: %s\n- candidate: %s\n- input: %s\n- tolerance: max abs diff <= %g * max(1, max |reference|)\n- result: **%s**\n\n",
-		r.Reference, r.Candidate, sdk.FormatShape(r.Input), r.RTol, verdict)
+		r.Reference, r.Candidate, r.inputText(), r.RTol, verdict)
 	b.WriteString("| layer | shape | max abs diff | max abs ref | cosine | pass |\n|---|---|---|---|---|---|\n")
 	for _, l := range r.Layers {
 		pass := "yes"

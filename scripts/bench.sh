@@ -11,3 +11,4 @@ go run ./internal/bench -plugin inception -arch inception_v3 -layer avgpool -bat
 scripts/bench-images.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh
+scripts/bench-run.sh

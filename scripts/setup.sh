@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 apt_packages=(
 	python3-torch python3-torchvision python3-numpy python3-onnx
 	python3-grpcio python3-protobuf python3-grpc-tools protobuf-compiler python3-cryptography
+	python3-requests
 	python3-statsmodels
-	python3-skimage dataset-fashion-mnist
+	python3-skimage python3-sklearn dataset-fashion-mnist
 	libjpeg62-turbo-dev
 )
 missing=()

@@ -4,8 +4,9 @@ import "context"
 
 // ProtocolMinor is the minor version of the plugin protocol this package
 // describes. The major version is the go-plugin handshake's
-// ProtocolVersion; minors only add fields and RPCs.
-const ProtocolMinor = 0
+// ProtocolVersion; minors only add fields and RPCs. Minor 1 added
+// ExtractRequest.Inputs (named input chunks after the first input).
+const ProtocolMinor = 1
 
 // Backbone is a family of architectures offered by one plugin. A host gets
 // one from sdk/host; a plugin author implements it and passes it to
@@ -157,6 +158,12 @@ type ExtractRequest struct {
 	// Lengths optionally gives per-sequence valid lengths for sequence
 	// models, as torch's pack_padded_sequence takes them.
 	Lengths []int64
+	// Inputs holds a model's further inputs by name, for models that take
+	// more than one: an ONNX graph's inputs after the first, or a PyTorch
+	// module's forward arguments after the first, named as the model's
+	// inputs option names them. Their first dimension is the batch, as
+	// Input's is. Plugins of protocol minor 0 take none.
+	Inputs map[string]*Tensor
 }
 
 // ExtractResponse holds one tensor per requested layer, keyed by name.

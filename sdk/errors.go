@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -20,7 +21,20 @@ var (
 	ErrDeviceUnavailable = errors.New("sdk: device unavailable")
 	ErrClosed            = errors.New("sdk: model closed")
 	ErrPluginCrashed     = errors.New("sdk: plugin crashed")
+	// ErrNoMatch reports a freeze/unfreeze pattern that matches no
+	// parameter. It is a kind of bad input: errors.Is(err, ErrBadInput)
+	// holds for it too.
+	ErrNoMatch error = &kindError{msg: "sdk: pattern matches no parameter", kind: ErrBadInput}
 )
+
+// kindError is a sentinel that is also a more general one.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
 
 // Sentinels lists every sentinel with a stable code, the name it travels
 // under on the plugin wire.
@@ -34,17 +48,25 @@ var Sentinels = map[string]error{
 	"DEVICE_UNAVAILABLE": ErrDeviceUnavailable,
 	"CLOSED":             ErrClosed,
 	"PLUGIN_CRASHED":     ErrPluginCrashed,
+	"NO_MATCH":           ErrNoMatch,
 }
 
-// Code returns the wire code of the first sentinel err wraps, or "" when it
-// wraps none.
+// Code returns the wire code of the most specific sentinel err wraps (for
+// ErrNoMatch, NO_MATCH rather than BAD_INPUT), or "" when it wraps none.
 func Code(err error) string {
+	best := ""
 	for code, s := range Sentinels {
-		if errors.Is(err, s) {
-			return code
+		if !errors.Is(err, s) {
+			continue
+		}
+		// s is more specific than best when s is a kind of best; among
+		// unrelated sentinels the smaller code wins, so that the answer
+		// never depends on map order.
+		if b := Sentinels[best]; best == "" || (errors.Is(s, b) && s != b) || (!errors.Is(b, s) && code < best) {
+			best = code
 		}
 	}
-	return ""
+	return best
 }
 
 // LayerError reports a layer name a model does not have, with the closest
@@ -65,20 +87,51 @@ func (e *LayerError) Error() string {
 // Is makes errors.Is(err, ErrUnknownLayer) true.
 func (e *LayerError) Is(target error) bool { return target == ErrUnknownLayer }
 
-// ShapeError reports a tensor whose shape does not fit. Want may hold -1
-// for free dimensions. It matches ErrBadInput.
+// ShapeError reports a tensor whose shape or dtype does not fit, with the
+// dtype and shape seen. Want may hold -1 for free dimensions. It matches
+// ErrBadInput.
 type ShapeError struct {
 	What      string // what was checked, e.g. "input"
 	Want, Got []int64
-	Hint      string // what to do, optional
+	// DType is the dtype seen and WantDType the one wanted; 0 when not
+	// recorded (WantDType 0: any).
+	DType, WantDType DType
+	Hint             string // what to do, optional
 }
 
+// Error reads "input (int64) has shape [2, 12]; want float32 [N, 3, *, *]:
+// HINT": the batch dimension wanted is N, other free dimensions are *.
 func (e *ShapeError) Error() string {
-	msg := fmt.Sprintf("%s has shape %s; want %s", e.What, FormatShape(e.Got), FormatShape(e.Want))
+	what := e.What
+	if e.DType != 0 && !strings.Contains(what, "("+e.DType.String()+")") {
+		what += " (" + e.DType.String() + ")"
+	}
+	want := formatWant(e.Want)
+	if e.WantDType != 0 {
+		want = e.WantDType.String() + " " + want
+	}
+	msg := fmt.Sprintf("%s has shape %s; want %s", what, FormatShape(e.Got), want)
 	if e.Hint != "" {
 		msg += ": " + e.Hint
 	}
 	return msg
+}
+
+// formatWant formats a wanted shape: -1 is N as the first dimension and *
+// elsewhere (any size).
+func formatWant(shape []int64) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		switch {
+		case d >= 0:
+			parts[i] = strconv.FormatInt(d, 10)
+		case i == 0:
+			parts[i] = "N"
+		default:
+			parts[i] = "*"
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // Is makes errors.Is(err, ErrBadInput) true.
@@ -90,4 +143,18 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
+}
+
+// WithDTypes returns a copy of err, when it is a *ShapeError, with the
+// dtype seen and the one wanted recorded, so that its message shows both;
+// any other error (a wrapped ShapeError too, whose message is already
+// fixed) is returned unchanged.
+func WithDTypes(err error, seen, want DType) error {
+	se, ok := err.(*ShapeError)
+	if !ok {
+		return err
+	}
+	c := *se
+	c.DType, c.WantDType = seen, want
+	return &c
 }

@@ -80,30 +80,89 @@ func editDistance(a, b string) int {
 
 // ApplyTrainable is the body of a typical Model.SetTrainable: it matches
 // req.Patterns against the names of params and records req.Trainable in
-// flags for every match. Patterns that match nothing are an error wrapping
-// ErrBadInput that shows what the names look like (a model without
-// parameters matches nothing and is no error). The caller holds
-// whatever lock guards flags.
+// flags for every match. A pattern that matches no parameter is an error
+// wrapping ErrNoMatch (and so ErrBadInput) that names the closest
+// parameters and module prefixes (see SuggestPatterns); then no flag
+// changes. A model without parameters matches nothing and is no error.
+// The caller holds whatever lock guards flags.
 func ApplyTrainable(params []Param, flags map[string]bool, req *SetTrainableRequest) (*SetTrainableResponse, error) {
 	resp := &SetTrainableResponse{}
+	hits := make([]int, len(req.Patterns))
 	for _, p := range params {
-		for _, pat := range req.Patterns {
+		matched := false
+		for i, pat := range req.Patterns {
 			ok, err := MatchPattern(pat, p.Name)
 			if err != nil {
 				return nil, fmt.Errorf("set trainable: %w", err)
 			}
 			if ok {
-				resp.Matched = append(resp.Matched, p.Name)
-				break
+				hits[i]++
+				matched = true
 			}
 		}
+		if matched {
+			resp.Matched = append(resp.Matched, p.Name)
+		}
 	}
-	if len(resp.Matched) == 0 && len(req.Patterns) > 0 && len(params) > 0 {
-		return nil, fmt.Errorf("set trainable: patterns %q match no parameter: %w: names look like %q (gozoo params ARCH lists them)",
-			req.Patterns, ErrBadInput, params[0].Name)
+	if len(params) > 0 {
+		names := make([]string, len(params))
+		for i, p := range params {
+			names[i] = p.Name
+		}
+		var missed []string
+		for i, pat := range req.Patterns {
+			if hits[i] == 0 {
+				missed = append(missed, NoMatchMessage(pat, names))
+			}
+		}
+		if len(missed) > 0 {
+			return nil, fmt.Errorf("set trainable: %w: %s (gozoo params ARCH lists the names)", ErrNoMatch, strings.Join(missed, "; "))
+		}
 	}
 	for _, n := range resp.Matched {
 		flags[n] = req.Trainable
 	}
 	return resp, nil
+}
+
+// NoMatchMessage describes a pattern that matches none of names, with the
+// closest patterns SuggestPatterns finds: `"layer9.*"; did you mean
+// "layer1.*", "layer2.*"?`.
+func NoMatchMessage(pattern string, names []string) string {
+	msg := fmt.Sprintf("%q", pattern)
+	if s := SuggestPatterns(pattern, names, 3); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(quoteAll(s), ", ") + "?"
+	} else if len(names) > 0 {
+		msg += fmt.Sprintf("; names look like %q", names[0])
+	}
+	return msg
+}
+
+// SuggestPatterns returns up to max patterns close to pattern, for "did you
+// mean" messages about freeze and unfreeze patterns. The candidates are
+// built from the parameter names: every module prefix as "prefix.*"
+// ("layer4.*", "layer4.1.*"), every name itself, and every last component
+// as "*.last" ("*.bias"), ranked by Suggest.
+func SuggestPatterns(pattern string, names []string, max int) []string {
+	seen := map[string]bool{}
+	var cands []string
+	add := func(c string) {
+		if !seen[c] {
+			seen[c] = true
+			cands = append(cands, c)
+		}
+	}
+	for _, n := range names {
+		parts := strings.Split(n, ".")
+		for i := 1; i < len(parts); i++ {
+			add(strings.Join(parts[:i], ".") + ".*")
+		}
+		add(n)
+	}
+	for _, n := range names {
+		if i := strings.LastIndexByte(n, '.'); i >= 0 {
+			add("*" + n[i:])
+		}
+	}
+	return Suggest(pattern, cands, max)
 }

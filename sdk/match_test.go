@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -135,6 +137,61 @@ func TestReadsWeights(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.caps.ReadsWeights(tt.f); got != tt.want {
 			t.Errorf("%+v.ReadsWeights(%q) = %v; want %v", tt.caps, tt.f, got, tt.want)
+		}
+	}
+}
+
+func TestApplyTrainableNoMatch(t *testing.T) {
+	params := []Param{{Name: "conv1.weight"}, {Name: "layer1.0.conv1.weight"}, {Name: "layer4.0.conv1.weight"},
+		{Name: "layer4.0.bn1.bias"}, {Name: "fc.weight"}, {Name: "fc.bias"}}
+	for _, tc := range []struct {
+		patterns []string
+		want     []string // in the message
+	}{
+		{[]string{"layer9.*"}, []string{`"layer9.*"; did you mean "layer1.*", "layer4.*"`}},
+		// One pattern of two matches nothing: still an error, naming it.
+		{[]string{"layer4.*", "fcc.*"}, []string{`"fcc.*"; did you mean "fc.*"`}},
+		{[]string{"fc"}, []string{`"fc"; did you mean "fc.*", "fc.weight", "fc.bias"`}},
+		{[]string{"*.bais"}, []string{`"*.bais"; did you mean "*.bias"`}},
+		{[]string{"layer4.0.conv9.weight"}, []string{`did you mean "layer4.0.conv1.weight"`}},
+		{[]string{"zzzzzzzzzz.*", "qqq"}, []string{`"zzzzzzzzzz.*"; names look like "conv1.weight"`, `"qqq"`}},
+	} {
+		flags := map[string]bool{}
+		_, err := ApplyTrainable(params, flags, &SetTrainableRequest{Patterns: tc.patterns, Trainable: true})
+		if !errors.Is(err, ErrNoMatch) || !errors.Is(err, ErrBadInput) || Code(err) != "NO_MATCH" {
+			t.Errorf("ApplyTrainable(%q) = %v (code %q); want ErrNoMatch, code NO_MATCH", tc.patterns, err, Code(err))
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("ApplyTrainable(%q) = %q; want it to contain %q", tc.patterns, err, w)
+			}
+		}
+		if len(flags) != 0 {
+			t.Errorf("ApplyTrainable(%q) failed but set flags %v", tc.patterns, flags)
+		}
+	}
+	// No parameters: nothing to match, no error.
+	if _, err := ApplyTrainable(nil, map[string]bool{}, &SetTrainableRequest{Patterns: []string{"x.*"}}); err != nil {
+		t.Errorf("ApplyTrainable on no parameters = %v; want nil", err)
+	}
+}
+
+func TestCodeSpecific(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("x: %w", ErrNoMatch), "NO_MATCH"},
+		{fmt.Errorf("x: %w", ErrBadInput), "BAD_INPUT"},
+		{&ShapeError{What: "input"}, "BAD_INPUT"},
+		{errors.Join(ErrWeights, ErrBadOption), "BAD_OPTION"},
+		{errors.New("plain"), ""},
+	} {
+		for i := 0; i < 20; i++ { // map order varies between calls
+			if got := Code(tc.err); got != tc.want {
+				t.Fatalf("Code(%v) = %q; want %q", tc.err, got, tc.want)
+			}
 		}
 	}
 }

@@ -40,9 +40,13 @@ type Entry struct {
 	// Preprocess is the eval transform the weights expect.
 	Preprocess Preprocess `yaml:"preprocess"`
 	// Layer is the default feature layer.
-	Layer   string             `yaml:"layer"`
-	License string             `yaml:"license,omitempty"`
-	Metrics map[string]float64 `yaml:"metrics,omitempty"`
+	Layer string `yaml:"layer"`
+	// Classes names the classifier's outputs in index order; ClassSet
+	// names an embedded list instead (see ClassSet). At most one is set.
+	Classes  []string           `yaml:"classes,omitempty,flow"`
+	ClassSet string             `yaml:"class_set,omitempty"`
+	License  string             `yaml:"license,omitempty"`
+	Metrics  map[string]float64 `yaml:"metrics,omitempty"`
 	// Source is the catalog the entry came from ("embedded" or a path).
 	Source string `yaml:"-"`
 }
@@ -92,14 +96,27 @@ func (w Weights) FormatOf() sdk.WeightsFormat {
 
 // Preprocess is an entry's eval transform, as torchvision describes it.
 type Preprocess struct {
-	Resize        int       `yaml:"resize"`
-	Crop          Size      `yaml:"crop,flow"` // [size] or [height, width]
-	Interpolation string    `yaml:"interpolation"`
-	Mean          []float32 `yaml:"mean,flow"`
-	Std           []float32 `yaml:"std,flow"`
+	Resize        int       `yaml:"resize" json:"resize"`
+	Crop          Size      `yaml:"crop,flow" json:"crop"` // [size] or [height, width]
+	Interpolation string    `yaml:"interpolation" json:"interpolation"`
+	Mean          []float32 `yaml:"mean,flow" json:"mean"`
+	Std           []float32 `yaml:"std,flow" json:"std"`
 	// Grayscale converts images to luminance replicated to three channels.
-	Grayscale bool `yaml:"grayscale,omitempty"`
-	MinSide   int  `yaml:"min_side,omitempty"`
+	Grayscale bool `yaml:"grayscale,omitempty" json:"grayscale,omitempty"`
+	MinSide   int  `yaml:"min_side,omitempty" json:"min_side,omitempty"`
+}
+
+// String describes p as torchvision's transforms.
+func (p Preprocess) String() string {
+	crop := fmt.Sprint(p.Crop)
+	if len(p.Crop) == 1 {
+		crop = fmt.Sprint(p.Crop[0])
+	}
+	s := fmt.Sprintf("Resize(%d, %s) CenterCrop(%s) Normalize(mean=%v, std=%v)", p.Resize, p.Interpolation, crop, p.Mean, p.Std)
+	if p.Grayscale {
+		s = "Grayscale(3) " + s
+	}
+	return s
 }
 
 // Size is a crop size: one number (square) or [height, width].
@@ -303,6 +320,19 @@ func (e *Entry) validate() error {
 	}
 	if _, err := e.Preprocess.Transform(); err != nil {
 		return fmt.Errorf("preprocess: %v", err)
+	}
+	if len(e.Classes) > 0 && e.ClassSet != "" {
+		return errors.New("give classes or class_set, not both")
+	}
+	classes, err := e.ClassNames()
+	if err != nil {
+		return err
+	}
+	if err := checkClasses(classes); err != nil {
+		return err
+	}
+	if n, ok := e.Options["num_classes"]; ok && len(classes) > 0 && n != fmt.Sprint(len(classes)) {
+		return fmt.Errorf("num_classes %s but %d classes", n, len(classes))
 	}
 	return nil
 }

@@ -24,5 +24,16 @@
 //	cache, err := zoo.OpenCache(zoo.DefaultCacheDir())
 //	path, err := cache.Fetch(ctx, e)
 //
+// An entry names its classes (classes, or class_set: imagenet1k for
+// torchvision's ImageNet-1k names, fashion_mnist for Fashion-MNIST's; see
+// ClassSet). A ModelCard carries the same metadata beside a checkpoint
+// (X.pth -> X.gozoo.json, CardPath): arch, options, classes, eval
+// transform, the weights' sha256 and, for fine-tuned checkpoints, the
+// training record. WriteCard writes one; ReadCard finds and checks the card
+// of a weights file, so that a checkpoint extracts and evaluates with the
+// transform and classes it was trained with.
+//
+//	card, err := zoo.ReadCard("runs/ft/best.pth") // nil, nil without a card
+//
 // Catalog and Cache are safe for concurrent use once built.
 package zoo

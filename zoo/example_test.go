@@ -51,3 +51,32 @@ func ExampleCache_Fetch() {
 	fmt.Println(filepath.Base(path), e.Arch, e.Options["width"])
 	// Output: resnet18_w8_fmnist.pth resnet18 8
 }
+
+func ExampleReadCard() {
+	dir, _ := os.MkdirTemp("", "card")
+	defer os.RemoveAll(dir)
+	weights := filepath.Join(dir, "best.pth")
+	os.WriteFile(weights, []byte("state_dict bytes"), 0o644)
+	card := &zoo.ModelCard{Arch: "resnet18", Options: map[string]string{"num_classes": "2"},
+		Classes: []string{"cat", "dog"}, Preprocess: zoo.ImageNetPreprocess()}
+	if err := zoo.WriteCard(weights, card); err != nil {
+		panic(err)
+	}
+	got, err := zoo.ReadCard(weights)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(filepath.Base(zoo.CardPath(weights)), got.Arch, got.Classes, got.Preprocess)
+	// Output:
+	// best.gozoo.json resnet18 [cat dog] Resize(256, bilinear) CenterCrop(224) Normalize(mean=[0.485 0.456 0.406], std=[0.229 0.224 0.225])
+}
+
+func ExampleClassSet() {
+	names, err := zoo.ClassSet(zoo.ClassSetImageNet1k)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(names), names[0], names[999])
+	// Output:
+	// 1000 tench toilet tissue
+}

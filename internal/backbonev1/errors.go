@@ -25,6 +25,8 @@ const (
 	metaWant        = "want"
 	metaGot         = "got"
 	metaHint        = "hint"
+	metaDType       = "dtype"
+	metaWantDType   = "want_dtype"
 )
 
 // codeOf maps a sentinel wire code to the gRPC code it travels with.
@@ -40,6 +42,7 @@ var codeOf = map[string]codes.Code{
 	"DEVICE_UNAVAILABLE": codes.FailedPrecondition,
 	"CLOSED":             codes.FailedPrecondition,
 	"PLUGIN_CRASHED":     codes.Internal,
+	"NO_MATCH":           codes.InvalidArgument,
 }
 
 func badFormat(f string) error {
@@ -80,6 +83,12 @@ func ToStatus(err error) error {
 	var se *sdk.ShapeError
 	if errors.As(err, &se) {
 		info.Metadata = map[string]string{metaWhat: se.What, metaWant: joinInts(se.Want), metaGot: joinInts(se.Got), metaHint: se.Hint}
+		if se.DType != 0 {
+			info.Metadata[metaDType] = se.DType.String()
+		}
+		if se.WantDType != 0 {
+			info.Metadata[metaWantDType] = se.WantDType.String()
+		}
 	}
 	st, derr := status.New(code, err.Error()).WithDetails(info)
 	if derr != nil {
@@ -140,7 +149,8 @@ func FromStatus(err error) error {
 			re.errs = append(re.errs, le)
 		}
 		if what, ok := md[metaWhat]; ok {
-			re.errs = append(re.errs, &sdk.ShapeError{What: what, Want: splitInts(md[metaWant]), Got: splitInts(md[metaGot]), Hint: md[metaHint]})
+			re.errs = append(re.errs, &sdk.ShapeError{What: what, Want: splitInts(md[metaWant]), Got: splitInts(md[metaGot]), Hint: md[metaHint],
+				DType: dtypeNamed(md[metaDType]), WantDType: dtypeNamed(md[metaWantDType])})
 		}
 	}
 	if len(re.errs) == 0 && st.Code() != codes.Canceled && st.Code() != codes.DeadlineExceeded {
@@ -174,4 +184,14 @@ func splitInts(s string) []int64 {
 		out = append(out, x)
 	}
 	return out
+}
+
+// dtypeNamed reads a dtype name as DType.String writes it; 0 for another.
+func dtypeNamed(s string) sdk.DType {
+	for _, d := range []sdk.DType{sdk.Float32, sdk.Int64} {
+		if d.String() == s {
+			return d
+		}
+	}
+	return 0
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +29,9 @@ type BridgeExportOptions struct {
 	Arch       string
 	Checkpoint string
 	InputShape []int
+	InputDType string
+	Inputs     []string // NAME:DTYPE:SHAPE, one per forward argument
+	IntRange   int64
 	Layers     []string
 	Out        string
 	Opset      int
@@ -48,6 +50,8 @@ type BridgeImportOptions struct {
 	RTol       float64
 	Name       string
 	Catalog    string
+
+	card *zoo.ModelCard // the checkpoint's model card, or nil
 }
 
 // NewCmdBridge returns `gozoo bridge` with its export and import commands.
@@ -64,7 +68,7 @@ func NewCmdBridge(f *Factory) *cobra.Command {
 func NewCmdBridgeExport(f *Factory, runF func(context.Context, *BridgeExportOptions) error) *cobra.Command {
 	o := &BridgeExportOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "export (--module PKG.MOD:FACTORY | --arch ARCH) --input-shape N,C,H,W --out MODEL.onnx",
+		Use:   "export (--module PKG.MOD:FACTORY | --arch ARCH) (--input-shape N,C,H,W [--input-dtype int64] | --input NAME:DTYPE:SHAPE ...) --out MODEL.onnx",
 		Short: "Export a PyTorch model to ONNX through the torch plugin and check it layer by layer",
 		Long: `Export loads your nn.Module (--module, importable from --module-path) or a
 torchvision arch in the torch plugin, with --checkpoint's state_dict, writes
@@ -72,9 +76,19 @@ ONNX (opset 17, dynamic batch, one named output per --layers entry), then
 runs the same seeded input through PyTorch and through the ONNX file on
 gozoo's ONNX Runtime (plugin onnx), and writes a parity report beside the
 file: OUT.parity.json and OUT.parity.md. It fails when a layer differs by
-more than --rtol * max(1, max |PyTorch|).`,
+more than --rtol * max(1, max |PyTorch|).
+
+The model's input is --input-shape with --input-dtype: float32, or int64
+for token ids feeding an nn.Embedding. A model whose forward takes several
+arguments gets one --input NAME:DTYPE:SHAPE per argument, in order; the
+ONNX graph's inputs carry those names and a dynamic first (batch)
+dimension. int64 parity inputs are drawn from [0, --int-range).`,
 		Example: `  gozoo bridge export --module mynet.model:build --module-path src \
-      --checkpoint mynet.pth --input-shape 1,3,224,224 --layers block3,head --out mynet.onnx`,
+      --checkpoint mynet.pth --input-shape 1,3,224,224 --layers block3,head --out mynet.onnx
+  gozoo bridge export --module textnet:build --module-path src \
+      --input-shape 2,12 --input-dtype int64 --int-range 1000 --out textnet.onnx
+  gozoo bridge export --module fused:build --module-path src \
+      --input tokens:int64:2,12 --input feats:float32:2,4 --out fused.onnx`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -89,6 +103,9 @@ more than --rtol * max(1, max |PyTorch|).`,
 	fl.StringVar(&o.Arch, "arch", "", "a torchvision arch instead of --module")
 	fl.StringVar(&o.Checkpoint, "checkpoint", "", "state_dict .pth to load (default: seeded random init)")
 	fl.IntSliceVar(&o.InputShape, "input-shape", nil, "example input shape, e.g. 1,3,224,224")
+	fl.StringVar(&o.InputDType, "input-dtype", "float32", "dtype of --input-shape's input: float32, or int64 for token ids")
+	fl.StringArrayVar(&o.Inputs, "input", nil, "one model input as NAME:DTYPE:SHAPE, e.g. tokens:int64:2,12; repeat it for each forward argument, in order (instead of --input-shape)")
+	fl.Int64Var(&o.IntRange, "int-range", 2, "int64 parity inputs are drawn from [0, N): at most the embedding's number of rows")
 	fl.StringSliceVar(&o.Layers, "layers", nil, "module paths to export as named outputs and compare (default: every layer)")
 	fl.StringVarP(&o.Out, "out", "o", "", "output .onnx file")
 	fl.IntVar(&o.Opset, "opset", 17, "ONNX opset")
@@ -139,38 +156,59 @@ func shape64(s []int) []int64 {
 	return out
 }
 
-func randomInput(shape []int64, seed int64) *sdk.Tensor {
-	r := rand.New(rand.NewSource(seed))
-	x := make([]float32, sdk.NumElements(shape))
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
+// inputSpecs returns the model's inputs from --input, or from
+// --input-shape and --input-dtype.
+func (o *BridgeExportOptions) inputSpecs() ([]inputSpec, error) {
+	if len(o.Inputs) > 0 {
+		if len(o.InputShape) > 0 {
+			return nil, usageErrorf("give --input-shape or --input, not both")
+		}
+		return parseInputSpecs(o.Inputs)
 	}
-	return &sdk.Tensor{Shape: shape, Float32: x}
+	if len(o.InputShape) < 2 {
+		return nil, usageErrorf("--input-shape is required, e.g. 1,3,224,224 (or one --input NAME:DTYPE:SHAPE per input)")
+	}
+	for _, d := range o.InputShape {
+		if d < 1 {
+			return nil, usageErrorf("--input-shape %v: dimensions must be positive", o.InputShape)
+		}
+	}
+	dt, err := parseDType(o.InputDType)
+	if err != nil {
+		return nil, usageErrorf("--input-dtype: %v", err)
+	}
+	return []inputSpec{{Name: "input", DType: dt, Shape: shape64(o.InputShape)}}, nil
 }
 
 func runBridgeExport(ctx context.Context, o *BridgeExportOptions) error {
 	switch {
 	case (o.Module == "") == (o.Arch == ""):
 		return usageErrorf("give one of --module PKG.MOD:FACTORY or --arch ARCH")
-	case len(o.InputShape) < 2:
-		return usageErrorf("--input-shape is required, e.g. 1,3,224,224")
 	case !strings.HasSuffix(o.Out, ".onnx"):
 		return usageErrorf("--out must name a .onnx file")
 	case o.RTol <= 0:
 		return usageErrorf("--rtol %g: must be positive", o.RTol)
+	case o.IntRange < 1:
+		return usageErrorf("--int-range %d: must be positive", o.IntRange)
 	}
-	for _, d := range o.InputShape {
-		if d < 1 {
-			return usageErrorf("--input-shape %v: dimensions must be positive", o.InputShape)
-		}
+	specs, err := o.inputSpecs()
+	if err != nil {
+		return err
 	}
-	shape := shape64(o.InputShape)
+	shape := specs[0].Shape
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = strconv.FormatInt(d, 10)
 	}
-	mf := &modelFlags{Arch: o.Arch, Plugin: "torch", Weights: o.Checkpoint, Seed: o.Seed,
-		Opts: []string{"input_shape=" + strings.Join(dims, ",")}}
+	opt := "input_shape=" + strings.Join(dims, ",")
+	if len(specs) > 1 || specs[0].DType != sdk.Float32 {
+		parts := make([]string, len(specs))
+		for i, s := range specs {
+			parts[i] = s.String()
+		}
+		opt = "inputs=" + strings.Join(parts, ";")
+	}
+	mf := &modelFlags{Arch: o.Arch, Plugin: "torch", Weights: o.Checkpoint, Seed: o.Seed, Opts: []string{opt}}
 	if o.Module != "" {
 		path := o.ModulePath
 		if path != "" {
@@ -223,29 +261,40 @@ func runBridgeExport(ctx context.Context, o *BridgeExportOptions) error {
 	if model == "" {
 		model = o.Arch
 	}
-	rep, err := o.f.parity(ctx, tm, &modelFlags{Arch: "onnx", Plugin: "onnx", Weights: out}, layers, shape, o.Seed, o.RTol)
+	rep, err := o.f.parity(ctx, tm, &modelFlags{Arch: "onnx", Plugin: "onnx", Weights: out}, layers, specs, o.Seed, o.IntRange, o.RTol)
 	if err != nil {
+		for _, s := range specs {
+			if s.DType == sdk.Int64 {
+				return fmt.Errorf("%w (int64 inputs were drawn from [0, %d): lower --int-range to the embedding's number of rows)", err, o.IntRange)
+			}
+		}
 		return err
 	}
 	rep.Model, rep.Reference, rep.Candidate = model, "PyTorch (plugin torch)", "ONNX Runtime on "+filepath.Base(o.Out)+" (plugin onnx)"
 	return o.f.finishReport(rep, strings.TrimSuffix(o.Out, ".onnx")+".parity")
 }
 
-// parity runs x through the reference model and the candidate loaded from
-// cand, layer by layer. Layers the candidate does not have (modules export
-// folded away) are reported as such.
-func (f *Factory) parity(ctx context.Context, ref sdk.Model, cand *modelFlags, layers []string, shape []int64, seed int64, rtol float64) (*bridge.ParityReport, error) {
+// parity runs seeded inputs made from specs through the reference model
+// and the candidate loaded from cand, layer by layer. Layers the candidate
+// does not have (modules export folded away) are reported as such.
+func (f *Factory) parity(ctx context.Context, ref sdk.Model, cand *modelFlags, layers []string, specs []inputSpec, seed, intRange int64, rtol float64) (*bridge.ParityReport, error) {
 	cm, _, err := f.load(ctx, cand)
 	if err != nil {
 		return nil, err
 	}
 	defer cm.Close()
-	x := randomInput(shape, seed)
-	want, err := ref.Extract(ctx, &sdk.ExtractRequest{Layers: layers, Input: x})
+	shape := specs[0].Shape
+	x, more := randomInputs(specs, seed, intRange)
+	want, err := ref.Extract(ctx, &sdk.ExtractRequest{Layers: layers, Input: x, Inputs: more})
 	if err != nil {
 		return nil, fmt.Errorf("parity: reference run: %w", err)
 	}
 	rep := &bridge.ParityReport{Input: shape, RTol: rtol, Created: time.Now().UTC()}
+	if len(specs) > 1 || specs[0].DType != sdk.Float32 {
+		for _, s := range specs {
+			rep.Inputs = append(rep.Inputs, s.Name+" "+s.DType.String()+sdk.FormatShape(s.Shape))
+		}
+	}
 	cls, err := cm.Layers(ctx, &sdk.LayersRequest{InputShape: shape})
 	if err != nil {
 		return nil, err
@@ -263,7 +312,7 @@ func (f *Factory) parity(ctx context.Context, ref sdk.Model, cand *modelFlags, l
 				Error: "not in the candidate graph (folded at export); its enclosing module is compared"})
 		}
 	}
-	got, err := cm.Extract(ctx, &sdk.ExtractRequest{Layers: common, Input: x})
+	got, err := cm.Extract(ctx, &sdk.ExtractRequest{Layers: common, Input: x, Inputs: more})
 	if err != nil {
 		return nil, fmt.Errorf("parity: candidate run: %w", err)
 	}
@@ -298,8 +347,27 @@ func (f *Factory) finishReport(rep *bridge.ParityReport, base string) error {
 }
 
 func runBridgeImport(ctx context.Context, o *BridgeImportOptions) error {
+	card, err := zoo.ReadCard(o.Checkpoint)
+	if err != nil {
+		return err
+	}
+	if card != nil {
+		cp := zoo.CardPath(o.Checkpoint)
+		if o.Model.Arch == "" {
+			o.Model.Arch = card.Arch
+		} else if o.Model.Arch != card.Arch {
+			return usageErrorf("--arch %s, but %s says the checkpoint is %s: drop --arch", o.Model.Arch, cp, card.Arch)
+		}
+		if err := o.Model.addOpts(card.Options); err != nil {
+			return err
+		}
+		o.card = card
+		fmt.Fprintf(o.f.Err, "model card %s: arch %s, options %v, %d classes, transform %s\n", cp, card.Arch, o.Model.Opts, len(card.Classes), card.Preprocess)
+	} else {
+		fmt.Fprintf(o.f.Err, "no model card beside %s (%s): the entry gets torchvision's ImageNet eval transform and no classes\n", o.Checkpoint, zoo.CardPath(o.Checkpoint))
+	}
 	if o.Model.Arch == "" {
-		return usageErrorf("--arch is required (gozoo plugins lists the archs)")
+		return usageErrorf("--arch is required: %s has no model card (gozoo plugins lists the archs)", o.Checkpoint)
 	}
 	if o.Model.Weights != "" {
 		return usageErrorf("--weights %s: bridge import reads the checkpoint it is given (%s); drop --weights", o.Model.Weights, o.Checkpoint)
@@ -313,9 +381,14 @@ func runBridgeImport(ctx context.Context, o *BridgeImportOptions) error {
 		return err
 	}
 	o.Model.Weights = abs
+	given, err := parseOpts(o.Model.Opts)
+	if err != nil {
+		return err
+	}
+	prefix := given[bridge.PrefixOption]
 	if o.Model.NumClasses == 0 && !hasOpt(o.Model.Opts, "num_classes") {
 		for _, k := range []string{"fc.weight", "classifier.6.weight"} {
-			if t := sd.Tensors[k]; t != nil && len(t.Shape) == 2 {
+			if t := sd.Tensors[prefix+k]; t != nil && len(t.Shape) == 2 {
 				o.Model.NumClasses = int(t.Shape[0])
 			}
 		}
@@ -356,7 +429,7 @@ func runBridgeImport(ctx context.Context, o *BridgeImportOptions) error {
 			}
 		}
 		gf := o.Model
-		rep, err := o.f.parity(ctx, tm, &gf, layers, shape, o.Model.Seed, o.RTol)
+		rep, err := o.f.parity(ctx, tm, &gf, layers, []inputSpec{{Name: "input", DType: sdk.Float32, Shape: shape}}, o.Model.Seed, 2, o.RTol)
 		if err != nil {
 			return err
 		}
@@ -413,8 +486,28 @@ func (o *BridgeImportOptions) addCatalogEntry(abs, parity string) (string, error
 		Preprocess: zoo.ImageNetPreprocess(),
 		Layer:      "avgpool",
 	}
+	if c := o.card; c != nil {
+		e.Preprocess, e.Classes = c.Preprocess, c.Classes
+		if c.Layer != "" {
+			e.Layer = c.Layer
+		}
+		if c.Training != nil {
+			e.Doc += fmt.Sprintf("; fine-tuned by gozoo from %s on %s, epoch %d, validation accuracy %.4f", c.Training.Base, c.Training.Data, c.Training.Epoch, c.Training.ValAccuracy)
+			e.Metrics = map[string]float64{"val_accuracy": c.Training.ValAccuracy}
+		}
+	}
+	// Every option the checkpoint loaded with (strip_prefix included), so
+	// that extract --model loads it the same way.
+	opts, err := parseOpts(o.Model.Opts)
+	if err != nil {
+		return "", err
+	}
+	delete(opts, "reset_head")
 	if o.Model.NumClasses > 0 {
-		e.Options = map[string]string{"num_classes": strconv.Itoa(o.Model.NumClasses)}
+		opts["num_classes"] = strconv.Itoa(o.Model.NumClasses)
+	}
+	if len(opts) > 0 {
+		e.Options = opts
 	}
 	var file struct {
 		Models []*zoo.Entry `yaml:"models"`

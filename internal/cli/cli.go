@@ -25,6 +25,9 @@ type Factory struct {
 
 	mu   sync.Mutex // guards host: an interrupt kills it from another goroutine
 	host *host.Client
+	// grace, when set, replaces stopGrace (nanoseconds): a draining
+	// server needs its --drain-timeout.
+	grace atomic.Int64
 }
 
 // Host returns the factory's plugin host, creating it on first use. The
@@ -90,10 +93,15 @@ the gozoo binary.`,
 		NewCmdExtract(f, nil),
 		NewCmdZoo(f, nil),
 		NewCmdFinetune(f, nil),
+		NewCmdEval(f, nil),
 		NewCmdBridge(f),
 		NewCmdDoctor(f, nil),
 		NewCmdServe(f, nil),
+		NewCmdRun(f, nil),
+		NewCmdRuns(f, nil),
+		NewCmdVersion(f, nil),
 	)
+	addVersionFlag(root, f)
 	return root
 }
 
@@ -103,10 +111,12 @@ const stopGrace = 1500 * time.Millisecond
 
 // Main runs gozoo with os.Args and returns the process exit code: 0 on
 // success, 1 on failure, 2 on a usage error, 130 (SIGINT) or 143
-// (SIGTERM) when interrupted. The first SIGINT or SIGTERM cancels the
-// command's context, so every plugin call ends; if the command and its
-// plugins have not ended within stopGrace, or a second signal comes, the
-// plugins are killed and gozoo exits at once.
+// (SIGTERM) when a signal cut the command short. The first SIGINT or
+// SIGTERM cancels the command's context, so every plugin call ends; if
+// the command and its plugins have not ended within stopGrace (unless
+// the command drains, as gozoo serve does), or a second signal comes,
+// the plugins are killed and gozoo exits at once. A command that ends
+// without error after the signal (a finished drain) exits 0.
 func Main() int {
 	f := &Factory{Out: os.Stdout, Err: os.Stderr}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -128,7 +138,7 @@ func Main() int {
 		cancel()
 		select {
 		case <-sigs:
-		case <-time.After(stopGrace):
+		case <-time.After(f.stopGrace()):
 		case <-done:
 			return
 		}
@@ -140,7 +150,7 @@ func Main() int {
 		err = cerr
 	}
 	close(done)
-	if s, ok := got.Load().(os.Signal); ok {
+	if s, ok := got.Load().(os.Signal); ok && err != nil {
 		fmt.Fprintf(f.Err, "gozoo: stopped by %v\n", s)
 		return exitCode(s)
 	}
@@ -160,6 +170,15 @@ func exitCode(s os.Signal) int {
 		return 128 + int(n)
 	}
 	return 1
+}
+
+// stopGrace is how long the running command may take to end after an
+// interrupt.
+func (f *Factory) stopGrace() time.Duration {
+	if g := f.grace.Load(); g > 0 {
+		return time.Duration(g)
+	}
+	return stopGrace
 }
 
 // kill ends the factory's plugins at once (see host.Client.Kill).

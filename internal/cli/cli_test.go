@@ -285,8 +285,7 @@ func TestParams(t *testing.T) {
 			t.Errorf("gozoo params output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if _, _, err := execute(t, &Factory{}, "--plugin-path", plugins, "params", "resnet18", "--unfreeze", "layer9.*"); err == nil ||
-		!strings.Contains(err.Error(), "match no parameter") {
+	if _, _, err := execute(t, &Factory{}, "--plugin-path", plugins, "params", "resnet18", "--unfreeze", "layer9.*"); !errors.Is(err, sdk.ErrNoMatch) {
 		t.Errorf("params --unfreeze layer9.* = %v; want a no-match error", err)
 	}
 }

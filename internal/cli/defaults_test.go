@@ -39,8 +39,8 @@ func TestExtractImagesPrintsDefaults(t *testing.T) {
 		args: []string{"extract", "--offline", "--out", "f.npz", "photos"},
 		want: []string{
 			"using the embedded " + zoo.DefaultModel,
-			"layers: avgpool (the default of " + zoo.DefaultModel,
-			"images: resize 28 bilinear, crop 28x28, mean [0.286 0.286 0.286], std [0.353 0.353 0.353], grayscale (" + zoo.DefaultModel + "'s preprocessing)",
+			"layers: avgpool (the model's default",
+			"transform: Grayscale(3) Resize(28, bilinear) CenterCrop(28)",
 			"resnet18: plugin resnet (named by " + zoo.DefaultModel,
 		},
 		not: []string{"asked for by name"},
@@ -48,14 +48,14 @@ func TestExtractImagesPrintsDefaults(t *testing.T) {
 		name: "arch",
 		args: []string{"extract", "--arch", "resnet18", "--layers", "fc", "--out", "f.npz", "photos"},
 		want: []string{
-			"images: resize 256 bilinear, crop 224x224, mean [0.485 0.456 0.406], std [0.229 0.224 0.225] (torchvision's ImageNet eval transform",
+			"transform: Resize(256, bilinear) CenterCrop(224) Normalize(mean=[0.485 0.456 0.406], std=[0.229 0.224 0.225]) (torchvision's ImageNet eval transform",
 			"resnet18: plugin resnet (native",
 		},
 		not: []string{"changed by"},
 	}, {
 		name: "arch and crop",
 		args: []string{"extract", "--arch", "resnet18", "--layers", "fc", "--crop", "112", "--out", "f.npz", "photos"},
-		want: []string{"images: resize 256 bilinear, crop 112x112, mean [0.485 0.456 0.406]", "changed by --crop)"},
+		want: []string{"transform: Resize(256, bilinear) CenterCrop(112)", "changed by --crop"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

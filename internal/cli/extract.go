@@ -31,6 +31,11 @@ type ExtractOptions struct {
 	Images imageFlags
 	// ONNX names a .onnx file served by the onnx plugin (arch "onnx").
 	ONNX string
+
+	spec *modelSpec // set by resolveImageModel
+	// subset, when set, picks the images to extract (gozoo run's
+	// data.limit).
+	subset func(*dataset.Dataset) (*dataset.Dataset, error)
 }
 
 // NewCmdExtract returns `gozoo extract`.
@@ -177,7 +182,7 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 	}
 	progress.done()
 	if err != nil {
-		return fmt.Errorf("extract %s: %w", o.Input, err)
+		return fmt.Errorf("extract %s (%s): %w", o.Input, describeNPY(o.Input, in), err)
 	}
 	w, err := npy.Create(o.Out)
 	if err != nil {

@@ -27,47 +27,26 @@ import (
 // imageFlags are gozoo extract's flags for image inputs (a folder, an
 // ImageFolder tree, a file list or IDX images) and catalog models.
 type imageFlags struct {
-	Model      string
-	Catalogs   []string
-	Offline    bool
-	Preprocess string
-	Resize     int
-	Crop       []int
-	Interp     string
-	Mean, Std  []float32
-	Grayscale  bool
-	Dataset    string
-	Shard      string
-	OnError    string
-	Workers    int
+	catalogFlags
+	transformFlags
+	Dataset string
+	Shard   string
+	OnError string
+	Workers int
 	// DecodeMemory bounds the bytes of images being decoded at once
 	// ("2GiB", "512MiB").
 	DecodeMemory string
-
-	changed func(string) bool
-	// preSource says where the preprocessing came from, for the line that
-	// prints it.
-	preSource string
 }
 
 func (o *imageFlags) register(cmd *cobra.Command) {
+	o.catalogFlags.register(cmd, "catalog model, e.g. resnet50.tv_in1k (gozoo zoo list); sets plugin, arch, weights, preprocessing, classes and the default layer (default with neither --model nor --arch: the embedded "+zoo.DefaultModel+")")
+	o.transformFlags.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&o.Model, "model", "", "catalog model, e.g. resnet50.tv_in1k (gozoo zoo list); sets plugin, arch, weights, preprocessing and the default layer (default with neither --model nor --arch: the embedded "+zoo.DefaultModel+")")
-	fl.StringSliceVar(&o.Catalogs, "catalog", nil, "extra catalog YAML files, merged after the embedded one and ~/.config/gozoo/zoo.yaml")
-	fl.BoolVar(&o.Offline, "offline", os.Getenv("GOZOO_OFFLINE") == "1", "use only cached weights; never download (default $GOZOO_OFFLINE=1)")
-	fl.StringVar(&o.Preprocess, "preprocess", "", "YAML file with resize, crop, interpolation, mean, std (the catalog's preprocess block) replacing the model's")
-	fl.IntVar(&o.Resize, "resize", 0, "shorter side after Resize (default: the model's; torchvision's 256 with --arch)")
-	fl.IntSliceVar(&o.Crop, "crop", nil, "CenterCrop size: S or H,W (default: the model's; 224 with --arch)")
-	fl.StringVar(&o.Interp, "interpolation", "", "bilinear, bicubic or nearest (default: the model's; bilinear with --arch)")
-	fl.Float32SliceVar(&o.Mean, "mean", nil, "Normalize mean, three values (default: the model's; ImageNet's with --arch)")
-	fl.Float32SliceVar(&o.Std, "std", nil, "Normalize std, three values (default: the model's; ImageNet's with --arch)")
-	fl.BoolVar(&o.Grayscale, "grayscale", false, "convert images to grayscale replicated to 3 channels")
 	fl.StringVar(&o.Dataset, "dataset", "auto", "input kind: auto, folder, imagefolder, list or idx")
 	fl.StringVar(&o.Shard, "shard", "", "take part i of N (i/N, 0-based): N machines with i = 0..N-1 cover the inputs once")
 	fl.StringVar(&o.OnError, "on-error", "fail", "an image that does not decode: fail (stop; rows written so far are kept and a rerun resumes) or skip (record it and go on)")
 	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "image decoding goroutines (they run while the model computes)")
 	fl.StringVar(&o.DecodeMemory, "decode-memory", "2GiB", "memory that images being decoded may hold at once, across --workers (file plus pixels, from each header); a single image needing more is refused")
-	o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 }
 
 // imageInput reports whether IN is images rather than a .npy tensor.
@@ -137,107 +116,29 @@ func bar(frac float64, width int) string {
 	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
 }
 
-// resolveImageModel fills o.Model and o.Layers from --model and returns
-// the preprocessing and a string identifying the model for resume.
+// resolveImageModel fills o.Model and o.Layers from --model (or the
+// model card beside --weights) and returns the preprocessing and a string
+// identifying the model for resume.
 func (o *ExtractOptions) resolveImageModel(ctx context.Context) (zoo.Preprocess, string, error) {
 	im := &o.Images
-	pre := zoo.ImageNetPreprocess()
-	id := ""
 	if im.Model == "" && o.Model.Arch == "" && o.Model.Weights == "" {
 		im.Model = zoo.DefaultModel
 		fmt.Fprintf(o.f.Err, "no --model or --arch: using the embedded %s (gozoo zoo show %s)\n", im.Model, im.Model)
 	}
-	if im.Model != "" {
-		if o.Model.Arch != "" || o.Model.Weights != "" {
-			return pre, "", usageErrorf("--model %s sets the arch and weights: drop --arch/--weights, or drop --model", im.Model)
-		}
-		cat, err := loadCatalog(im.Catalogs)
-		if err != nil {
-			return pre, "", err
-		}
-		e, err := cat.Lookup(im.Model)
-		if err != nil {
-			return pre, "", err
-		}
-		cache, err := openCache(o.f.Err, im.Offline)
-		if err != nil {
-			return pre, "", err
-		}
-		path, err := cache.Fetch(ctx, e)
-		if err != nil {
-			return pre, "", err
-		}
-		o.Model.Arch, o.Model.Weights = e.Arch, path
-		if o.Model.Plugin == "" && e.Plugin != "" {
-			o.Model.Plugin = e.Plugin
-			o.Model.pluginFrom = "named by " + e.Name + "; --plugin picks another"
-		}
-		have, err := parseOpts(o.Model.Opts)
-		if err != nil {
-			return pre, "", err
-		}
-		for k, v := range e.Options {
-			if _, ok := have[k]; !ok {
-				o.Model.Opts = append(o.Model.Opts, k+"="+v)
-			}
-		}
-		if len(o.Layers) == 0 && e.Layer != "" {
-			o.Layers = []string{e.Layer}
-			fmt.Fprintf(o.f.Err, "layers: %s (the default of %s; --layers picks others)\n", e.Layer, e.Name)
-		}
-		pre = e.Preprocess
-		im.preSource = e.Name + "'s preprocessing"
-		id = e.Name + "@" + e.Weights.SHA256 + e.Weights.HashPrefix
-	} else {
-		if o.Model.Arch == "" {
-			return pre, "", usageErrorf("--weights needs --arch (or give --model NAME: gozoo zoo list)")
-		}
-		id = o.Model.Arch
-		im.preSource = "torchvision's ImageNet eval transform, the default without --model"
+	spec, err := o.f.resolveSpec(ctx, &o.Model, &im.catalogFlags, &im.transformFlags)
+	if err != nil {
+		return zoo.Preprocess{}, "", err
 	}
-	if im.Preprocess != "" {
-		p, err := zoo.LoadPreprocess(im.Preprocess)
-		if err != nil {
-			return pre, "", err
-		}
-		pre = p
-		im.preSource = im.Preprocess
+	o.spec = spec
+	if len(o.Layers) == 0 && spec.Layer != "" {
+		o.Layers = []string{spec.Layer}
+		fmt.Fprintf(o.f.Err, "layers: %s (the model's default; --layers picks others)\n", spec.Layer)
 	}
-	var flags []string
-	for _, name := range []string{"resize", "crop", "interpolation", "mean", "std", "grayscale"} {
-		if im.changed(name) {
-			flags = append(flags, "--"+name)
-		}
-	}
-	if len(flags) > 0 {
-		im.preSource += "; changed by " + strings.Join(flags, ", ")
-	}
-	if im.changed("resize") {
-		pre.Resize = im.Resize
-	}
-	if im.changed("crop") {
-		pre.Crop = im.Crop
-	}
-	if im.changed("interpolation") {
-		pre.Interpolation = im.Interp
-	}
-	if im.changed("mean") {
-		pre.Mean = im.Mean
-	}
-	if im.changed("std") {
-		pre.Std = im.Std
-	}
-	if im.changed("grayscale") {
-		pre.Grayscale = im.Grayscale
-	}
-	return pre, id, nil
+	return spec.Pre, spec.ID, nil
 }
 
 func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	im := &o.Images
-	if im.changed == nil {
-		im.changed = func(string) bool { return false }
-	}
 	if im.OnError != "fail" && im.OnError != "skip" {
 		return usageErrorf("--on-error %q: use fail or skip", im.OnError)
 	}
@@ -271,7 +172,6 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	if err != nil {
 		return usageErrorf("preprocessing: %v", err)
 	}
-	fmt.Fprintf(o.f.Err, "images: %s (%s)\n", describeTransform(&tf), im.preSource)
 	ds, err := dataset.OpenKind(o.Input, im.Dataset)
 	if err != nil {
 		return err
@@ -288,6 +188,14 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			return fmt.Errorf("--shard %s of %s holds no image", im.Shard, o.Input)
 		}
 	}
+	if o.subset != nil {
+		if ds, err = o.subset(ds); err != nil {
+			return err
+		}
+	}
+	// Labels become the model's class indices where the tree's classes
+	// are the model's; they are part of the run's settings.
+	classes := labelClasses(o.f.Err, ds, o.spec.Classes)
 	// The model loads, and every flag is checked, before OUT.partial is
 	// opened; featfile creates it with the first batch.
 	model, res, err := o.f.load(ctx, &o.Model)
@@ -319,6 +227,8 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 			return err
 		}
 	}
+	w.SetClasses(classes, o.spec.Classes)
+	w.SetInfo(map[string]string{"model": o.Model.Arch + " (" + o.spec.Source + ")", "transform": pre.String() + " (" + o.spec.PreSource + ")"})
 	skipped := w.Skipped()
 	rows := w.Rows()
 	if err := w.Finish(); err != nil {
@@ -326,6 +236,40 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	}
 	fmt.Fprintf(o.f.Err, "wrote %s: %d rows, %d layers (%s), %d skipped\n", o.Out, rows, len(o.Layers), strings.Join(o.Layers, ","), len(skipped))
 	return nil
+}
+
+// labelClasses returns the names of ds's labels. When ds is an
+// ImageFolder tree whose classes are all among the model's, the labels are
+// renumbered as the model's class indices, so that a label and the argmax
+// of the model's logits compare directly.
+func labelClasses(w io.Writer, ds *dataset.Dataset, model []string) []string {
+	if len(ds.Classes) == 0 {
+		return nil
+	}
+	if len(model) == 0 {
+		fmt.Fprintf(w, "labels: the tree's %d classes in torchvision's order (the model records no classes)\n", len(ds.Classes))
+		return ds.Classes
+	}
+	index := make(map[string]int64, len(model))
+	for i, c := range model {
+		index[c] = int64(i)
+	}
+	remap := make([]int64, len(ds.Classes))
+	for i, c := range ds.Classes {
+		j, ok := index[c]
+		if !ok {
+			fmt.Fprintf(w, "labels: the tree's %d classes in torchvision's order; class %q is not among the model's, so labels are not the model's output indices (the file's model_classes names those)\n", len(ds.Classes), c)
+			return ds.Classes
+		}
+		remap[i] = j
+	}
+	for i := range ds.Samples {
+		if l := ds.Samples[i].Label; l >= 0 {
+			ds.Samples[i].Label = remap[l]
+		}
+	}
+	fmt.Fprintf(w, "labels: the model's class indices (the tree's %d classes matched by name)\n", len(ds.Classes))
+	return model
 }
 
 // runSettings names everything that changes the output of an image

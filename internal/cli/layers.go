@@ -14,25 +14,34 @@ import (
 
 // LayersOptions configures gozoo layers.
 type LayersOptions struct {
-	f         *Factory
-	Model     modelFlags
-	InputSize string // "H" or "H,W"
-	JSON      bool
+	f          *Factory
+	Model      modelFlags
+	Source     modelSource
+	InputSize  string // "H" or "H,W"
+	InputShape string // the whole shape, "N,3,224,224"
+	JSON       bool
 }
 
 // NewCmdLayers returns `gozoo layers ARCH`.
 func NewCmdLayers(f *Factory, runF func(context.Context, *LayersOptions) error) *cobra.Command {
 	opts := &LayersOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "layers ARCH",
-		Short: "List an architecture's feature layers: name, kind, output shape, parameters",
-		Long: `List an architecture's feature layers by PyTorch module name, with each
-layer's module kind, output shape for the given input size (N is the batch)
-and parameter count. The arch's options (for --opt) are listed first.`,
-		Example: "  gozoo layers resnet50 --input-size 160,192",
-		Args:    cobra.ExactArgs(1),
+		Use:   "layers (ARCH | --model NAME | --onnx FILE)",
+		Short: "List a model's feature layers: name, kind, output shape, parameters",
+		Long: `List a model's feature layers by PyTorch module name, with each layer's
+module kind, output shape for the given input size (N is the batch) and
+parameter count. The model is an architecture (ARCH), a catalog entry
+(--model, as extract --model loads it) or any .onnx file (--onnx: its own
+input, and per layer the parameters its nodes read). The arch's options
+(for --opt) are listed first.`,
+		Example: `  gozoo layers resnet50 --input-size 160,192
+  gozoo layers --model resnet18_w8.gozoo_fmnist
+  gozoo layers --onnx mynet.onnx`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Model.Arch = args[0]
+			if err := opts.Source.resolve(cmd.Context(), f, args, &opts.Model); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -40,7 +49,9 @@ and parameter count. The arch's options (for --opt) are listed first.`,
 		},
 	}
 	opts.Model.register(cmd, false)
+	opts.Source.register(cmd)
 	cmd.Flags().StringVar(&opts.InputSize, "input-size", "", "input height[,width] (default: the arch's)")
+	cmd.Flags().StringVar(&opts.InputShape, "input-shape", "", "the whole input shape, N for the batch, e.g. N,3,160,192 or N,12 (default: the arch's or the .onnx file's)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	return cmd
 }
@@ -80,7 +91,7 @@ func runLayers(ctx context.Context, opts *LayersOptions) error {
 		return err
 	}
 	defer model.Close()
-	shape, err := parseInputSize(opts.InputSize, r.Arch.Input.Shape)
+	shape, err := opts.Source.inputShape(r.Arch.Input.Shape, opts.InputSize, opts.InputShape)
 	if err != nil {
 		return err
 	}
@@ -98,9 +109,24 @@ func runLayers(ctx context.Context, opts *LayersOptions) error {
 	if shape != nil {
 		in = append([]int64{-1}, shape[1:]...)
 	}
-	fmt.Fprintf(out, "%s (plugin %s %s), input %s\n", r.Arch.Name, r.Plugin, r.Desc.Version, sdk.FormatShape(in))
-	for _, o := range r.Arch.Options {
-		fmt.Fprintf(out, "  --opt %-24s %s\n", o.Name+"="+o.Default, o.Usage)
+	if len(opts.Source.inputs) > 0 {
+		// The file's own inputs, not the plugin's placeholder.
+		fmt.Fprintf(out, "%s (plugin %s %s)\n", opts.Source.desc, r.Plugin, r.Desc.Version)
+		for i, x := range opts.Source.inputs {
+			line := "  input " + x.String()
+			if i == 0 && shape != nil {
+				line += ", listed for " + sdk.FormatShape(in)
+			}
+			fmt.Fprintln(out, line)
+		}
+	} else {
+		if opts.Source.desc != "" {
+			fmt.Fprintf(out, "model %s\n", opts.Source.desc)
+		}
+		fmt.Fprintf(out, "%s (plugin %s %s), input %s\n", r.Arch.Name, r.Plugin, r.Desc.Version, sdk.FormatShape(in))
+		for _, o := range r.Arch.Options {
+			fmt.Fprintf(out, "  --opt %-24s %s\n", o.Name+"="+o.Default, o.Usage)
+		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tOUTPUT\tPARAMS")

@@ -13,6 +13,7 @@ import (
 type ParamsOptions struct {
 	f        *Factory
 	Model    modelFlags
+	Source   modelSource
 	Freeze   []string
 	Unfreeze []string
 }
@@ -21,16 +22,22 @@ type ParamsOptions struct {
 func NewCmdParams(f *Factory, runF func(context.Context, *ParamsOptions) error) *cobra.Command {
 	opts := &ParamsOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "params ARCH",
-		Short: "List an architecture's parameters: state_dict name, shape, count, trainable",
-		Long: `List an architecture's parameters by their PyTorch state_dict names, with
-shapes, element counts and trainable flags. --freeze and --unfreeze apply
-name patterns first ('*' spans dots: 'layer4.*'), as gozoo finetune does,
-so the output previews what a fine-tuning run would train.`,
-		Example: "  gozoo params resnet50 --freeze '*' --unfreeze 'layer4.*,fc.*'",
-		Args:    cobra.ExactArgs(1),
+		Use:   "params (ARCH | --model NAME | --onnx FILE)",
+		Short: "List a model's parameters: state_dict name, shape, count, trainable",
+		Long: `List a model's parameters by their PyTorch state_dict names, with shapes,
+element counts and trainable flags. The model is an architecture (ARCH), a
+catalog entry (--model) or any .onnx file (--onnx: its float initializers).
+--freeze and --unfreeze apply name patterns first ('*' spans dots:
+'layer4.*'), as gozoo finetune does, so the output previews what a
+fine-tuning run would train; a pattern that matches no parameter is an
+error that names the closest ones.`,
+		Example: `  gozoo params resnet50 --freeze '*' --unfreeze 'layer4.*,fc.*'
+  gozoo params --model resnet18_w8.gozoo_fmnist`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Model.Arch = args[0]
+			if err := opts.Source.resolve(cmd.Context(), f, args, &opts.Model); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -38,6 +45,7 @@ so the output previews what a fine-tuning run would train.`,
 		},
 	}
 	opts.Model.register(cmd, false)
+	opts.Source.register(cmd)
 	cmd.Flags().StringSliceVar(&opts.Freeze, "freeze", nil, "patterns of parameters to freeze")
 	cmd.Flags().StringSliceVar(&opts.Unfreeze, "unfreeze", nil, "patterns of parameters to unfreeze (after --freeze)")
 	return cmd
@@ -49,16 +57,11 @@ func runParams(ctx context.Context, opts *ParamsOptions) error {
 		return err
 	}
 	defer model.Close()
-	for _, step := range []struct {
-		patterns  []string
-		trainable bool
-	}{{opts.Freeze, false}, {opts.Unfreeze, true}} {
-		if len(step.patterns) == 0 {
-			continue
-		}
-		if _, err := model.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: step.patterns, Trainable: step.trainable}); err != nil {
-			return err
-		}
+	if opts.Source.desc != "" {
+		fmt.Fprintf(opts.f.Out, "model %s\n", opts.Source.desc)
+	}
+	if err := applyTrainable(ctx, model, opts.Freeze, opts.Unfreeze); err != nil {
+		return err
 	}
 	params, err := model.Params(ctx)
 	if err != nil {

@@ -140,7 +140,7 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 	var out []serve.Model
 	for _, name := range names {
 		eo := &ExtractOptions{f: o.f, Model: modelFlags{Device: o.Model.Device, Threads: o.Model.Threads},
-			Images: imageFlags{Model: name, Catalogs: o.Catalogs, Offline: o.Offline, changed: func(string) bool { return false }}}
+			Images: imageFlags{catalogFlags: catalogFlags{Model: name, Catalogs: o.Catalogs, Offline: o.Offline}}}
 		pre, _, err := eo.resolveImageModel(ctx)
 		if err != nil {
 			return nil, err
@@ -265,6 +265,8 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	// SIGTERM must leave the drain its time before Main kills plugins.
+	o.f.grace.Store(int64(o.DrainTimeout + 5*time.Second))
 	models, err := o.models(ctx)
 	if err != nil {
 		return err

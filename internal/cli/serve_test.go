@@ -30,19 +30,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// buildGozoo builds cmd/gozoo into a temporary folder.
-func buildGozoo(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gozoo")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gozoo/gozoo/cmd/gozoo").CombinedOutput(); err != nil {
-		t.Fatalf("go build gozoo: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startServe runs `gozoo serve args...` in dir and returns the process
-// and its HTTP and gRPC addresses once it listens.
-func startServe(t *testing.T, bin, dir string, env []string, args ...string) (*exec.Cmd, string, string, *bytes.Buffer) {
+// startServe runs `gozoo serve args...` in dir and returns the process,
+// its HTTP and gRPC addresses once it listens, its log, and a channel
+// that gives its exit once it has ended.
+func startServe(t *testing.T, bin, dir string, env []string, args ...string) (*exec.Cmd, string, string, *syncBuffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, args...)...)
 	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
@@ -53,12 +44,9 @@ func startServe(t *testing.T, bin, dir string, env []string, args ...string) (*e
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	var log bytes.Buffer
+	log := &syncBuffer{}
 	addrs := make(chan []string, 1)
+	exited := make(chan error, 1)
 	re := regexp.MustCompile(`listening: http (\S+), grpc (\S+)`)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -69,17 +57,41 @@ func startServe(t *testing.T, bin, dir string, env []string, args ...string) (*e
 			}
 		}
 		close(addrs)
+		exited <- cmd.Wait() // after every read from the pipe, as exec asks
+		close(exited)
 	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
 	select {
 	case a, ok := <-addrs:
 		if !ok {
 			t.Fatalf("gozoo serve exited before listening:\n%s", log.String())
 		}
-		return cmd, a[0], a[1], &log
+		return cmd, a[0], a[1], log, exited
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("gozoo serve did not listen within 2 minutes:\n%s", log.String())
 	}
-	return nil, "", "", nil
+	return nil, "", "", nil, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and other readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(v)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func f32le(x []float32) []byte {
@@ -216,7 +228,7 @@ func TestServeParity(t *testing.T) {
 		testenv.Missing(t, "python3-requests, python3-grpcio, python3-grpc-tools", "apt-get install python3-requests python3-grpcio python3-grpc-tools: "+string(out))
 	}
 	plugins := testenv.BuildPlugin(t, "resnet")
-	bin := buildGozoo(t)
+	bin := gozoo(t)
 	dir := t.TempDir()
 	env := []string{"GOZOO_PLUGIN_PATH=" + plugins}
 	run := func(args ...string) {
@@ -240,7 +252,7 @@ func TestServeParity(t *testing.T) {
 	ref := readLayers(t, filepath.Join(dir, "ref.npz"), "avgpool", "fc")
 	imgRef := readLayers(t, filepath.Join(dir, "img.npz"), "avgpool", "fc")
 
-	_, httpAddr, grpcAddr, log := startServe(t, bin, dir, env, append([]string{"--model", zoo.DefaultModel, "--name", "r18", "--threads", "1"}, arch...)...)
+	_, httpAddr, grpcAddr, log, _ := startServe(t, bin, dir, env, append([]string{"--model", zoo.DefaultModel, "--name", "r18", "--threads", "1"}, arch...)...)
 	t.Logf("gozoo serve:\n%s", log.String())
 	base := "http://" + httpAddr + "/v2/models/"
 	shape := []int64{2, 3, 28, 28}
@@ -380,9 +392,9 @@ func childPIDs(pid int) []int {
 func TestServeDrain(t *testing.T) {
 	testenv.ORT(t, ort.LibraryPath())
 	plugins := testenv.BuildPlugin(t, "resnet")
-	bin := buildGozoo(t)
+	bin := gozoo(t)
 	dir := t.TempDir()
-	cmd, httpAddr, _, log := startServe(t, bin, dir, []string{"GOZOO_PLUGIN_PATH=" + plugins},
+	cmd, httpAddr, _, log, exited := startServe(t, bin, dir, []string{"GOZOO_PLUGIN_PATH=" + plugins},
 		"--threads", "1", "--instances", "2", "--drain-timeout", "10s", "--max-batch", "4")
 	kids := childPIDs(cmd.Process.Pid)
 	if len(kids) != 2 {
@@ -397,7 +409,6 @@ func TestServeDrain(t *testing.T) {
 		failures                   []string
 		wg                         sync.WaitGroup
 		stop                       = make(chan struct{})
-		exited                     = make(chan error, 1)
 		tr                         = &http.Transport{MaxIdleConnsPerHost: 8}
 		client                     = &http.Client{Transport: tr}
 		record                     = func(f func()) { mu.Lock(); f(); mu.Unlock() }
@@ -456,12 +467,16 @@ func TestServeDrain(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	go func() { exited <- cmd.Wait() }()
 	select {
 	case err := <-exited:
 		drainEnd = time.Now()
-		if err != nil {
-			t.Errorf("gozoo serve exited with %v after SIGTERM; want 0\n%s", err, log.String())
+		// Exit status 143 (128 + SIGTERM) after a clean drain, as Main
+		// reports every command stopped by a signal.
+		if code := cmd.ProcessState.ExitCode(); err != nil && code != 143 {
+			t.Errorf("gozoo serve exited with %v after SIGTERM; want status 143\n%s", err, log.String())
+		}
+		if !strings.Contains(log.String(), "stopped in") {
+			t.Errorf("gozoo serve did not drain before exiting:\n%s", log.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("gozoo serve still running 15 s after SIGTERM (drain timeout 10 s)\n%s", log.String())
@@ -506,6 +521,69 @@ func TestServeUsageErrors(t *testing.T) {
 		_, _, err := execute(t, &Factory{}, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("gozoo %s = %v; want a usage error with %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}
+
+// TestServeDrainOutlastsStopGrace checks that a drain longer than Main's
+// usual stop grace is not cut short: a request held 3 s by --max-delay
+// (standing in for a long computation) is in flight at SIGTERM and still
+// succeeds.
+func TestServeDrainOutlastsStopGrace(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "resnet")
+	bin := gozoo(t)
+	cmd, httpAddr, _, log, exited := startServe(t, bin, t.TempDir(), []string{"GOZOO_PLUGIN_PATH=" + plugins},
+		"--threads", "1", "--max-delay", "3s", "--drain-timeout", "20s")
+	body, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "input", "datatype": "FP32", "shape": []int{1, 3, 28, 28}, "data": make([]float32, 3*28*28)}}})
+	code := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+httpAddr+"/v2/models/"+zoo.DefaultModel+"/infer", "application/json", bytes.NewReader(body))
+		if err != nil {
+			code <- 0
+			return
+		}
+		resp.Body.Close()
+		code <- resp.StatusCode
+	}()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-code; c != 200 {
+		t.Errorf("request in flight at SIGTERM got %d; want 200\n%s", c, log.String())
+	}
+	select {
+	case <-exited:
+	case <-time.After(25 * time.Second):
+		t.Fatalf("gozoo serve still running 25 s after SIGTERM\n%s", log.String())
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Errorf("gozoo serve exited %v after SIGTERM; the held request needed about 2.5 s", d)
+	}
+}
+
+// TestServeKilledTakesPlugins SIGKILLs gozoo serve: its plugin processes
+// must not outlive it.
+func TestServeKilledTakesPlugins(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "resnet")
+	bin := gozoo(t)
+	cmd, _, _, _, exited := startServe(t, bin, t.TempDir(), []string{"GOZOO_PLUGIN_PATH=" + plugins}, "--threads", "1", "--instances", "2")
+	kids := childPIDs(cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("gozoo serve has children %v; want 2 plugin processes", kids)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range kids {
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("plugin process %d still runs 5 s after gozoo serve was killed", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }

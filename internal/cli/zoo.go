@@ -93,6 +93,9 @@ func runZooShow(ctx context.Context, o *ZooOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.f.Out, "# from %s\n%s", e.Source, b)
+	if classes, err := e.ClassNames(); err == nil && len(classes) > 0 && e.ClassSet != "" {
+		fmt.Fprintf(o.f.Out, "# %s: %d classes: %s\n", e.ClassSet, len(classes), fewNames(classes, 5))
+	}
 	return nil
 }
 

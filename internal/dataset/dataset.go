@@ -172,9 +172,9 @@ func walkImages(dir string) ([]string, error) {
 	}
 	sort.Slice(items, func(i, j int) bool {
 		if items[i].dir != items[j].dir {
-			return items[i].dir < items[j].dir
+			return PyLess(items[i].dir, items[j].dir)
 		}
-		return items[i].name < items[j].name
+		return PyLess(items[i].name, items[j].name)
 	})
 	out := make([]string, len(items))
 	for i, it := range items {
@@ -194,7 +194,7 @@ func openImageFolder(dir string) (*Dataset, error) {
 			d.Classes = append(d.Classes, e.Name())
 		}
 	}
-	sort.Strings(d.Classes) // torchvision: sorted(entry.name for entry in os.scandir(dir) if entry.is_dir())
+	SortPy(d.Classes) // torchvision: sorted(entry.name for entry in os.scandir(dir) if entry.is_dir())
 	if len(d.Classes) == 0 {
 		return nil, fmt.Errorf("%w: %s has no class folders (an ImageFolder has one sub-folder per class)", ErrEmpty, dir)
 	}

@@ -42,6 +42,11 @@ type meta struct {
 	Run         Run                `json:"run,omitempty"`
 	Layers      []string           `json:"layers"`
 	RowShapes   map[string][]int64 `json:"row_shapes,omitempty"`
+	// Classes name the labels; ModelClasses the model's outputs.
+	Classes      []string `json:"classes,omitempty"`
+	ModelClasses []string `json:"model_classes,omitempty"`
+	// Info holds notes such as the model and the transform used.
+	Info map[string]string `json:"info,omitempty"`
 }
 
 type chunkIndex struct {
@@ -217,6 +222,21 @@ func (w *Writer) rowBytes() int64 {
 	}
 	return n
 }
+
+// SetClasses records the names of the labels (label i is classes[i]) and
+// of the model's outputs (logit j is modelClasses[j]); either may be nil.
+// The output file carries them: "classes" and "model_classes" string
+// arrays in .npz, the same keys (JSON lists) in .safetensors metadata.
+// Call it before Finish.
+func (w *Writer) SetClasses(classes, modelClasses []string) {
+	w.meta.Classes, w.meta.ModelClasses = classes, modelClasses
+}
+
+// SetInfo records notes on how the features were made (keys such as
+// "model" and "transform"). The output file carries each as a
+// one-element string array in .npz (named info_KEY) and as metadata KEY in
+// .safetensors. Call it before Finish.
+func (w *Writer) SetInfo(info map[string]string) { w.meta.Info = info }
 
 // Next is the number of dataset positions already processed (written or
 // skipped); a resumed run starts there.
@@ -459,6 +479,22 @@ func (w *Writer) writeNPZ(f io.Writer) error {
 	for _, r := range rows {
 		binary.Write(zw, binary.LittleEndian, r.Label)
 	}
+	for _, c := range []struct {
+		name string
+		ss   []string
+	}{{"classes", w.meta.Classes}, {"model_classes", w.meta.ModelClasses}} {
+		if len(c.ss) == 0 {
+			continue
+		}
+		if err := writeStrings(z, c.name, c.ss); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(w.meta.Info)) {
+		if err := writeStrings(z, "info_"+k, []string{w.meta.Info[k]}); err != nil {
+			return err
+		}
+	}
 	if len(skipped) > 0 {
 		sp, se := make([]string, len(skipped)), make([]string, len(skipped))
 		for i, s := range skipped {
@@ -497,6 +533,19 @@ func (w *Writer) writeSafetensors(f io.Writer) error {
 	}
 	pj, _ := json.Marshal(paths)
 	md := map[string]string{"paths": string(pj), "format": "gozoo-features"}
+	if len(w.meta.Classes) > 0 {
+		cj, _ := json.Marshal(w.meta.Classes)
+		md["classes"] = string(cj)
+	}
+	if len(w.meta.ModelClasses) > 0 {
+		cj, _ := json.Marshal(w.meta.ModelClasses)
+		md["model_classes"] = string(cj)
+	}
+	for k, v := range w.meta.Info {
+		if _, taken := md[k]; !taken {
+			md[k] = v
+		}
+	}
 	if len(skipped) > 0 {
 		sj, _ := json.Marshal(skipped)
 		md["skipped"] = string(sj)

@@ -91,6 +91,44 @@ func TestBadOutputs(t *testing.T) {
 	}
 }
 
+func TestClasses(t *testing.T) {
+	for _, ext := range []string{".npz", ".safetensors"} {
+		t.Run(ext, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "f"+ext)
+			w, err := Open(out, Run{"arch": "resnet18"}, []string{"avgpool"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Append(rows("a", "b"), feats(t, 2, 0), nil, 2); err != nil {
+				t.Fatal(err)
+			}
+			labels, model := []string{"Zebra", "ant", "été"}, []string{"ant", "Zebra", "été", "🐱"}
+			w.SetClasses(labels, model)
+			if err := w.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			c, m, err := ReadClasses(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c, labels) || !slices.Equal(m, model) {
+				t.Errorf("ReadClasses = %q, %q; want %q, %q", c, m, labels, model)
+			}
+		})
+	}
+}
+
+func FuzzParseStrings(f *testing.F) {
+	f.Add(npyHeader("<U3", []int64{2}))
+	f.Add(append(npyHeader("<U1", []int64{1}), 'a', 0, 0, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ss, err := parseStrings(b)
+		if err == nil && ss == nil {
+			t.Fatal("parseStrings = nil, nil")
+		}
+	})
+}
+
 func TestOtherRunNamesTheDifference(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "f.npz")
 	base := Run{"arch": "resnet18", "seed": "1", "transform": "resize 256"}

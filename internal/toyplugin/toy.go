@@ -30,10 +30,15 @@ func (Backbone) Describe(context.Context) (*sdk.Description, error) {
 	if name == "" {
 		name = "toy"
 	}
+	// TOY_PROTOCOL_MINOR plays a plugin built for an older protocol.
+	minor := sdk.ProtocolMinor
+	if v, err := strconv.Atoi(os.Getenv("TOY_PROTOCOL_MINOR")); err == nil {
+		minor = v
+	}
 	return &sdk.Description{
 		Name:          name,
 		Version:       "0.1.0",
-		ProtocolMinor: sdk.ProtocolMinor,
+		ProtocolMinor: minor,
 		Archs: []sdk.Arch{{
 			Name:  "toy",
 			Input: sdk.InputSpec{Shape: []int64{-1, 4}, DType: sdk.Float32},
@@ -48,8 +53,16 @@ func (Backbone) Describe(context.Context) (*sdk.Description, error) {
 	}, nil
 }
 
-// Load builds a toy model.
-func (Backbone) Load(_ context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
+// Load builds a toy model. TOY_LOAD_DELAY_MS=N makes it take N ms (or
+// until ctx ends), like a large model.
+func (Backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
+	if ms, err := strconv.Atoi(os.Getenv("TOY_LOAD_DELAY_MS")); err == nil && ms > 0 {
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if req.Arch != "toy" {
 		return nil, fmt.Errorf("%w %q: the toy plugin offers only \"toy\"", sdk.ErrUnknownArch, req.Arch)
 	}

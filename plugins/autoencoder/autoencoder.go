@@ -61,7 +61,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 		d.Archs = append(d.Archs, sdk.Arch{
 			Name:    a,
 			Input:   sdk.InputSpec{Shape: c.inputShape(), DType: sdk.Float32},
-			Options: slices.Clone(archOptions[a]),
+			Options: append(slices.Clone(archOptions[a]), bridge.PrefixOptionSpec),
 			Doc:     doc,
 		})
 	}
@@ -141,7 +141,8 @@ func configure(arch string, opts map[string]string) (*config, error) {
 // Load builds a model with a seeded random init or a checkpoint matched
 // strictly against the options' shapes.
 func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
-	c, err := configure(req.Arch, req.Options)
+	prefix, own := bridge.TakePrefix(req.Options)
+	c, err := configure(req.Arch, own)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 	case req.WeightsFormat != sdk.FormatNone && req.WeightsFormat != sdk.FormatPTH && req.WeightsFormat != sdk.FormatSafetensors:
 		return nil, fmt.Errorf("autoencoder: weights format %q: %w: use a .pth or .safetensors state_dict", req.WeightsFormat, sdk.ErrUnsupported)
 	default:
-		sd, err := bridge.Load(req.WeightsPath)
+		sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 		if err != nil {
 			return nil, fmt.Errorf("autoencoder: %w", err) // err names the file
 		}
@@ -263,10 +264,10 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		return nil, fmt.Errorf("autoencoder: extract: %w", err)
 	}
 	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: m.cfg.inputShape(), Got: x.Shape, Hint: "convert the input to float32"}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: m.cfg.inputShape(), Got: x.Shape, Hint: "convert the input to float32"}
 	}
 	if err := m.checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
 	}
 	if req.Lengths != nil {
 		return nil, fmt.Errorf("autoencoder: extract: %w: lengths are for sequence models; drop them", sdk.ErrBadInput)

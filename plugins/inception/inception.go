@@ -52,6 +52,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 				{Name: "num_classes", Default: "1000", Usage: "output features of fc (and of the aux heads)"},
 				{Name: "aux_logits", Default: "true", Usage: "build the aux heads (" + auxNames(a) + "); false accepts and ignores their weights, as torchvision does"},
 				{Name: "transform_input", Default: "false", Usage: "re-normalise ImageNet-normalised input as the pretrained torchvision weights expect (true for those)"},
+				bridge.PrefixOptionSpec,
 			},
 			Doc: a.doc + ", as torchvision 0.14 defines it",
 		})
@@ -143,7 +144,8 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	default:
 		return nil, fmt.Errorf("inception: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
 	}
-	sd, err := bridge.Load(req.WeightsPath)
+	prefix, _ := bridge.TakePrefix(req.Options)
+	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("inception: %w", err) // err names the file
 	}
@@ -210,7 +212,8 @@ func mismatchHint(m *model, sd map[string]*sdk.Tensor) string {
 // parseOptions reads num_classes, aux_logits and transform_input.
 func parseOptions(a arch, in map[string]string) (options, error) {
 	o := options{numClasses: 1000, auxLogits: true}
-	for k, v := range in {
+	_, own := bridge.TakePrefix(in)
+	for k, v := range own {
 		switch k {
 		case "num_classes":
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -321,13 +324,13 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	}
 	x := req.Input
 	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("inception: extract: %w", err)
 	}
 	if err := checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
 	}
 	layers := req.Layers
 	if len(layers) == 0 {

@@ -34,7 +34,7 @@ func TestDescribe(t *testing.T) {
 		for _, o := range a.Options {
 			opts = append(opts, o.Name+"="+o.Default)
 		}
-		if !sdk.EqualShape(a.Input.Shape, want[a.Name]) || strings.Join(opts, " ") != "num_classes=1000 aux_logits=true transform_input=false" {
+		if !sdk.EqualShape(a.Input.Shape, want[a.Name]) || strings.Join(opts, " ") != "num_classes=1000 aux_logits=true transform_input=false strip_prefix=" {
 			t.Errorf("arch %s = %+v", a.Name, a)
 		}
 		delete(want, a.Name)

@@ -69,6 +69,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 	for _, a := range []string{"lstm", "gru"} {
 		opts := slices.Clone(options)
 		doc := "torch.nn.GRU encoder with optional embedding and fc"
+		opts = append(opts, bridge.PrefixOptionSpec)
 		if a == "lstm" {
 			opts = append(opts, lstmOnly)
 			doc = "torch.nn.LSTM encoder (proj_size too) with optional embedding and fc"
@@ -263,8 +264,8 @@ type ckpt struct {
 // readCheckpoint reads a bare nn.LSTM/nn.GRU state_dict (weight_ih_l0,
 // ...) or one of a module holding it as lstm/gru with optional embedding
 // and fc, and returns it keyed by the module layout with its sizes.
-func readCheckpoint(arch string, path string) (*ckpt, error) {
-	sd, err := bridge.Load(path)
+func readCheckpoint(arch, path, prefix string) (*ckpt, error) {
+	sd, err := bridge.LoadStripped(path, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", arch, err) // err names the file
 	}
@@ -336,7 +337,8 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 	if req.Arch != "lstm" && req.Arch != "gru" {
 		return nil, fmt.Errorf("lstm: arch %q: %w; the plugin offers lstm, gru", req.Arch, sdk.ErrUnknownArch)
 	}
-	g, err := parseOptions(req.Arch, req.Options)
+	prefix, own := bridge.TakePrefix(req.Options)
+	g, err := parseOptions(req.Arch, own)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +349,7 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 		default:
 			return nil, fmt.Errorf("%s: weights format %q: %w: use a .pth or .safetensors state_dict", req.Arch, f, sdk.ErrUnsupported)
 		}
-		if k, err = readCheckpoint(req.Arch, req.WeightsPath); err != nil {
+		if k, err = readCheckpoint(req.Arch, req.WeightsPath, prefix); err != nil {
 			return nil, err
 		}
 	} else if req.WeightsFormat != sdk.FormatNone {
@@ -502,12 +504,12 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		wantType = sdk.Int64
 	}
 	if x.DType() != wantType {
-		return nil, fmt.Errorf("%s: extract: %w: input is %s; the model takes %s (%s)", c.arch, sdk.ErrBadInput, x.DType(), wantType,
-			map[bool]string{true: "token ids for its embedding", false: "float32 sequences; token ids need an embedding"}[wantType == sdk.Int64])
+		return nil, fmt.Errorf("%s: extract: %w", c.arch, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: wantType, Want: c.inputShape(-1), Got: x.Shape,
+			Hint: map[bool]string{true: "give token ids for its embedding", false: "give float32 sequences; token ids need an embedding"}[wantType == sdk.Int64]})
 	}
 	T, N, err := m.steps(x.Shape, false)
 	if err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), wantType)
 	}
 	lengths, err := checkLengths(c.arch, req.Lengths, T, N)
 	if err != nil {

@@ -16,7 +16,14 @@
 // The model loads as arch "onnx" with the file as its weights path (or as
 // option file=PATH). Modules whose nodes were folded away at export
 // (batch-norm layers folded into their convolution) have no node and are
-// not listed.
+// not listed. Each layer's parameter count is the elements of the float
+// initializers its module's nodes read (export's deduplicated copies
+// included), so a module with batch norms kept counts their running
+// statistics too.
+//
+// The first graph input is ExtractRequest.Input; a file with more inputs
+// takes the others by name in ExtractRequest.Inputs, as float32 or int64
+// with the declared shapes and the first input's batch.
 //
 // External data (tensors kept in files beside the .onnx, as
 // onnx.save_model(save_as_external_data=True) writes them) is read by the

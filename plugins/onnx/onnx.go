@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/internal/onnxpb"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
@@ -51,7 +52,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 			Options: []sdk.OptionSpec{
 				{Name: "file", Usage: "the .onnx file (or give it as the weights path)", Path: true},
 			},
-			Doc: "any ONNX model: layers by PyTorch module path (torch.onnx.export scopes) or node output name; the input is the file's own",
+			Doc: "any ONNX model: layers by PyTorch module path (torch.onnx.export scopes) or node output name; the inputs are the file's own (further ones by name)",
 		}},
 	}, nil
 }
@@ -130,6 +131,7 @@ type model struct {
 	input  string
 	shape  []int64 // the input's shape, -1 where free
 	dtype  sdk.DType
+	extras []bridge.ONNXInput // further inputs, fed from ExtractRequest.Inputs
 	refs   []layerRef
 	byName map[string]layerRef
 	values map[string]bool // every node output
@@ -162,35 +164,21 @@ func (m *model) init() error {
 			m.trainable[t.GetName()] = true
 		}
 	}
-	var ins []*onnxpb.ValueInfoProto
-	for _, in := range g.GetInput() {
-		if !inits[in.GetName()] {
-			ins = append(ins, in)
+	ins := bridge.GraphInputs(g)
+	if len(ins) == 0 {
+		return fmt.Errorf("onnx: %s has no inputs: %w: gozoo feeds models with at least one", m.path, sdk.ErrUnsupported)
+	}
+	for i := range ins {
+		in := &ins[i]
+		if in.DType == 0 {
+			return fmt.Errorf("onnx: %s: input %s has element type %s: %w: gozoo feeds float32 or int64", m.path, in.Name, in.Type, sdk.ErrUnsupported)
 		}
-	}
-	if len(ins) != 1 {
-		return fmt.Errorf("onnx: %s has %d inputs: %w: gozoo feeds models with one input", m.path, len(ins), sdk.ErrUnsupported)
-	}
-	m.input = ins[0].GetName()
-	tt := ins[0].GetType().GetTensorType()
-	switch onnxpb.TensorProto_DataType(tt.GetElemType()) {
-	case onnxpb.TensorProto_FLOAT:
-		m.dtype = sdk.Float32
-	case onnxpb.TensorProto_INT64:
-		m.dtype = sdk.Int64
-	default:
-		return fmt.Errorf("onnx: %s: input %s has element type %d: %w: gozoo feeds float32 or int64", m.path, m.input, tt.GetElemType(), sdk.ErrUnsupported)
-	}
-	for _, d := range tt.GetShape().GetDim() {
-		if v := d.GetDimValue(); v > 0 {
-			m.shape = append(m.shape, v)
-		} else {
-			m.shape = append(m.shape, -1)
+		if len(in.Shape) == 0 {
+			return fmt.Errorf("onnx: %s: input %s is a scalar: %w: gozoo feeds batches", m.path, in.Name, sdk.ErrUnsupported)
 		}
+		in.Shape[0] = -1
 	}
-	if len(m.shape) > 0 {
-		m.shape[0] = -1
-	}
+	m.input, m.shape, m.dtype, m.extras = ins[0].Name, ins[0].Shape, ins[0].DType, ins[1:]
 	m.refs = mapLayers(g)
 	m.byName = map[string]layerRef{}
 	m.values = map[string]bool{}
@@ -329,14 +317,58 @@ func (m *model) checkShape(shape []int64, free bool) error {
 	return nil
 }
 
-// run runs one forward pass and returns the values asked for.
-func (m *model) run(ctx context.Context, x *sdk.Tensor, values []string) (map[string]*sdk.Tensor, error) {
+// run runs one forward pass over the first input x and the further
+// inputs extra and returns the values asked for.
+func (m *model) run(ctx context.Context, x *sdk.Tensor, extra map[string]*sdk.Tensor, values []string) (map[string]*sdk.Tensor, error) {
 	c, err := m.session(values)
 	if err != nil {
 		return nil, err
 	}
-	out, err := c.s.Run(ctx, map[string]*sdk.Tensor{m.input: x}, values)
+	feed := map[string]*sdk.Tensor{m.input: x}
+	for k, v := range extra {
+		feed[k] = v
+	}
+	out, err := c.s.Run(ctx, feed, values)
 	return out, errors.Join(err, m.release(c))
+}
+
+// checkExtras checks the further inputs of a batch of n rows against the
+// file's: every name present, nothing else, dtypes and shapes as declared.
+func (m *model) checkExtras(extra map[string]*sdk.Tensor, n int64) error {
+	for name := range extra {
+		if !slices.ContainsFunc(m.extras, func(in bridge.ONNXInput) bool { return in.Name == name }) {
+			return fmt.Errorf("onnx: %w: input %q is not one of %s's; it takes %s", sdk.ErrBadInput, name, m.path, m.inputList())
+		}
+	}
+	for _, in := range m.extras {
+		t, ok := extra[in.Name]
+		if !ok {
+			return fmt.Errorf("onnx: %w: %s takes %d inputs (%s); input %q is missing", sdk.ErrBadInput, m.path, len(m.extras)+1, m.inputList(), in.Name)
+		}
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("onnx: input %q: %w", in.Name, err)
+		}
+		want := slices.Clone(in.Shape)
+		want[0] = n
+		bad := t.DType() != in.DType || len(t.Shape) != len(want)
+		for i := 0; !bad && i < len(want); i++ {
+			bad = want[i] > 0 && t.Shape[i] != want[i]
+		}
+		if bad {
+			return &sdk.ShapeError{What: fmt.Sprintf("input %q", in.Name), DType: t.DType(), WantDType: in.DType, Want: want, Got: t.Shape,
+				Hint: fmt.Sprintf("give %s%s, as the ONNX file declares, with the first input's %d rows", in.DType, sdk.FormatShape(in.Shape), n)}
+		}
+	}
+	return nil
+}
+
+// inputList names every input with its dtype and shape.
+func (m *model) inputList() string {
+	parts := []string{fmt.Sprintf("%s %s%s", m.input, m.dtype, sdk.FormatShape(m.shape))}
+	for _, in := range m.extras {
+		parts = append(parts, in.String())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Layers lists the module paths and graph outputs with their shapes for
@@ -362,17 +394,32 @@ func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer
 	for i, r := range m.refs {
 		values[i] = r.value
 	}
-	var runs [2]map[string]*sdk.Tensor
-	for b := range runs {
-		s := slices.Clone(shape)
-		s[0] = int64(b + 1)
+	for _, in := range m.extras {
+		if slices.Contains(in.Shape[1:], -1) {
+			return nil, fmt.Errorf("onnx: %w: input %s has free dimensions besides the batch; layers can list only files whose further inputs have fixed shapes", sdk.ErrUnsupported, in)
+		}
+	}
+	zeros := func(dt sdk.DType, s []int64) *sdk.Tensor {
 		x := &sdk.Tensor{Shape: s}
-		if m.dtype == sdk.Int64 {
+		if dt == sdk.Int64 {
 			x.Int64 = make([]int64, sdk.NumElements(s))
 		} else {
 			x.Float32 = make([]float32, sdk.NumElements(s))
 		}
-		out, err := m.run(ctx, x, values)
+		return x
+	}
+	var runs [2]map[string]*sdk.Tensor
+	for b := range runs {
+		s := slices.Clone(shape)
+		s[0] = int64(b + 1)
+		x := zeros(m.dtype, s)
+		extra := map[string]*sdk.Tensor{}
+		for _, in := range m.extras {
+			es := slices.Clone(in.Shape)
+			es[0] = int64(b + 1)
+			extra[in.Name] = zeros(in.DType, es)
+		}
+		out, err := m.run(ctx, x, extra, values)
 		if err != nil {
 			return nil, fmt.Errorf("onnx: layers for input %s: %w", sdk.FormatShape(s), err)
 		}
@@ -395,7 +442,7 @@ func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer
 		if !slices.Contains(s, -1) {
 			continue // not batched: a shape computation, not a feature
 		}
-		ls = append(ls, sdk.Layer{Name: r.name, Kind: r.kind, Shape: s})
+		ls = append(ls, sdk.Layer{Name: r.name, Kind: r.kind, Shape: s, Params: r.params})
 	}
 	m.mu.Lock()
 	m.shapes[key] = ls
@@ -414,9 +461,12 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		return nil, fmt.Errorf("onnx: extract: %w", err)
 	}
 	if x.DType() != m.dtype {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: m.shape, Got: x.Shape, Hint: "convert the input to " + m.dtype.String()}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: m.dtype, Want: m.shape, Got: x.Shape, Hint: "convert the input to " + m.dtype.String()}
 	}
 	if err := m.checkShape(x.Shape, false); err != nil {
+		return nil, sdk.WithDTypes(err, x.DType(), m.dtype)
+	}
+	if err := m.checkExtras(req.Inputs, x.Shape[0]); err != nil {
 		return nil, err
 	}
 	layers := req.Layers
@@ -427,7 +477,7 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	if err != nil {
 		return nil, err
 	}
-	out, err := m.run(ctx, x, values)
+	out, err := m.run(ctx, x, req.Inputs, values)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: extract: %w", err)
 	}

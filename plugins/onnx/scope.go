@@ -11,9 +11,10 @@ import (
 // layerRef is one selectable layer: a module path or a raw value name,
 // and the graph value that holds its output.
 type layerRef struct {
-	name  string
-	kind  string // op type of the node producing value, or "Output"
-	value string
+	name   string
+	kind   string // op type of the node producing value, or "Output"
+	value  string
+	params int64 // elements of the float initializers the module's nodes read
 }
 
 var callSuffix = regexp.MustCompile(`^(.+)_([0-9]+)$`)
@@ -76,9 +77,41 @@ func mapLayers(g *onnxpb.GraphProto) []layerRef {
 		}
 	}
 	inits := map[string]bool{}
+	sizes := map[string]int64{} // float initializers: the parameters
+	var total int64
 	for _, t := range g.GetInitializer() {
 		inits[t.GetName()] = true
+		if t.GetDataType() == int32(onnxpb.TensorProto_FLOAT) && len(t.GetDims()) > 0 {
+			n := int64(1)
+			for _, d := range t.GetDims() {
+				n *= d
+			}
+			sizes[t.GetName()] = n
+			total += n
+		}
 	}
+	// torch.onnx.export keeps one copy of equal initializers and feeds the
+	// others' readers through Identity nodes: read through them.
+	alias := map[string]string{}
+	for changed := true; changed; {
+		changed = false
+		for _, n := range g.GetNode() {
+			if n.GetOpType() != "Identity" || len(n.GetInput()) != 1 || len(n.GetOutput()) != 1 {
+				continue
+			}
+			src := n.GetInput()[0]
+			if a, ok := alias[src]; ok {
+				src = a
+			}
+			if _, ok := sizes[src]; ok && alias[n.GetOutput()[0]] != src {
+				alias[n.GetOutput()[0]] = src
+				changed = true
+			}
+		}
+	}
+	// reads holds, per module path, the parameters its nodes read, each
+	// once: a module's count includes its children's, as in PyTorch.
+	reads := map[string]map[string]bool{}
 	last := map[string]*onnxpb.NodeProto{}
 	var order []string
 	for _, n := range g.GetNode() {
@@ -86,6 +119,21 @@ func mapLayers(g *onnxpb.GraphProto) []layerRef {
 			continue
 		}
 		paths := modulePaths(scopes(n.GetName()), siblings)
+		for _, p := range paths {
+			for _, in := range n.GetInput() {
+				if a, ok := alias[in]; ok {
+					// Under its own name: two of a module's parameters
+					// that export merged still count twice.
+					sizes[in] = sizes[a]
+				}
+				if _, ok := sizes[in]; ok {
+					if reads[p] == nil {
+						reads[p] = map[string]bool{}
+					}
+					reads[p][in] = true
+				}
+			}
+		}
 		if folded(n, inits) && len(paths) > 0 {
 			// The node computes its module followed by a batch norm that
 			// export folded into it: its output is not the module's own,
@@ -111,10 +159,23 @@ func mapLayers(g *onnxpb.GraphProto) []layerRef {
 		if n.GetOpType() == "Constant" || outputs[p] {
 			continue
 		}
-		refs = append(refs, layerRef{name: p, kind: n.GetOpType(), value: n.GetOutput()[0]})
+		var params int64
+		for in := range reads[p] {
+			params += sizes[in]
+		}
+		refs = append(refs, layerRef{name: p, kind: n.GetOpType(), value: n.GetOutput()[0], params: params})
 	}
 	for _, o := range g.GetOutput() {
-		refs = append(refs, layerRef{name: o.GetName(), kind: "Output", value: o.GetName()})
+		// An output named as a module (bridge export's extra outputs)
+		// counts that module's parameters; another is the whole model's.
+		params := total
+		if r, ok := reads[o.GetName()]; ok {
+			params = 0
+			for in := range r {
+				params += sizes[in]
+			}
+		}
+		refs = append(refs, layerRef{name: o.GetName(), kind: "Output", value: o.GetName(), params: params})
 	}
 	return refs
 }

@@ -3,6 +3,7 @@ package resnet
 import (
 	"context"
 	"errors"
+	"github.com/gozoo/gozoo/bridge"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ func TestDescribe(t *testing.T) {
 	var names []string
 	for _, a := range d.Archs {
 		names = append(names, a.Name)
-		if !sdk.EqualShape(a.Input.Shape, []int64{-1, 3, 224, 224}) || len(a.Options) != 2 || a.Options[0].Name != "num_classes" || a.Options[1].Name != "width" {
+		if !sdk.EqualShape(a.Input.Shape, []int64{-1, 3, 224, 224}) || len(a.Options) != 3 || a.Options[0].Name != "num_classes" || a.Options[1].Name != "width" || a.Options[2].Name != bridge.PrefixOption {
 			t.Errorf("arch %s = %+v", a.Name, a)
 		}
 	}

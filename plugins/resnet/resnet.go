@@ -52,7 +52,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 				Name: "num_classes", Default: "1000", Usage: "output features of the fc layer",
 			}, {
 				Name: "width", Default: "64", Usage: "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names",
-			}},
+			}, bridge.PrefixOptionSpec},
 			Doc: a.doc + ", as torchvision 0.14 defines it",
 		})
 	}
@@ -82,7 +82,8 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 		return nil, fmt.Errorf("resnet: arch %q: %w; the plugin offers %s", req.Arch, sdk.ErrUnknownArch, strings.Join(names, ", "))
 	}
 	numClasses := int64(1000)
-	for k, v := range req.Options {
+	_, own := bridge.TakePrefix(req.Options)
+	for k, v := range own {
 		switch k {
 		case "num_classes":
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -149,7 +150,8 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	default:
 		return nil, fmt.Errorf("resnet: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
 	}
-	sd, err := bridge.Load(req.WeightsPath)
+	prefix, _ := bridge.TakePrefix(req.Options)
+	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("resnet: %w", err) // err names the file
 	}
@@ -276,13 +278,13 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	}
 	x := req.Input
 	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("resnet: extract: %w", err)
 	}
 	if err := checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
 	}
 	layers := req.Layers
 	if len(layers) == 0 {

@@ -77,7 +77,7 @@ func TestFinetuneFashionMNIST(t *testing.T) {
 	dirs := []string{pluginDir(t), testenv.BuildPlugin(t, "resnet")}
 
 	common := []string{"finetune", "--arch", "resnet18", "--weights", weights, "--data", data,
-		"--input-size", "32", "--batch-size", "50", "--epochs", epochs, "--lr", "0.05", "--seed", "1", "--freeze", "*"}
+		"--input-size", "32", "--augment", "none", "--batch-size", "50", "--epochs", epochs, "--lr", "0.05", "--seed", "1", "--freeze", "*"}
 	ftOut, probeOut := filepath.Join(tmp, "ft"), filepath.Join(tmp, "probe")
 	log, err := gozoo(t, dirs, append(common, "--unfreeze", "layer4.*,fc.*", "--out", ftOut)...)
 	if err != nil {

@@ -3,6 +3,7 @@ package vgg
 import (
 	"context"
 	"errors"
+	"github.com/gozoo/gozoo/bridge"
 	"math"
 	"slices"
 	"strings"
@@ -22,7 +23,7 @@ func TestDescribe(t *testing.T) {
 	var names []string
 	for _, a := range d.Archs {
 		names = append(names, a.Name)
-		if !sdk.EqualShape(a.Input.Shape, []int64{-1, 3, 224, 224}) || len(a.Options) != 1 || a.Options[0].Name != "num_classes" {
+		if !sdk.EqualShape(a.Input.Shape, []int64{-1, 3, 224, 224}) || len(a.Options) != 2 || a.Options[0].Name != "num_classes" || a.Options[1].Name != bridge.PrefixOption {
 			t.Errorf("arch %s = %+v", a.Name, a)
 		}
 	}

@@ -54,7 +54,7 @@ func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 			Input: sdk.InputSpec{Shape: slices.Clone(defaultInput), DType: sdk.Float32},
 			Options: []sdk.OptionSpec{{
 				Name: "num_classes", Default: "1000", Usage: "output features of classifier.6",
-			}},
+			}, bridge.PrefixOptionSpec},
 			Doc: a.doc + ", as torchvision 0.14 defines it",
 		})
 	}
@@ -84,7 +84,8 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 		return nil, fmt.Errorf("vgg: arch %q: %w; the plugin offers %s", req.Arch, sdk.ErrUnknownArch, strings.Join(names, ", "))
 	}
 	numClasses := int64(1000)
-	for k, v := range req.Options {
+	_, own := bridge.TakePrefix(req.Options)
+	for k, v := range own {
 		switch k {
 		case "num_classes":
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -147,7 +148,8 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	default:
 		return nil, fmt.Errorf("vgg: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
 	}
-	sd, err := bridge.Load(req.WeightsPath)
+	prefix, _ := bridge.TakePrefix(req.Options)
+	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("vgg: %w", err) // err names the file
 	}
@@ -292,13 +294,13 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	}
 	x := req.Input
 	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input (" + x.DType().String() + ")", Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("vgg: extract: %w", err)
 	}
 	if err := checkShape(x.Shape, false); err != nil {
-		return nil, err
+		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
 	}
 	layers := req.Layers
 	if len(layers) == 0 {

@@ -30,6 +30,15 @@ func ExtractBatches(ctx context.Context, m sdk.Model, req *sdk.ExtractRequest, b
 	if req.Lengths != nil && int64(len(req.Lengths)) != total {
 		return nil, fmt.Errorf("%w: %d lengths for %d rows", sdk.ErrBadInput, len(req.Lengths), total)
 	}
+	for name, t := range req.Inputs {
+		if t == nil || t.Validate() != nil || len(t.Shape) == 0 || t.Shape[0] != total {
+			shape := "none"
+			if t != nil {
+				shape = t.DType().String() + sdk.FormatShape(t.Shape)
+			}
+			return nil, fmt.Errorf("%w: input %q is %s; want %d rows, as the first input has", sdk.ErrBadInput, name, shape, total)
+		}
+	}
 	parts := map[string][]*sdk.Tensor{}
 	var names []string
 	for i := int64(0); i < total; i += int64(batchSize) {
@@ -41,6 +50,14 @@ func ExtractBatches(ctx context.Context, m sdk.Model, req *sdk.ExtractRequest, b
 		br := &sdk.ExtractRequest{Layers: req.Layers, Input: x}
 		if req.Lengths != nil {
 			br.Lengths = req.Lengths[i:j]
+		}
+		for name, t := range req.Inputs {
+			if br.Inputs == nil {
+				br.Inputs = map[string]*sdk.Tensor{}
+			}
+			if br.Inputs[name], err = t.Rows(i, j); err != nil {
+				return nil, err
+			}
 		}
 		resp, err := m.Extract(ctx, br)
 		if err != nil {

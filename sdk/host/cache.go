@@ -19,13 +19,19 @@ const cacheVersion = 1
 // cacheEntry is what the host remembers about one plugin file: its
 // identity (stat fields that change whenever the file is written or
 // replaced), the sha256 of its bytes, and, once the plugin has answered,
-// its Describe result.
+// its Describe result, or the error of its failed start.
 type cacheEntry struct {
-	Version     int              `json:"version"`
-	Path        string           `json:"path"`
-	Stat        fileStat         `json:"stat"`
-	SHA256      string           `json:"sha256"`
+	Version int      `json:"version"`
+	Path    string   `json:"path"`
+	Stat    fileStat `json:"stat"`
+	SHA256  string   `json:"sha256"`
+	// Sources is a manifest plugin's sources digest (see Manifest.Sources).
+	Sources     string           `json:"sources,omitempty"`
 	Description *sdk.Description `json:"description,omitempty"`
+	// Failure is the error text of a start that failed (no handshake, an
+	// early exit, no health answer): discovery skips the file until it
+	// changes. Only one of Description and Failure is set.
+	Failure string `json:"failure,omitempty"`
 }
 
 // fileStat identifies a file's content without reading it: a write
@@ -53,9 +59,9 @@ func (d *describeCache) file(path string) string {
 	return filepath.Join(d.dir, hex.EncodeToString(sum[:16])+".json")
 }
 
-// lookup returns the entry for path when one is stored and st still
-// matches it.
-func (d *describeCache) lookup(path string, st fileStat) (*cacheEntry, bool) {
+// lookup returns the entry for path when one is stored and st and the
+// sources digest still match it.
+func (d *describeCache) lookup(path string, st fileStat, sources string) (*cacheEntry, bool) {
 	if d == nil || d.dir == "" {
 		return nil, false
 	}
@@ -64,7 +70,7 @@ func (d *describeCache) lookup(path string, st fileStat) (*cacheEntry, bool) {
 		return nil, false
 	}
 	var e cacheEntry
-	if err := json.Unmarshal(data, &e); err != nil || e.Version != cacheVersion || e.Path != path || e.Stat != st {
+	if err := json.Unmarshal(data, &e); err != nil || e.Version != cacheVersion || e.Path != path || e.Stat != st || e.Sources != sources {
 		return nil, false
 	}
 	if b, err := hex.DecodeString(e.SHA256); err != nil || len(b) != sha256.Size {
@@ -100,7 +106,7 @@ func (d *describeCache) store(e *cacheEntry) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("host: plugin cache: %w", err)
 	}
-	if e.Description == nil {
+	if e.Description == nil && e.Failure == "" {
 		d.prune() // a new plugin file: forget files that are gone
 	}
 	return nil
@@ -128,16 +134,20 @@ func (d *describeCache) prune() {
 
 // identify fills in info.SHA256, from the cache when the file's stat
 // still matches its entry, else by hashing the file (and recording the
-// new identity). It returns the cached Describe answer when there is one.
-func (c *Client) identify(info *PluginInfo) (*sdk.Description, error) {
+// new identity). It returns the cached entry when the file is the one it
+// describes (its Description or Failure may be set), else nil.
+func (c *Client) identify(info *PluginInfo) (*cacheEntry, error) {
 	fi, err := os.Stat(info.Path)
 	if err != nil {
 		return nil, fmt.Errorf("host: plugin %s: %w", info.Path, err)
 	}
 	st := statOf(fi)
-	if e, ok := c.cache.lookup(info.Path, st); ok {
+	if info.Manifest {
+		info.sources = sourcesKey(info.Path)
+	}
+	if e, ok := c.cache.lookup(info.Path, st, info.sources); ok {
 		info.SHA256 = e.SHA256
-		return e.Description, nil
+		return e, nil
 	}
 	sum, err := fileSHA256(info.Path)
 	if err != nil {
@@ -146,7 +156,7 @@ func (c *Client) identify(info *PluginInfo) (*sdk.Description, error) {
 	// The file may have changed while it was hashed: record it only when
 	// its identity held still.
 	if fi2, err := os.Stat(info.Path); err == nil && statOf(fi2) == st {
-		if err := c.cache.store(&cacheEntry{Path: info.Path, Stat: st, SHA256: sum}); err != nil {
+		if err := c.cache.store(&cacheEntry{Path: info.Path, Stat: st, SHA256: sum, Sources: info.sources}); err != nil {
 			c.hlog.Debug("plugin cache not written", "error", err)
 		}
 	}
@@ -155,19 +165,23 @@ func (c *Client) identify(info *PluginInfo) (*sdk.Description, error) {
 }
 
 // remember records d as the Describe answer of the plugin file info
-// names, provided the file still has the identity and sha256 the running
-// process was verified against.
-func (c *Client) remember(info PluginInfo, d *sdk.Description) {
+// names, or failure as why it did not start, provided the file still has
+// the identity and sha256 the process was verified against (and, for a
+// manifest, its sources the identity they had when it was found).
+func (c *Client) remember(info PluginInfo, d *sdk.Description, failure string) {
 	fi, err := os.Stat(info.Path)
 	if err != nil {
 		return
 	}
 	st := statOf(fi)
-	e, ok := c.cache.lookup(info.Path, st)
+	if info.Manifest && sourcesKey(info.Path) != info.sources {
+		return
+	}
+	e, ok := c.cache.lookup(info.Path, st, info.sources)
 	if !ok || e.SHA256 != info.SHA256 {
 		return
 	}
-	e.Description = d
+	e.Description, e.Failure = d, failure
 	if err := c.cache.store(e); err != nil {
 		c.hlog.Debug("plugin cache not written", "error", err)
 	}

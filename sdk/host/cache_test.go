@@ -17,11 +17,11 @@ func FuzzCacheEntry(f *testing.F) {
 		if err := os.WriteFile(d.file("/p"), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		e, ok := d.lookup("/p", fileStat{Size: 3})
+		e, ok := d.lookup("/p", fileStat{Size: 3}, "")
 		if !ok {
 			return
 		}
-		if e.Path != "/p" || e.Stat != (fileStat{Size: 3}) || len(e.SHA256) != 64 {
+		if e.Path != "/p" || e.Stat != (fileStat{Size: 3}) || e.Sources != "" || len(e.SHA256) != 64 {
 			t.Errorf("lookup accepted %+v", e)
 		}
 	})

@@ -2,6 +2,9 @@ package host
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -15,42 +18,80 @@ type Described struct {
 	Err         error
 }
 
+// ErrSkipped is wrapped by the error of a plugin that DescribeAll and
+// Offering skipped without starting it, because the same file (same
+// path, size, times, inode and sha256) failed to start before.
+var ErrSkipped = errors.New("host: plugin skipped")
+
 // Describe returns the Describe answer of the plugin named name. It
 // answers from the cache (see WithCacheDir) when the plugin file is the
 // one that answered before (same path, size, times, inode and sha256);
 // otherwise it starts the plugin, which then keeps running for later
-// calls, and caches its answer. The answer is shared: do not modify it.
+// calls, and caches its answer. A plugin whose file failed to start
+// before is started again: asking for a plugin by name always tries it.
+// The answer is shared: do not modify it.
 func (c *Client) Describe(ctx context.Context, name string) (*sdk.Description, error) {
 	info, err := c.find(name)
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := c.describe(ctx, &info)
+	d, _, err := c.describe(ctx, &info, true)
 	return d, err
 }
 
 // describe fills in info.SHA256 and returns the plugin's answer and
-// whether it came from the cache.
-func (c *Client) describe(ctx context.Context, info *PluginInfo) (*sdk.Description, bool, error) {
-	if d, err := c.identify(info); err != nil || d != nil {
-		return d, d != nil, err
+// whether it came from the cache. A start that fails is cached, and
+// unless retry is set a file whose start failed before is not started
+// again: its error wraps ErrSkipped and says why.
+func (c *Client) describe(ctx context.Context, info *PluginInfo, retry bool) (*sdk.Description, bool, error) {
+	e, err := c.identify(info)
+	if err != nil {
+		return nil, false, err
+	}
+	if e != nil && e.Description != nil {
+		return e.Description, true, nil
+	}
+	if e != nil && e.Failure != "" && !retry {
+		reason := oneLine(e.Failure)
+		c.hlog.Warn("skipping a plugin that failed to start; it is tried again when its file changes, or when it is asked for by name",
+			"plugin", info.Name, "path", info.Path, "reason", reason)
+		return nil, true, fmt.Errorf("%w: %s (%s) failed to start before and has not changed since; it is tried again when its file changes, or when it is asked for by name: %s",
+			ErrSkipped, info.Name, info.Path, e.Failure)
 	}
 	p, err := c.proc(info.Name)
 	if err != nil {
 		return nil, false, err
 	}
 	d, err := p.description(ctx)
-	if err != nil {
-		return nil, false, err
+	var se *startError
+	switch {
+	case err == nil:
+		c.remember(p.info, d, "")
+	case errors.As(err, &se) && ctx.Err() == nil:
+		c.remember(p.info, nil, se.Error())
 	}
-	c.remember(p.info, d)
-	return d, false, nil
+	return d, false, err
+}
+
+// maxReason bounds the reason a skipped plugin's warning gives.
+const maxReason = 400
+
+// oneLine folds text onto one line, keeping its start and its end (where
+// a plugin's stderr tail says what went wrong) when it is long.
+func oneLine(text string) string {
+	s := strings.Join(strings.Fields(text), " ")
+	if len(s) > maxReason {
+		s = strings.ToValidUTF8(s[:maxReason/3], "") + " ... " + strings.ToValidUTF8(s[len(s)-2*maxReason/3:], "")
+	}
+	return s
 }
 
 // DescribeAll describes every plugin on the search path as Describe does,
 // in name order, starting only plugins the cache has no answer for (at
 // the same time, so that slow starts do not add up). A plugin that cannot
-// be described has Err set; the error returned is for the search path
+// be described has Err set; one whose file failed to start before is not
+// started again until the file changes, and has Err wrap ErrSkipped (a
+// warning naming it, its path and the reason is logged); the error returned is for the search path
 // itself, or ctx's.
 func (c *Client) DescribeAll(ctx context.Context) ([]Described, error) {
 	infos, err := discover(c.cfg.path)
@@ -63,7 +104,7 @@ func (c *Client) DescribeAll(ctx context.Context) ([]Described, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, cached, err := c.describe(ctx, &info)
+			d, cached, err := c.describe(ctx, &info, false)
 			out[i] = Described{PluginInfo: info, Description: d, Cached: cached, Err: err}
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,6 +26,8 @@ type PluginInfo struct {
 	Path     string // the executable, or the manifest file
 	SHA256   string // hex sha256 of the file at Path
 	Manifest bool   // Path is a .plugin manifest
+
+	sources string // digest of the manifest's sources when SHA256 was taken (see sourcesKey)
 }
 
 // DefaultPluginPath returns the folders searched when WithPluginPath is not
@@ -119,10 +122,23 @@ func fileSHA256(path string) (string, error) {
 // handshake line 1|1|unix|SOCKET|grpc|CERT on stdout first. AutoMTLS may
 // only be true: a plugin without it could be driven by anyone who reaches
 // its socket, so "auto_mtls": false is refused.
+//
+// Sources names the files and folders the program runs from, relative to
+// the manifest's folder and inside it (no absolute paths, no "..", no
+// symbolic link that leaves the folder), for example
+//
+//	{"command": ["python3", "-m", "gozoo_torch"], "sources": ["gozoo_torch"]}
+//
+// The host caches a plugin's Describe answer under the identity of its
+// manifest file; the path, size and modification time of every file under
+// Sources join that identity, so that editing the plugin's code makes the
+// host ask it again. Folders are walked recursively, skipping __pycache__
+// folders and .pyc files; at most 10000 files count.
 type Manifest struct {
 	Command  []string          `json:"command"`
 	Env      map[string]string `json:"env,omitempty"`
 	AutoMTLS *bool             `json:"auto_mtls,omitempty"`
+	Sources  []string          `json:"sources,omitempty"`
 }
 
 // ParseManifest reads a manifest, rejecting unknown fields and an empty
@@ -148,5 +164,83 @@ func ParseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("host: plugin manifest: bad environment variable name %q", k)
 		}
 	}
+	for _, src := range m.Sources {
+		if !filepath.IsLocal(src) || strings.ContainsRune(src, 0) {
+			return nil, fmt.Errorf("host: plugin manifest: source %q must be a path inside the manifest's folder, relative to it", src)
+		}
+	}
 	return &m, nil
+}
+
+// maxSourceFiles bounds how many files a manifest's sources may count.
+const maxSourceFiles = 10000
+
+// sourcesKey returns a digest of the identity (path, size, modification
+// time) of every file under the sources of the manifest at path, or ""
+// when it names none. A source that is missing, unreadable or outside the
+// manifest's folder changes the digest too; the start then refuses it.
+func sourcesKey(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	m, err := ParseManifest(data)
+	if err != nil || len(m.Sources) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	dir := filepath.Dir(path)
+	for _, src := range m.Sources {
+		fmt.Fprintf(h, "source %q\n", src)
+		real, err := resolveSource(dir, src)
+		if err != nil {
+			fmt.Fprintf(h, "error %v\n", err)
+			continue
+		}
+		n := 0
+		filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fmt.Fprintf(h, "error %q %v\n", p, err)
+				return nil
+			}
+			if d.IsDir() {
+				if d.Name() == "__pycache__" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if strings.HasSuffix(d.Name(), ".pyc") {
+				return nil
+			}
+			if n++; n > maxSourceFiles {
+				fmt.Fprintf(h, "more than %d files\n", maxSourceFiles)
+				return filepath.SkipAll
+			}
+			fi, err := os.Stat(p) // a link counts as what it points to
+			if err != nil {
+				fmt.Fprintf(h, "error %q %v\n", p, err)
+				return nil
+			}
+			fmt.Fprintf(h, "%q %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+			return nil
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// resolveSource returns source src of the manifest in dir with symbolic
+// links resolved, refusing one that leaves dir.
+func resolveSource(dir, src string) (string, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(dir, src))
+	if err != nil {
+		return "", err
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("source %q leaves the manifest's folder %s (it resolves to %s)", src, dir, real)
+	}
+	return real, nil
 }

@@ -29,18 +29,26 @@
 // that hash, and against a pinned one (WithChecksums), at every start and
 // restart: a file replaced after discovery is refused with ErrChecksum.
 // Describe answers are cached per plugin file (path, size, times, inode
-// and sha256) under WithCacheDir's folder, so Describe, DescribeAll and
-// Offering start only plugins whose file is new or changed.
+// and sha256; for a manifest also its sources, see Manifest) under
+// WithCacheDir's folder, so Describe, DescribeAll and Offering start only
+// plugins whose file is new or changed. A failed start is cached too:
+// DescribeAll and Offering skip that file, with a warning, until it
+// changes, while Describe and Backbone, which name the plugin, try it
+// again. A failed start's error ends with the last lines the plugin
+// printed on stderr.
 //
 // Plugins die with their host whatever ends it: they get SIGTERM from the
 // kernel when the host dies (Linux), and plugins built with sdk/plugin
 // also watch their parent, and remove their socket on the way out.
 //
-// Every call honours its context. A plugin start is bounded by
-// WithStartTimeout (10 s; 30 s for manifest plugins); while a call runs,
-// the host checks the plugin's gRPC health service every 2 s and kills a
-// plugin that has not answered for 10 s (WithLiveness), failing the call
-// with ErrUnresponsive.
+// Every call honours its context, also while it waits for another call's
+// start of the same plugin or load of the same model. A plugin start is
+// bounded by WithStartTimeout (10 s; 30 s for manifest plugins); while a
+// call runs, the host checks the plugin's gRPC health service every 2 s
+// and kills a plugin that has not answered for 10 s (WithLiveness),
+// failing the call with ErrUnresponsive. Close asks each plugin to exit
+// and kills only one that has not exited 2 s later (or at once, when it
+// no longer answers).
 //
 // Paths in requests (LoadRequest.WeightsPath, options whose OptionSpec has
 // Path set, TrainRequest.CheckpointDir and ResumeFrom, ExportRequest.Path)

@@ -183,7 +183,9 @@ func (p *proc) sharedFiles(ctx context.Context, rpc backbonev1.BackboneClient, g
 	if p.c.cfg.noFiles {
 		return "", false, nil
 	}
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return "", false, err
+	}
 	known, ok := p.filesGen == gen, p.filesOK
 	p.mu.Unlock()
 	if known && !ok {

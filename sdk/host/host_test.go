@@ -441,6 +441,10 @@ func TestParseManifest(t *testing.T) {
 		{`{"command": ["x"], "env": {"A=B": "1"}}`, true},
 		{`{"command": ["x"]} {}`, true},
 		{`not json`, true},
+		{`{"command": ["x"], "sources": ["pkg", "lib/a.py"]}`, false},
+		{`{"command": ["x"], "sources": ["../pkg"]}`, true},
+		{`{"command": ["x"], "sources": ["/usr/lib/python3"]}`, true},
+		{`{"command": ["x"], "sources": [""]}`, true},
 	}
 	for _, tt := range tests {
 		_, err := host.ParseManifest([]byte(tt.in))

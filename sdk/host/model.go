@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -77,7 +78,7 @@ type model struct {
 	p    *proc
 	load *backbonev1.LoadRequest
 
-	mu        sync.Mutex
+	mu        ctxMutex // held while the model loads: waiters give up with their context
 	handle    string
 	gen       int // the process generation handle belongs to
 	trainable []*backbonev1.SetTrainableRequest
@@ -122,7 +123,9 @@ func (m trainExportModel) Export(ctx context.Context, req *sdk.ExportRequest) (*
 // the model there (and replaying its SetTrainable history) when the handle
 // belongs to an older process.
 func (m *model) handleFor(ctx context.Context, rpc backbonev1.BackboneClient, gen int) (string, error) {
-	m.mu.Lock()
+	if err := m.mu.LockCtx(ctx); err != nil {
+		return "", fmt.Errorf("host: model %s of plugin %s: gave up waiting for it to load: %w", m.load.GetArch(), m.p.info.Name, err)
+	}
 	defer m.mu.Unlock()
 	if m.closed {
 		return "", fmt.Errorf("%w: model %s of plugin %s", sdk.ErrClosed, m.load.GetArch(), m.p.info.Name)
@@ -179,6 +182,24 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	if err := req.Input.Validate(); err != nil {
 		return nil, fmt.Errorf("extract input: %w", err)
 	}
+	if len(req.Inputs) > 0 {
+		for name, t := range req.Inputs {
+			if name == "" || t == nil {
+				return nil, fmt.Errorf("%w: extract: every further input needs a name and a tensor", sdk.ErrBadInput)
+			}
+			if err := t.Validate(); err != nil {
+				return nil, fmt.Errorf("extract input %q: %w", name, err)
+			}
+		}
+		d, err := m.p.description(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if d.ProtocolMinor < 1 {
+			return nil, fmt.Errorf("%w: plugin %s speaks protocol minor %d, which takes one input; %d further inputs need minor 1: update the plugin",
+				sdk.ErrUnsupported, m.p.info.Name, d.ProtocolMinor, len(req.Inputs))
+		}
+	}
 	x := &extractCall{files: &m.p.c.files, req: req}
 	defer x.close()
 	var out *sdk.ExtractResponse
@@ -216,7 +237,8 @@ type extractCall struct {
 // input returns the input chunks for an attempt; dir is the tensor folder
 // when the plugin reads files, or "".
 func (x *extractCall) input(dir string) ([]*backbonev1.TensorChunk, error) {
-	if dir != "" && !x.noFile && x.inFile == nil && backbonev1.TensorByteSize(x.req.Input) >= backbonev1.FileMinBytes {
+	// Further inputs travel inline, after the first input's chunks.
+	if dir != "" && len(x.req.Inputs) == 0 && !x.noFile && x.inFile == nil && backbonev1.TensorByteSize(x.req.Input) >= backbonev1.FileMinBytes {
 		file, c, err := x.files.writeInput(dir, x.req.Input)
 		if err != nil {
 			x.noFile = true // no space, or the folder went: stream instead
@@ -232,6 +254,13 @@ func (x *extractCall) input(dir string) ([]*backbonev1.TensorChunk, error) {
 		var err error
 		if x.chunks, err = backbonev1.Chunks("", x.req.Input, 0); err != nil {
 			return nil, fmt.Errorf("extract input: %w", err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(x.req.Inputs)) {
+			cs, err := backbonev1.Chunks(name, x.req.Inputs[name], 0)
+			if err != nil {
+				return nil, fmt.Errorf("extract input %q: %w", name, err)
+			}
+			x.chunks = append(x.chunks, cs...)
 		}
 	}
 	return x.chunks, nil
@@ -485,15 +514,18 @@ func (m *model) closeHandle(h string, gen int) error {
 	if h == "" {
 		return nil
 	}
-	m.p.mu.Lock()
+	// Bounded: a plugin that stopped answering, or one being restarted,
+	// must not hold Close.
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if m.p.mu.LockCtx(ctx) != nil {
+		return nil // a restart is under way: the handle's process is gone
+	}
 	rpc, live := m.p.rpc, m.p.gen == gen && m.p.gp != nil && !m.p.gp.Exited() && !m.p.closed
 	m.p.mu.Unlock()
 	if !live {
 		return nil
 	}
-	// Bounded: a plugin that stopped answering must not hold Close.
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
 	_, err := rpc.Close(ctx, &backbonev1.CloseRequest{Handle: h})
 	if err != nil && status.Code(err) != codes.DeadlineExceeded && !m.p.crashed(ctx, err) {
 		return fmt.Errorf("close model %s of plugin %s: %w", m.load.GetArch(), m.p.info.Name, backbonev1.FromStatus(err))

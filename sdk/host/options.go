@@ -158,8 +158,10 @@ func WithLiveness(interval, bound time.Duration) Option {
 // WithCacheDir sets the folder whose plugins/ subfolder caches plugins'
 // Describe answers, keyed by each plugin file's path, size, times and
 // sha256, so that finding which plugin offers an architecture starts no
-// plugin. The default is $GOZOO_CACHE, or gozoo/ under the user's cache
-// folder (~/.cache/gozoo). An empty dir turns the cache off.
+// plugin, and plugins whose start failed, so that discovery skips them
+// until their file changes. The default is $GOZOO_CACHE, or gozoo/ under
+// the user's cache folder (~/.cache/gozoo). An empty dir turns the cache
+// off.
 func WithCacheDir(dir string) Option {
 	return func(c *config) error {
 		if c.cacheSet {

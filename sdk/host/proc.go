@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -28,7 +27,7 @@ type proc struct {
 	c    *Client
 	info PluginInfo // SHA256 is the hash taken when the plugin was found
 
-	mu     sync.Mutex
+	mu     ctxMutex // held while a process starts: waiters give up with their context
 	gp     *goplugin.Client
 	rpc    backbonev1.BackboneClient
 	health healthpb.HealthClient
@@ -62,15 +61,23 @@ func (g *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *g
 // a call whose plugin stopped answering health checks and was killed.
 var ErrUnresponsive = errors.New("host: plugin stopped answering")
 
-// killGrace is how long a plugin may take to exit after the host asks it
-// to before it is killed outright (a stopped or hung process never
-// answers the request).
-const killGrace = 500 * time.Millisecond
+// killGrace is how long a plugin that does not answer a health check may
+// take to exit after the host asks it to before it is killed outright (a
+// stopped or hung process never answers the request); exitGrace is how
+// long one that answers may take (an interpreter may tidy up for a
+// while). go-plugin kills a process that has not exited 2 s after the
+// request itself.
+const (
+	killGrace = 500 * time.Millisecond
+	exitGrace = 3 * time.Second
+)
 
 // conn returns the running process's client and generation, starting the
 // process when none runs (or the last one exited or was killed).
 func (p *proc) conn(ctx context.Context) (backbonev1.BackboneClient, int, error) {
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return nil, 0, err
+	}
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, 0, fmt.Errorf("%w: plugin %s: the host client is closed", sdk.ErrClosed, p.info.Name)
@@ -84,10 +91,21 @@ func (p *proc) conn(ctx context.Context) (backbonev1.BackboneClient, int, error)
 	return p.rpc, p.gen, nil
 }
 
+// lockCtx takes p.mu, or gives up when ctx ends (another caller may be
+// starting the process, which takes up to the start timeout).
+func (p *proc) lockCtx(ctx context.Context) error {
+	if err := p.mu.LockCtx(ctx); err != nil {
+		return fmt.Errorf("host: plugin %s: gave up waiting for its process to start: %w", p.info.Name, err)
+	}
+	return nil
+}
+
 // restart replaces the process of generation gen, unless another caller
 // already did.
 func (p *proc) restart(ctx context.Context, gen int) error {
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return err
+	}
 	defer p.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("%w: plugin %s: the host client is closed", sdk.ErrClosed, p.info.Name)
@@ -119,10 +137,12 @@ func (p *proc) startLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tail := &stderrTail{}
+	cc.Stderr = tail
 	gp := goplugin.NewClient(cc)
 	p.c.starts.Add(1)
 	ch := make(chan started, 1)
-	go func() { ch <- p.handshake(gp, sock) }()
+	go func() { ch <- p.handshake(gp, sock, tail) }()
 	select {
 	case s := <-ch:
 		if s.err != nil {
@@ -134,7 +154,7 @@ func (p *proc) startLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() {
 			if s := <-ch; s.err == nil {
-				stopPlugin(gp, s.pid, p.c.stopped)
+				stopPlugin(gp, s.pid, s.conn.health, p.c.stopped)
 				os.RemoveAll(sock)
 			}
 		}()
@@ -142,24 +162,38 @@ func (p *proc) startLocked(ctx context.Context) error {
 	}
 }
 
+// startError is a plugin's failure to start: no handshake within the
+// bound, a process that exited first, no backbone service, or no health
+// answer. Its text ends with what the plugin printed on stderr.
+type startError struct {
+	msg string
+	err error
+}
+
+func (e *startError) Error() string { return e.msg }
+func (e *startError) Unwrap() error { return e.err }
+
 // handshake waits for gp's handshake (bounded by WithStartTimeout), then
 // for a first health check answer within the same bound. On error the
-// process is gone and sock removed.
-func (p *proc) handshake(gp *goplugin.Client, sock string) started {
-	fail := func(pid int, err error) started {
-		stopPlugin(gp, pid, p.c.stopped)
+// process is gone and sock removed; the error names the plugin and ends
+// with the tail of its stderr.
+func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) started {
+	fail := func(pid int, what string, err error) started {
+		// Stopped first: go-plugin has then read all of stderr.
+		stopPlugin(gp, pid, nil, p.c.stopped)
 		os.RemoveAll(sock)
-		return started{err: err}
+		msg := fmt.Sprintf("host: plugin %s (%s) %s", p.info.Name, p.info.Path, what)
+		return started{err: &startError{msg: tail.explain(msg), err: err}}
 	}
 	rpcc, err := gp.Client()
 	if err != nil {
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			err = fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
-				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)
-		} else {
-			err = fmt.Errorf("host: start plugin %s (%s): %w", p.info.Name, p.info.Path, err)
+			stopPlugin(gp, 0, nil, p.c.stopped)
+			os.RemoveAll(sock)
+			return started{err: fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
+				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)}
 		}
-		return fail(0, err)
+		return fail(0, p.noHandshake(err), err)
 	}
 	pid := 0
 	if rc := gp.ReattachConfig(); rc != nil {
@@ -167,15 +201,33 @@ func (p *proc) handshake(gp *goplugin.Client, sock string) started {
 	}
 	raw, err := rpcc.Dispense(backbonev1.PluginName)
 	if err != nil {
-		return fail(pid, fmt.Errorf("host: plugin %s (%s) does not serve a backbone: %w", p.info.Name, p.info.Path, err))
+		return fail(pid, fmt.Sprintf("does not serve a backbone: %v", err), err)
 	}
 	conn := raw.(*pluginConn)
 	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.startTimeout(p.info.Manifest))
 	defer cancel()
 	if _, err := conn.health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName}); err != nil {
-		return fail(pid, fmt.Errorf("host: plugin %s (%s) failed its health check: %w", p.info.Name, p.info.Path, err))
+		return fail(pid, fmt.Sprintf("failed its health check: %v", err), err)
 	}
 	return started{conn: conn, pid: pid}
+}
+
+// noHandshake says, in place of go-plugin's generic text, how the
+// plugin failed to print its handshake.
+func (p *proc) noHandshake(err error) string {
+	text := err.Error()
+	first, rest, _ := strings.Cut(text, "\n")
+	switch {
+	case strings.Contains(text, "timeout while waiting for plugin to start"):
+		return fmt.Sprintf("printed no handshake within its start timeout of %v", p.c.cfg.startTimeout(p.info.Manifest))
+	case strings.Contains(text, "plugin exited before we could connect"),
+		strings.Contains(rest, "Failed to read any lines from plugin's stdout"):
+		return "exited before printing its handshake on stdout"
+	case strings.HasPrefix(first, "Unrecognized remote plugin message: "):
+		return fmt.Sprintf("printed %q on stdout where its handshake (1|1|unix|SOCKET|grpc|CERT) belongs: is it a gozoo plugin, built against this gozoo?",
+			strings.TrimPrefix(first, "Unrecognized remote plugin message: "))
+	}
+	return "did not start: " + text
 }
 
 // stopLocked stops the current process, if any, and removes its socket
@@ -184,15 +236,29 @@ func (p *proc) stopLocked() {
 	if p.gp == nil {
 		return
 	}
-	stopPlugin(p.gp, p.pid, p.c.stopped)
+	stopPlugin(p.gp, p.pid, p.health, p.c.stopped)
 	os.RemoveAll(p.sock)
 	p.gp, p.rpc, p.health, p.pid, p.sock = nil, nil, nil, 0, ""
 }
 
-// stopPlugin asks the plugin to exit and kills it when it has not within
-// killGrace, then waits for go-plugin to finish with it. A kill is marked
-// in stopped, so that it is not logged as a crash.
-func stopPlugin(gp *goplugin.Client, pid int, stopped *stoppedPIDs) {
+// stopPlugin asks the plugin to exit (go-plugin's graceful shutdown),
+// and kills it when it has not within exitGrace if it still answered a
+// health check (health, when not nil), else within killGrace; then waits
+// for go-plugin to finish with it. A plugin that exits when asked is not
+// killed, so a normal run logs no error for it; one that is killed
+// (here, or by go-plugin when it ignores the request) is marked in
+// stopped, so that its end is not logged as a crash either.
+func stopPlugin(gp *goplugin.Client, pid int, health healthpb.HealthClient, stopped *stoppedPIDs) {
+	stopped.mark(pid)
+	grace := killGrace
+	if health != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), killGrace/2)
+		_, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName})
+		cancel()
+		if err == nil {
+			grace = exitGrace
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		gp.Kill()
@@ -201,11 +267,10 @@ func stopPlugin(gp *goplugin.Client, pid int, stopped *stoppedPIDs) {
 	select {
 	case <-done:
 		return
-	case <-time.After(killGrace):
+	case <-time.After(grace):
 	}
 	if pid > 0 && !gp.Exited() {
 		if pr, err := os.FindProcess(pid); err == nil {
-			stopped.mark(pid)
 			pr.Kill()
 		}
 	}
@@ -246,6 +311,11 @@ func (p *proc) clientConfig() (*goplugin.ClientConfig, string, error) {
 			return nil, "", fmt.Errorf("%s: %w", p.info.Path, err)
 		}
 		dir := filepath.Dir(p.info.Path)
+		for _, src := range m.Sources {
+			if _, err := resolveSource(dir, src); err != nil {
+				return nil, "", fmt.Errorf("host: plugin manifest %s: %w: fix \"sources\"", p.info.Path, err)
+			}
+		}
 		prog := m.Command[0]
 		if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
 			prog = filepath.Join(dir, prog)
@@ -441,7 +511,9 @@ func (p *proc) do(ctx context.Context, what string, retry bool, call func(rpc ba
 
 // description returns the plugin's cached Describe answer.
 func (p *proc) description(ctx context.Context) (*sdk.Description, error) {
-	p.mu.Lock()
+	if err := p.lockCtx(ctx); err != nil {
+		return nil, err
+	}
 	d := p.desc
 	p.mu.Unlock()
 	if d != nil {

@@ -193,9 +193,9 @@ func TestRunErrors(t *testing.T) {
 		{"unknown output", map[string]*sdk.Tensor{"x": x}, []string{"rel"}, sdk.ErrUnknownLayer, `did you mean "relu"`},
 		{"missing input", map[string]*sdk.Tensor{}, nil, sdk.ErrBadInput, `missing input "x"`},
 		{"extra input", map[string]*sdk.Tensor{"x": x, "y": x}, nil, sdk.ErrBadInput, `no input "y"`},
-		{"dtype", map[string]*sdk.Tensor{"x": ids}, nil, sdk.ErrBadInput, "is int64; the model wants float32"},
-		{"shape", map[string]*sdk.Tensor{"x": sdk.Zeros(5, 5)}, nil, sdk.ErrBadInput, "want [N, 4]"},
-		{"rank", map[string]*sdk.Tensor{"x": sdk.Zeros(20)}, nil, sdk.ErrBadInput, "want [N, 4]"},
+		{"dtype", map[string]*sdk.Tensor{"x": ids}, nil, sdk.ErrBadInput, `input "x" (int64) has shape [5, 4]; want float32 [N, 4]`},
+		{"shape", map[string]*sdk.Tensor{"x": sdk.Zeros(5, 5)}, nil, sdk.ErrBadInput, `input "x" (float32) has shape [5, 5]; want float32 [N, 4]`},
+		{"rank", map[string]*sdk.Tensor{"x": sdk.Zeros(20)}, nil, sdk.ErrBadInput, `input "x" (float32) has shape [20]; want float32 [N, 4]`},
 		{"invalid tensor", map[string]*sdk.Tensor{"x": {Shape: []int64{2, 4}, Float32: make([]float32, 3)}}, nil, sdk.ErrBadInput, "needs 8 elements"},
 	}
 	for _, tt := range tests {

@@ -486,11 +486,8 @@ func (s *Session) checkInputs(inputs map[string]*sdk.Tensor) error {
 		if err != nil {
 			return fmt.Errorf("input %q: %w", info.name, err)
 		}
-		if t.DType() != want {
-			return fmt.Errorf("%w: input %q is %s; the model wants %s", sdk.ErrBadInput, info.name, t.DType(), want)
-		}
-		if info.dims != nil && !fits(info.dims, t.Shape) {
-			return &sdk.ShapeError{What: "input " + strconv.Quote(info.name), Want: info.dims, Got: t.Shape}
+		if t.DType() != want || (info.dims != nil && !fits(info.dims, t.Shape)) {
+			return &sdk.ShapeError{What: "input " + strconv.Quote(info.name), DType: t.DType(), WantDType: want, Want: info.dims, Got: t.Shape}
 		}
 	}
 	return nil

@@ -132,9 +132,11 @@ func (s *server) Extract(stream backbonev1.Backbone_ExtractServer) error {
 func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 	ctx := stream.Context()
 	var (
-		first *backbonev1.ExtractRequest
-		in    backbonev1.Assembler
-		x     *sdk.Tensor
+		first  *backbonev1.ExtractRequest
+		in     backbonev1.Assembler
+		x      *sdk.Tensor
+		extras map[string]*backbonev1.Assembler // further inputs, by chunk name
+		order  []string
 	)
 	for {
 		msg, err := stream.Recv()
@@ -151,6 +153,25 @@ func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 		if c == nil {
 			continue
 		}
+		if name := c.GetName(); name != "" {
+			// A further input (protocol minor 1), after the first.
+			if extras == nil {
+				extras = map[string]*backbonev1.Assembler{}
+			}
+			a, ok := extras[name]
+			if !ok {
+				a = &backbonev1.Assembler{}
+				extras[name] = a
+				order = append(order, name)
+			}
+			if _, err := a.Add(c); err != nil {
+				return fmt.Errorf("extract input %q: %w", name, err)
+			}
+			continue
+		}
+		if x != nil {
+			return fmt.Errorf("%w: extract input: data after the input tensor was complete", sdk.ErrBadInput)
+		}
 		if c.GetFile() != nil {
 			if !s.files {
 				return fmt.Errorf("%w: extract input names a file, but plugin %s was started without shared memory: send the tensor inline",
@@ -162,14 +183,16 @@ func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 			if x, err = backbonev1.ReadTensorFile(c); err != nil {
 				return fmt.Errorf("extract input: %w", err)
 			}
-			break
+			continue
 		}
 		done, err := in.Add(c)
 		if err != nil {
 			return fmt.Errorf("extract input: %w", err)
 		}
 		if done {
-			break
+			if x, err = in.Tensor(); err != nil {
+				return fmt.Errorf("extract input: %w", err)
+			}
 		}
 	}
 	if first == nil {
@@ -188,7 +211,18 @@ func (s *server) extract(stream backbonev1.Backbone_ExtractServer) error {
 			return fmt.Errorf("extract input: %w", err)
 		}
 	}
-	resp, err := m.Extract(ctx, &sdk.ExtractRequest{Layers: first.GetLayers(), Input: x, Lengths: first.GetLengths()})
+	req := &sdk.ExtractRequest{Layers: first.GetLayers(), Input: x, Lengths: first.GetLengths()}
+	for _, name := range order {
+		t, err := extras[name].Tensor()
+		if err != nil {
+			return fmt.Errorf("extract input %q: %w", name, err)
+		}
+		if req.Inputs == nil {
+			req.Inputs = map[string]*sdk.Tensor{}
+		}
+		req.Inputs[name] = t
+	}
+	resp, err := m.Extract(ctx, req)
 	if err != nil {
 		return err
 	}

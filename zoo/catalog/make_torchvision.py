@@ -52,5 +52,6 @@ for plugin, archs in PLUGINS.items():
             print("      mean: [%s]" % ", ".join(str(v) for v in t.mean))
             print("      std: [%s]" % ", ".join(str(v) for v in t.std))
             print("    layer: %s" % LAYER[plugin])
+            print("    class_set: imagenet1k")
             print("    license: BSD-3-Clause (torchvision); weights trained on ImageNet-1k, whose terms allow non-commercial research use")
             print("    metrics: {imagenet_top1: %s, imagenet_top5: %s}" % (acc["acc@1"], acc["acc@5"]))

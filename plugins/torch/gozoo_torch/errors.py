@@ -22,6 +22,7 @@ _CODES = {
     "DEVICE_UNAVAILABLE": grpc.StatusCode.FAILED_PRECONDITION,
     "CLOSED": grpc.StatusCode.FAILED_PRECONDITION,
     "PLUGIN_CRASHED": grpc.StatusCode.INTERNAL,
+    "NO_MATCH": grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 
@@ -47,18 +48,65 @@ def layer_error(name, candidates):
     return GozooError("UNKNOWN_LAYER", msg, {"layer": name, "suggestions": ",".join(sugg)})
 
 
-def shape_error(what, want, got, hint=""):
-    """GozooError for a tensor of the wrong shape (sdk.ShapeError)."""
+def no_match_error(patterns, names):
+    """GozooError for freeze/unfreeze patterns that match none of names,
+    worded as sdk.ApplyTrainable words it (sdk.ErrNoMatch)."""
+    parts = []
+    for pat in patterns:
+        msg = '"%s"' % pat
+        sugg = suggest_patterns(pat, names, 3)
+        if sugg:
+            msg += "; did you mean " + ", ".join('"%s"' % s for s in sugg) + "?"
+        elif names:
+            msg += '; names look like "%s"' % names[0]
+        parts.append(msg)
+    return GozooError("NO_MATCH", "set trainable: sdk: pattern matches no parameter: %s (gozoo params ARCH lists the names)" % "; ".join(parts))
+
+
+def suggest_patterns(pattern, names, limit):
+    """The patterns closest to pattern among module prefixes ("layer4.*"),
+    the names themselves and last components ("*.bias"), as
+    sdk.SuggestPatterns builds them."""
+    cands, seen = [], set()
+
+    def add(c):
+        if c not in seen:
+            seen.add(c)
+            cands.append(c)
+    for n in names:
+        parts = n.split(".")
+        for i in range(1, len(parts)):
+            add(".".join(parts[:i]) + ".*")
+        add(n)
+    for n in names:
+        if "." in n:
+            add("*" + n[n.rindex("."):])
+    return suggest(pattern, cands, limit)
+
+
+def shape_error(what, want, got, hint="", dtype="", want_dtype=""):
+    """GozooError for a tensor of the wrong shape or dtype (sdk.ShapeError),
+    worded as sdk.ShapeError words it: the dtype and shape seen, and the
+    ones wanted (batch N, other free dimensions *)."""
     fmt = lambda s: "[" + ", ".join("N" if d == -1 else str(d) for d in s) + "]"
-    msg = "%s has shape %s; want %s" % (what, fmt(got), fmt(want))
+    fmt_want = lambda s: "[" + ", ".join(("N" if i == 0 else "*") if d < 0 else str(d) for i, d in enumerate(s)) + "]"
+    label = what
+    if dtype and "(%s)" % dtype not in what:
+        label += " (%s)" % dtype
+    msg = "%s has shape %s; want %s%s" % (label, fmt(got), want_dtype + " " if want_dtype else "", fmt_want(want))
     if hint:
         msg += ": " + hint
-    return GozooError("BAD_INPUT", msg, {
+    md = {
         "what": what,
         "want": ",".join(str(d) for d in want),
         "got": ",".join(str(d) for d in got),
         "hint": hint,
-    })
+    }
+    if dtype:
+        md["dtype"] = dtype
+    if want_dtype:
+        md["want_dtype"] = want_dtype
+    return GozooError("BAD_INPUT", msg, md)
 
 
 class _Status(grpc.Status):

@@ -16,7 +16,7 @@ import torch
 import torchvision
 
 from . import safetensors
-from .errors import GozooError, layer_error, shape_error
+from .errors import GozooError, layer_error, no_match_error, shape_error
 from .pb import backbone_pb2 as pb
 from .wire import compile_pattern
 
@@ -53,8 +53,50 @@ TORCHSCRIPT = "torchscript"
 COMMON_OPTIONS = [
     ("input_shape", "", "default input shape, e.g. 1,3,224,224 (Layers and ONNX export use it)", False),
     ("reset_head", "false", "true or auto: keep a fresh, seeded head when the checkpoint's head has another shape (fine-tuning to new classes)", False),
+    ("inputs", "", "the inputs as NAME:DTYPE:SHAPE;... (dtype float32 or int64, shape like 1x12), one per forward argument; default: one float32 input of input_shape", False),
+    ("strip_prefix", "", "prefix to strip from every checkpoint key before matching, e.g. module. for a checkpoint saved from nn.DataParallel", False),
 ]
 ARCH_OPTIONS = [("num_classes", "1000", "output features of the classifier", False)] + COMMON_OPTIONS
+# ResNets also take the base width, as gozoo's resnet plugin does.
+RESNET_OPTIONS = ARCH_OPTIONS + [("width", "64", "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names", False)]
+RESNETS = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+           "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"}
+
+
+def arch_options(arch):
+    """The options arch takes."""
+    if arch == MODULE:
+        return MODULE_OPTIONS
+    if arch == TORCHSCRIPT:
+        return SCRIPT_OPTIONS
+    return RESNET_OPTIONS if arch in RESNETS else ARCH_OPTIONS
+
+
+def slim_resnet(net, width):
+    """Rebuilds torchvision ResNet net with base channel count width
+    (torchvision's is 64): conv1 and layer1 have width channels and each
+    stage doubles it; module and parameter names stay torchvision's. The
+    new modules get torchvision's ResNet init."""
+    from torchvision.models.resnet import Bottleneck, BasicBlock
+    block = Bottleneck if isinstance(net.layer1[0], Bottleneck) else BasicBlock
+    layers = [len(getattr(net, "layer%d" % i)) for i in range(1, 5)]
+    norm = net._norm_layer
+    net.inplanes = width
+    net.dilation = 1
+    net.conv1 = torch.nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = norm(width)
+    net.layer1 = net._make_layer(block, width, layers[0])
+    net.layer2 = net._make_layer(block, 2 * width, layers[1], stride=2)
+    net.layer3 = net._make_layer(block, 4 * width, layers[2], stride=2)
+    net.layer4 = net._make_layer(block, 8 * width, layers[3], stride=2)
+    net.fc = torch.nn.Linear(8 * width * block.expansion, net.fc.out_features)
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm)):
+            torch.nn.init.constant_(m.weight, 1)
+            torch.nn.init.constant_(m.bias, 0)
+    return net
 MODULE_OPTIONS = [
     ("factory", "", "package.module:factory returning the nn.Module (its code runs: name only code you trust)", False),
     ("path", "", "folder added to the Python path to import the factory's package", True),
@@ -88,6 +130,22 @@ def parse_shape(s, what):
     if not dims or any(d == 0 or d < -1 for d in dims):
         raise GozooError("BAD_OPTION", "%s=%r: write positive integers separated by commas, e.g. 1,3,224,224" % (what, s))
     return dims
+
+
+_TORCH_DTYPES = {"float32": torch.float32, "int64": torch.int64}
+
+
+def parse_inputs(s):
+    """Reads the inputs option, NAME:DTYPE:SHAPE;...: [(name, dtype, shape)]."""
+    out = []
+    for part in s.split(";"):
+        fields = part.strip().split(":")
+        if len(fields) != 3 or not fields[0] or fields[1] not in _TORCH_DTYPES:
+            raise GozooError("BAD_OPTION", "inputs=%r: write NAME:DTYPE:SHAPE;... with dtype float32 or int64, e.g. tokens:int64:1x12;feats:float32:1x4" % s)
+        if fields[0] in [o[0] for o in out]:
+            raise GozooError("BAD_OPTION", "inputs=%r: input %s named twice" % (s, fields[0]))
+        out.append((fields[0], fields[1], parse_shape(fields[2], "inputs")))
+    return out
 
 
 def absolute(path, what):
@@ -138,10 +196,12 @@ class Model:
     """One loaded model. Methods are safe for concurrent use: forward passes
     are serialised by a lock, because hooks are shared."""
 
-    def __init__(self, arch, net, input_shape, device, scripted=False):
+    def __init__(self, arch, net, input_shape, device, scripted=False, inputs=None):
         self.arch = arch
         self.net = net
         self.input_shape = list(input_shape)
+        # [(name, dtype name, shape)]: one per forward argument.
+        self.inputs = inputs or [("input", "float32", list(input_shape))]
         self.device = device
         self.scripted = scripted
         self.lock = threading.RLock()
@@ -163,7 +223,8 @@ class Model:
             if key in self._layers:
                 return self._layers[key]
             run = [1 if d == -1 else d for d in shape]
-            x = torch.zeros(run, dtype=torch.float32, device=self.device)
+            x = torch.zeros(run, dtype=_TORCH_DTYPES[self.inputs[0][1]], device=self.device)
+            extras = [torch.zeros([run[0]] + list(s[1:]), dtype=_TORCH_DTYPES[dt], device=self.device) for _, dt, s in self.inputs[1:]]
             if self.scripted:
                 out = self._forward(x)
                 kind = getattr(self.net, "original_name", type(self.net).__name__)
@@ -175,7 +236,7 @@ class Model:
                     hooks.append(m.register_forward_pre_hook(_pre(name, order)))
                     hooks.append(m.register_forward_hook(_post(name, shapes)))
                 try:
-                    self._forward(x)
+                    self._forward(x, extras)
                 finally:
                     for h in hooks:
                         h.remove()
@@ -191,31 +252,63 @@ class Model:
             self._layers[key] = res
             return res
 
-    def check_input_shape(self, shape, free_batch=False):
+    def want_shape(self):
+        """The first input's shape with its free dimensions -1: the batch,
+        and every one after the channels (or features)."""
         want = list(self.input_shape)
         want[0] = -1
         for i in range(2, len(want)):
             want[i] = -1
+        return want
+
+    def check_input_shape(self, shape, free_batch=False, dtype=""):
+        """Raises a shape error unless shape fits the first input; dtype is
+        the dtype seen, for the message."""
+        want = self.want_shape()
         bad = len(shape) != len(want) or any(d == 0 or d < -1 or (d == -1 and not (free_batch and i == 0)) for i, d in enumerate(shape))
         if not bad and len(want) > 1 and want[1] > 0 and shape[1] != want[1]:
             bad = True
         if bad:
-            raise shape_error("input", want, list(shape), "give a float32 batch shaped like %s" % _fmt(want))
+            raise shape_error("input", want, list(shape), "give a %s batch shaped like %s" % (self.inputs[0][1], _fmt(want)), dtype=dtype, want_dtype=self.inputs[0][1])
 
     # -- forward ------------------------------------------------------------
 
-    def _forward(self, x):
+    def _forward(self, x, extras=()):
         self.net.eval()
         try:
             with torch.no_grad():
-                return self.net(x)
-        except RuntimeError as e:
-            raise GozooError("BAD_INPUT", "%s: forward pass on input %s failed: %s" % (self.arch, list(x.shape), str(e).splitlines()[0]))
+                return self.net(x, *extras)
+        except (RuntimeError, IndexError, TypeError) as e:
+            seen = ", ".join("%s%s" % (str(t.dtype).replace("torch.", ""), list(t.shape)) for t in (x,) + tuple(extras))
+            raise GozooError("BAD_INPUT", "%s: forward pass on inputs %s failed: %s" % (self.arch, seen, str(e).splitlines()[0]))
 
-    def extract(self, x, names):
-        if x.dtype != torch.float32:
-            raise shape_error("input (%s)" % str(x.dtype).replace("torch.", ""), [-1] + self.input_shape[1:], list(x.shape), "convert the input to float32")
-        self.check_input_shape(list(x.shape))
+    def order_extras(self, extras, n):
+        """Returns the further inputs in forward-argument order, checked
+        against the inputs option for a batch of n rows."""
+        extras = extras or {}
+        names = [name for name, _, _ in self.inputs[1:]]
+        for k in extras:
+            if k not in names:
+                raise GozooError("BAD_INPUT", "input %r is not one of %s's further inputs (%s): name them with the inputs option" % (k, self.arch, ", ".join(names) or "none"))
+        out = []
+        for name, dt, shape in self.inputs[1:]:
+            t = extras.get(name)
+            if t is None:
+                raise GozooError("BAD_INPUT", "%s takes %d inputs; input %r is missing" % (self.arch, len(self.inputs), name))
+            want = [n] + list(shape[1:])
+            if t.dtype != _TORCH_DTYPES[dt] or len(t.shape) != len(want) or any(w > 0 and g != w for g, w in zip(t.shape, want)):
+                raise shape_error("input %r" % name, want, list(t.shape), "give %s%s with the first input's %d rows" % (dt, _fmt([-1] + list(shape[1:])), n),
+                                  dtype=str(t.dtype).replace("torch.", ""), want_dtype=dt)
+            out.append(t.to(self.device))
+        return out
+
+    def extract(self, x, names, extras=None):
+        want_dt = _TORCH_DTYPES[self.inputs[0][1]]
+        if x.dtype != want_dt:
+            raise shape_error("input", self.want_shape(), list(x.shape), "convert the input to %s" % self.inputs[0][1],
+                              dtype=str(x.dtype).replace("torch.", ""), want_dtype=self.inputs[0][1])
+        self.check_input_shape(list(x.shape), dtype=self.inputs[0][1])
+        more = self.order_extras(extras, x.shape[0])
         with self.lock:
             if self.training:
                 raise GozooError("BAD_INPUT", "%s is training: extract after the training run ends" % self.arch)
@@ -236,7 +329,7 @@ class Model:
             for n in set(names):
                 hooks.append(mods[n].register_forward_hook(_keep(n, got)))
             try:
-                self._forward(x.to(self.device))
+                self._forward(x.to(self.device), more)
             finally:
                 for h in hooks:
                     h.remove()
@@ -255,8 +348,9 @@ class Model:
         with self.lock:
             named = list(self.net.named_parameters())
             matched = [n for n, _ in named if any(p.match(n) for p in pats)]
-            if not matched and patterns:
-                raise GozooError("BAD_INPUT", "patterns %s match no parameter: names look like %r (gozoo params ARCH lists them)" % (patterns, named[0][0] if named else ""))
+            missed = [pat for pat, p in zip(patterns, pats) if named and not any(p.match(n) for n, _ in named)]
+            if missed:
+                raise no_match_error(missed, [n for n, _ in named])
             keep = set(matched)
             for n, p in named:
                 if n in keep:
@@ -341,7 +435,7 @@ def build(req):
     if req.threads > 0:
         torch.set_num_threads(req.threads)
     torch.manual_seed(req.seed)
-    known = {MODULE: MODULE_OPTIONS, TORCHSCRIPT: SCRIPT_OPTIONS}.get(req.arch, ARCH_OPTIONS)
+    known = arch_options(req.arch)
     for k in opts:
         if k not in [o[0] for o in known]:
             raise GozooError("BAD_OPTION", "option %r: %s takes %s" % (k, req.arch, ", ".join(o[0] for o in known)))
@@ -393,18 +487,45 @@ def build(req):
         if req.arch in ("inception_v3", "googlenet"):
             kw.update(aux_logits=True, init_weights=True)
         net = ctor(**kw)
+        if opts.get("width", "64") != "64":
+            try:
+                width = int(opts["width"])
+            except ValueError:
+                width = 0
+            if width < 1 or width > 4096:
+                raise GozooError("BAD_OPTION", "width=%r: give the base channel count, a positive integer (torchvision's is 64)" % opts["width"])
+            net = slim_resnet(net, width)
     else:
         raise GozooError("UNKNOWN_ARCH", "torch: arch %r: the plugin offers %s, %s and %s" % (req.arch, ", ".join(ARCHS), MODULE, TORCHSCRIPT))
+    inputs = None
+    if opts.get("inputs"):
+        if opts.get("input_shape"):
+            raise GozooError("BAD_OPTION", "options inputs and input_shape: give the shapes once, in inputs")
+        if scripted and ";" in opts["inputs"]:
+            raise GozooError("UNSUPPORTED", "inputs: a TorchScript model takes one input here")
+        inputs = parse_inputs(opts["inputs"])
+        shape = list(inputs[0][2])
+        shape[0] = -1
     if opts.get("input_shape"):
         shape = parse_shape(opts["input_shape"], "input_shape")
         shape[0] = -1
-    model = Model(req.arch, net, shape, device, scripted)
+    model = Model(req.arch, net, shape, device, scripted, inputs)
     if weights:
-        sd = load_weights(weights, req.weights_format)
+        sd = strip_prefix(load_weights(weights, req.weights_format), opts.get("strip_prefix", ""), weights)
         _load_into(model, sd, reset, weights)
     net.to(device)
     net.eval()
     return model
+
+
+def strip_prefix(sd, prefix, path):
+    """Removes prefix from every key of sd, as bridge.LoadStripped does."""
+    if not prefix:
+        return sd
+    for k in sd:
+        if not k.startswith(prefix):
+            raise GozooError("WEIGHTS", "load %s: option strip_prefix=%s, but key %r does not start with it: drop the option, or give the prefix every key has" % (path, prefix, k))
+    return {k[len(prefix):]: v for k, v in sd.items()}
 
 
 def _load_into(model, sd, reset, path):
@@ -432,6 +553,8 @@ def _load_into(model, sd, reset, path):
         if wrong:
             parts.append("shape differs for %s" % ", ".join("%s (%s in file, %s in model)" % (k, list(sd[k].shape), list(own[k].shape)) for k in wrong[:3]))
         hint = "load it with the arch it was saved from"
+        if extra and all(k.startswith("module.") for k in sd):
+            hint = "the checkpoint was saved from nn.DataParallel: load it with option strip_prefix=module. (gozoo: --opt strip_prefix=module.)"
         if wrong and all(k.startswith(head) for k in wrong):
             hint = "set num_classes to the checkpoint's, or reset_head=auto to train a new head"
         raise GozooError("WEIGHTS", "weights %s do not fit %s: %s: %s" % (os.path.basename(path), model.arch, "; ".join(parts), hint))

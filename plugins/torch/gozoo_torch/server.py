@@ -22,7 +22,7 @@ from .wire import Assembler, chunks
 NAME = "torch"
 VERSION = "0.1.0"
 # The protocol minor this plugin speaks (sdk.ProtocolMinor it was built for).
-PROTOCOL_MINOR = 0
+PROTOCOL_MINOR = 1
 
 # go-plugin's handshake (internal/backbonev1/handshake.go).
 MAGIC_KEY = "GOZOO_PLUGIN"
@@ -69,7 +69,7 @@ class Backbone(pb_grpc.BackboneServicer):
         # safe reader, so no pickle from a user's file runs here.
         d.capabilities.CopyFrom(pb.Capabilities(extract=True, train=True, export=True, devices=devs,
                                                 weights_formats=[pb.WEIGHTS_FORMAT_SAFETENSORS]))
-        entries = [(n, shape, doc, models.ARCH_OPTIONS) for n, (shape, doc) in models.ARCHS.items()]
+        entries = [(n, shape, doc, models.arch_options(n)) for n, (shape, doc) in models.ARCHS.items()]
         entries.append((models.MODULE, [-1, 3, 224, 224], "your nn.Module: option factory=package.module:factory (and path=DIR)", models.MODULE_OPTIONS))
         entries.append((models.TORCHSCRIPT, [-1, 3, 224, 224], "a TorchScript file (torch.jit.save), which runs code from the file: option file=PATH", models.SCRIPT_OPTIONS))
         for name, shape, doc, opts in entries:
@@ -98,16 +98,26 @@ class Backbone(pb_grpc.BackboneServicer):
     def Extract(self, request_iterator, context):
         try:
             first, asm, x = None, Assembler(), None
+            # Further inputs (protocol minor 1): chunks named by input.
+            more, extras = {}, {}
             for req in request_iterator:
                 if first is None:
                     first = req
+                name = req.input.name
+                if name:
+                    if name in extras:
+                        raise GozooError("BAD_INPUT", "extract: data after input %r was complete" % name)
+                    t = more.setdefault(name, Assembler()).add(req.input)
+                    if t is not None:
+                        extras[name] = t
+                    continue
                 if x is not None:
                     raise GozooError("BAD_INPUT", "extract: data after the input tensor was complete")
                 x = asm.add(req.input)
-            if first is None or x is None:
-                raise GozooError("BAD_INPUT", "extract: the input tensor did not arrive complete")
+            if first is None or x is None or len(extras) != len(more):
+                raise GozooError("BAD_INPUT", "extract: the input tensors did not arrive complete")
             m = self._model(first.handle)
-            outs = m.extract(x, list(first.layers))
+            outs = m.extract(x, list(first.layers), extras)
             for name, t in outs.items():
                 for c in chunks(name, t):
                     yield pb.ExtractResponse(output=c)
@@ -205,8 +215,9 @@ def _catch(name, got):
 
 
 def export_onnx(m, path, layers, opset):
-    """Writes m as ONNX: input "input" with a dynamic batch axis, output
-    "output", and one output per requested layer, named as the layer."""
+    """Writes m as ONNX: its inputs (one "input", or those the inputs
+    option names) with a dynamic batch axis, output "output", and one
+    output per requested layer, named as the layer."""
     if m.scripted and layers:
         raise GozooError("UNSUPPORTED", "export: a TorchScript model exposes no inner layers")
     mods = m.modules()
@@ -214,16 +225,24 @@ def export_onnx(m, path, layers, opset):
         if n not in mods:
             from .errors import layer_error
             raise layer_error(n, list(mods))
-    if "output" in layers or "input" in layers:
-        raise GozooError("BAD_INPUT", "export: layer names input and output are reserved for the graph's own")
+    in_names = [name for name, _, _ in m.inputs]
+    if "output" in layers or any(n in layers for n in in_names):
+        raise GozooError("BAD_INPUT", "export: layer names %s are reserved for the graph's inputs and output" % ", ".join(in_names + ["output"]))
     if not 7 <= opset <= 17:
         raise GozooError("BAD_OPTION", "export: opset %d: torch %s writes opsets 7 to 17" % (opset, torch.__version__))
-    shape = [2 if d == -1 else d for d in m.input_shape]
-    x = torch.randn(shape, device=m.device)
+    xs = []
+    for i, (_, dt, s) in enumerate(m.inputs):
+        shape = [2 if d == -1 else d for d in (m.input_shape if i == 0 else s)]
+        shape[0] = 2
+        if dt == "int64":
+            # Token ids: 0 and 1 are valid for any embedding.
+            xs.append(torch.randint(0, 2, shape, device=m.device))
+        else:
+            xs.append(torch.randn(shape, device=m.device))
     net = m.net
     base = net.__class__
     names = ["output"] + layers
-    axes = {"input": {0: "N"}}
+    axes = {n: {0: "N"} for n in in_names}
     for n in names:
         axes[n] = {0: "N"}
     m.net.eval()
@@ -232,7 +251,7 @@ def export_onnx(m, path, layers, opset):
         if layers:
             net.__class__ = _with_layers(net, layers)
         with torch.no_grad():
-            torch.onnx.export(net, x, tmp, input_names=["input"], output_names=names, dynamic_axes=axes,
+            torch.onnx.export(net, tuple(xs), tmp, input_names=in_names, output_names=names, dynamic_axes=axes,
                               opset_version=opset, do_constant_folding=True,
                               # PRESERVE keeps batch norms as nodes (EVAL would
                               # fold them into convolutions), so every module

@@ -1,0 +1,5 @@
+package probe
+
+import "errors"
+
+var errPCA = errors.New("probe: PCA: the features have no variance")
