@@ -233,7 +233,7 @@ func TestWrongShapeNamesFreeDims(t *testing.T) {
 		t.Fatal(err)
 	}
 	stderr, code := userRun(t, dir, "extract", "--arch", "resnet18", "--layers", "fc", "--out", "f.npz", "x.npy")
-	if code != 1 || !strings.Contains(stderr, "has shape [2, 3, 8]; want [N, 3, *, *]") {
+	if code != 1 || !strings.Contains(stderr, "[N, 3, *, *]") || strings.Contains(stderr, "[N, 3, N, N]") {
 		t.Errorf("extract on [2, 3, 8]: exit %d; want 1 and the wanted shape [N, 3, *, *]:\n%s", code, stderr)
 	}
 }

@@ -36,17 +36,20 @@ func (s *stoppedPIDs) exclude(level hclog.Level, msg string, args ...any) bool {
 	if s == nil || msg != "plugin process exited" {
 		return false
 	}
+	id, failed := "", false
 	for i := 0; i+1 < len(args); i += 2 {
-		if k, ok := args[i].(string); ok && k == "id" {
-			id := fmt.Sprint(args[i+1])
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.pids[id] {
-				delete(s.pids, id)
-				return true
-			}
-			return false
+		switch k, _ := args[i].(string); k {
+		case "id":
+			id = fmt.Sprint(args[i+1])
+		case "error":
+			failed = true
 		}
 	}
-	return false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.pids[id] {
+		return false
+	}
+	delete(s.pids, id)
+	return failed // a clean exit is still logged (at Info)
 }
