@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/gozoo/gozoo/sdk"
 )
@@ -30,9 +31,15 @@ type cacheEntry struct {
 	Description *sdk.Description `json:"description,omitempty"`
 	// Failure is the error text of a start that failed (no handshake, an
 	// early exit, no health answer): discovery skips the file until it
-	// changes. Only one of Description and Failure is set.
-	Failure string `json:"failure,omitempty"`
+	// changes or failureRetry has passed since FailedAt (a start that
+	// timed out on a busy machine is not skipped for good). Only one of
+	// Description and Failure is set.
+	Failure  string `json:"failure,omitempty"`
+	FailedAt int64  `json:"failed_at,omitempty"` // unix seconds
 }
+
+// failureRetry is how long discovery skips a plugin whose start failed.
+var failureRetry = 10 * time.Minute
 
 // fileStat identifies a file's content without reading it: a write
 // changes the modification and change times, a replacement the inode. The
@@ -181,7 +188,10 @@ func (c *Client) remember(info PluginInfo, d *sdk.Description, failure string) {
 	if !ok || e.SHA256 != info.SHA256 {
 		return
 	}
-	e.Description, e.Failure = d, failure
+	e.Description, e.Failure, e.FailedAt = d, failure, 0
+	if failure != "" {
+		e.FailedAt = time.Now().Unix()
+	}
 	if err := c.cache.store(e); err != nil {
 		c.hlog.Debug("plugin cache not written", "error", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gozoo/gozoo/sdk"
 )
@@ -51,12 +52,12 @@ func (c *Client) describe(ctx context.Context, info *PluginInfo, retry bool) (*s
 	if e != nil && e.Description != nil {
 		return e.Description, true, nil
 	}
-	if e != nil && e.Failure != "" && !retry {
+	if e != nil && e.Failure != "" && !retry && time.Since(time.Unix(e.FailedAt, 0)) < failureRetry {
 		reason := oneLine(e.Failure)
-		c.hlog.Warn("skipping a plugin that failed to start; it is tried again when its file changes, or when it is asked for by name",
+		c.hlog.Warn("skipping a plugin that failed to start; it is tried again when its file changes, after "+failureRetry.String()+", or when it is asked for by name",
 			"plugin", info.Name, "path", info.Path, "reason", reason)
-		return nil, true, fmt.Errorf("%w: %s (%s) failed to start before and has not changed since; it is tried again when its file changes, or when it is asked for by name: %s",
-			ErrSkipped, info.Name, info.Path, e.Failure)
+		return nil, true, fmt.Errorf("%w: %s (%s) failed to start before and has not changed since; it is tried again when its file changes, after %v, or when it is asked for by name: %s",
+			ErrSkipped, info.Name, info.Path, failureRetry, e.Failure)
 	}
 	p, err := c.proc(info.Name)
 	if err != nil {

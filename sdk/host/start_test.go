@@ -177,4 +177,21 @@ func TestFailedStartCached(t *testing.T) {
 	if got := c3.Starts(); got != 1 {
 		t.Errorf("discovery after the change started %d processes; want 1 (mute)", got)
 	}
+	c3.Close()
+
+	// Once the skip has expired, discovery tries it again: a start that
+	// timed out on a busy machine does not hide the plugin for good.
+	host.SetFailureRetry(t, 0)
+	var log4 bytes.Buffer
+	c4 := newHost(&log4)
+	all, err = c4.DescribeAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := muteOf(all); m.Err == nil || errors.Is(m.Err, host.ErrSkipped) {
+		t.Errorf("after the skip expired: mute plugin error %v; want a fresh start failure", m.Err)
+	}
+	if got := c4.Starts(); got != 1 {
+		t.Errorf("discovery after the skip expired started %d processes; want 1 (mute)", got)
+	}
 }
