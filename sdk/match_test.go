@@ -79,8 +79,18 @@ func TestTensorRowsConcat(t *testing.T) {
 	if _, err := NewTensor([]int64{2, 2}, []float32{1}); !errors.Is(err, ErrBadInput) {
 		t.Errorf("NewTensor with 1 of 4 elements: error = %v", err)
 	}
-	if got := FormatShape([]int64{-1, 3, 224, 224}); got != "[N, 3, 224, 224]" {
-		t.Errorf("FormatShape = %q", got)
+	for _, tc := range []struct {
+		shape []int64
+		want  string
+	}{
+		{[]int64{-1, 3, 224, 224}, "[N, 3, 224, 224]"},
+		{[]int64{-1, 3, -1, -1}, "[N, 3, *, *]"}, // free height and width are not batches
+		{[]int64{-1, -1, 8}, "[N, *, 8]"},
+		{[]int64{}, "[]"},
+	} {
+		if got := FormatShape(tc.shape); got != tc.want {
+			t.Errorf("FormatShape(%v) = %q; want %q", tc.shape, got, tc.want)
+		}
 	}
 }
 

@@ -169,16 +169,23 @@ func EqualShape(a, b []int64) bool {
 }
 
 // FormatShape writes a shape the way PyTorch prints it: [N, 3, 224, 224],
-// with "N" for a symbolic (negative) dimension.
+// with "N" for the first symbolic (negative) dimension, the batch, and "*"
+// for any later one, a size free to vary ([N, 3, *, *]).
 func FormatShape(shape []int64) string {
 	var b strings.Builder
 	b.WriteByte('[')
+	batch := false
 	for i, d := range shape {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		if d < 0 {
-			b.WriteByte('N')
+			if batch {
+				b.WriteByte('*')
+			} else {
+				b.WriteByte('N')
+				batch = true
+			}
 		} else {
 			b.WriteString(strconv.FormatInt(d, 10))
 		}

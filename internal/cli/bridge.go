@@ -138,6 +138,7 @@ that gozoo extract --model NAME serves it.`,
 	}
 	o.Model.register(cmd, true)
 	fl := cmd.Flags()
+	fl.MarkHidden("weights") // the checkpoint is the argument
 	fl.IntSliceVar(&o.InputShape, "input-shape", []int{2, 3, 64, 64}, "parity input shape")
 	fl.StringSliceVar(&o.Layers, "layers", nil, "layers to compare (default: every layer)")
 	fl.StringVarP(&o.Out, "out", "o", "", "base path of the reports (default: beside the checkpoint)")
@@ -367,6 +368,9 @@ func runBridgeImport(ctx context.Context, o *BridgeImportOptions) error {
 	}
 	if o.Model.Arch == "" {
 		return usageErrorf("--arch is required: %s has no model card (gozoo plugins lists the archs)", o.Checkpoint)
+	}
+	if o.Model.Weights != "" {
+		return usageErrorf("--weights %s: bridge import reads the checkpoint it is given (%s); drop --weights", o.Model.Weights, o.Checkpoint)
 	}
 	sd, err := bridge.Load(o.Checkpoint)
 	if err != nil {

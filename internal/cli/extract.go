@@ -210,6 +210,9 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 	}
 	secs := time.Since(start).Seconds()
 	rows := int(in.Shape[0])
+	if seqMajor(res0, &o.Model) && len(in.Shape) > 1 {
+		rows = int(in.Shape[1]) // [T, N, ...]: the rows are the sequences
+	}
 	if index != nil {
 		rows = index.Len()
 	}

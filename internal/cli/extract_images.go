@@ -219,6 +219,11 @@ func runExtractImages(ctx context.Context, o *ExtractOptions) error {
 	}
 	if startPos < total {
 		if err := o.extractImages(ctx, model, tf, ds, w, startPos, imageproc.NewBudget(decodeMemory)); err != nil {
+			if ctx.Err() != nil && w.Next() > 0 {
+				// Interrupted: say what is kept and how to go on.
+				fmt.Fprintf(o.f.Err, "kept %d of %d images (%d rows) in %s.partial: rerun the same command to resume\n",
+					w.Next(), total, w.Rows(), o.Out)
+			}
 			return err
 		}
 	}

@@ -31,6 +31,9 @@ type modelFlags struct {
 	// train chooses a plugin that can train (see choosePlugin); commands
 	// that train set it.
 	train bool
+	// pluginFrom says who chose Plugin when the user did not (a catalog
+	// entry), for the line that prints the choice.
+	pluginFrom string
 }
 
 func (m *modelFlags) register(cmd *cobra.Command, withArchFlag bool) {
@@ -124,6 +127,12 @@ func (f *Factory) resolve(ctx context.Context, arch, plugin string) (*resolved, 
 // are found from their cached Describe answers; only the chosen one, and
 // plugins the cache does not know yet, are started.
 func (f *Factory) resolveFor(ctx context.Context, arch, plugin string, train bool) (*resolved, error) {
+	return f.resolveFrom(ctx, arch, plugin, "", train)
+}
+
+// resolveFrom is resolveFor where from, when not empty, says who named
+// plugin instead of the user.
+func (f *Factory) resolveFrom(ctx context.Context, arch, plugin, from string, train bool) (*resolved, error) {
 	if arch == "" {
 		return nil, usageErrorf("no architecture given (gozoo plugins lists them)")
 	}
@@ -163,9 +172,8 @@ func (f *Factory) resolveFor(ctx context.Context, arch, plugin string, train boo
 		}
 	}
 	if len(offers) == 0 {
-		// Several plugins offer the same names (resnet18 by resnet and torch).
 		sort.Strings(known)
-		known = slices.Compact(known)
+		known = slices.Compact(known) // an arch offered by several plugins
 		msg := fmt.Sprintf("no plugin offers arch %q", arch)
 		if plugin != "" {
 			msg = fmt.Sprintf("plugin %s does not offer arch %q", plugin, arch)
@@ -178,6 +186,9 @@ func (f *Factory) resolveFor(ctx context.Context, arch, plugin string, train boo
 		return nil, errors.Join(append([]error{fmt.Errorf("%w: %s", sdk.ErrUnknownArch, msg)}, errs...)...)
 	}
 	pick, why, err := choosePlugin(arch, offers, plugin != "", train)
+	if err == nil && plugin != "" && from != "" {
+		why = from
+	}
 	if err != nil {
 		// A plugin that failed to answer may be the one that would serve.
 		return nil, errors.Join(append([]error{err}, errs...)...)
@@ -284,7 +295,7 @@ func (f *Factory) load(ctx context.Context, m *modelFlags) (sdk.Model, *resolved
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := f.resolveFor(ctx, m.Arch, m.Plugin, m.train)
+	r, err := f.resolveFrom(ctx, m.Arch, m.Plugin, m.pluginFrom, m.train)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -85,8 +85,9 @@ func (s *modelSource) resolve(ctx context.Context, f *Factory, args []string, m 
 			return err
 		}
 		m.Arch, m.Weights = e.Arch, path
-		if m.Plugin == "" {
+		if m.Plugin == "" && e.Plugin != "" {
 			m.Plugin = e.Plugin
+			m.pluginFrom = "named by " + e.Name + "; --plugin picks another"
 		}
 		have, err := parseOpts(m.Opts)
 		if err != nil {

@@ -134,8 +134,11 @@ func (f *Factory) resolveSpec(ctx context.Context, m *modelFlags, c *catalogFlag
 			return nil, err
 		}
 		m.Arch, m.Weights = e.Arch, path
-		if m.Plugin == "" && !m.train {
+		// A catalog entry's plugin serves extraction; training chooses a
+		// plugin that can train.
+		if m.Plugin == "" && e.Plugin != "" && !m.train {
 			m.Plugin = e.Plugin
+			m.pluginFrom = "named by " + e.Name + "; --plugin picks another"
 		}
 		if err := m.addOpts(e.Options); err != nil {
 			return nil, err

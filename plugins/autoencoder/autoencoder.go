@@ -167,7 +167,7 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 	default:
 		sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 		if err != nil {
-			return nil, fmt.Errorf("autoencoder: load %s: %w", req.WeightsPath, err)
+			return nil, fmt.Errorf("autoencoder: %w", err) // err names the file
 		}
 		w, err := nn.LoadWeights(specs, sd.Tensors)
 		if err != nil {

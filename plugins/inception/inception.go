@@ -147,7 +147,7 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	prefix, _ := bridge.TakePrefix(req.Options)
 	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("inception: load %s: %w", req.WeightsPath, err)
+		return nil, fmt.Errorf("inception: %w", err) // err names the file
 	}
 	// Without aux heads, their keys are accepted and ignored, as
 	// torchvision's builders drop the heads after loading.

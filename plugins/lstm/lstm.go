@@ -267,7 +267,7 @@ type ckpt struct {
 func readCheckpoint(arch, path, prefix string) (*ckpt, error) {
 	sd, err := bridge.LoadStripped(path, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("%s: load %s: %w", arch, path, err)
+		return nil, fmt.Errorf("%s: %w", arch, err) // err names the file
 	}
 	base := filepath.Base(path)
 	other := map[string]string{"lstm": "gru", "gru": "lstm"}[arch]

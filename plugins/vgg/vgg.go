@@ -151,7 +151,7 @@ func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weig
 	prefix, _ := bridge.TakePrefix(req.Options)
 	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("vgg: load %s: %w", req.WeightsPath, err)
+		return nil, fmt.Errorf("vgg: %w", err) // err names the file
 	}
 	want := make([]bridge.Spec, 0, len(specs))
 	for _, s := range specs {

@@ -33,13 +33,14 @@ type Client struct {
 	files   files          // the shared-memory folder for tensor files
 	socks   sockets        // the private folder for plugin sockets
 	cache   *describeCache // Describe answers and sha256s of plugin files
+	stopped *stoppedPIDs   // plugin processes killed on purpose, not logged as crashes
 	starts  atomic.Int64   // plugin processes started
 	weights weightsDir     // checkpoints converted for plugins (weights.go)
 }
 
 // New returns a Client. It starts no process.
 func New(opts ...Option) (*Client, error) {
-	c := &Client{procs: map[string]*proc{}}
+	c := &Client{procs: map[string]*proc{}, stopped: &stoppedPIDs{}}
 	c.cfg.maxRestarts = 2
 	c.cfg.liveEvery, c.cfg.liveBound = defaultLiveEvery, defaultLiveBound
 	for _, o := range opts {
@@ -59,9 +60,9 @@ func New(opts ...Option) (*Client, error) {
 	}
 	if c.cfg.logger != nil {
 		c.hlog = hclog.FromStandardLogger(slog.NewLogLogger(c.cfg.logger.Handler(), slog.LevelInfo),
-			&hclog.LoggerOptions{Name: "gozoo-host", Level: hclog.Info})
+			&hclog.LoggerOptions{Name: "gozoo-host", Level: hclog.Info, Exclude: c.stopped.exclude})
 	} else {
-		c.hlog = hclog.New(&hclog.LoggerOptions{Name: "gozoo-host", Level: hclog.Warn, Output: os.Stderr})
+		c.hlog = hclog.New(&hclog.LoggerOptions{Name: "gozoo-host", Level: hclog.Warn, Output: os.Stderr, Exclude: c.stopped.exclude})
 	}
 	return c, nil
 }
@@ -207,6 +208,7 @@ func (c *Client) Kill() {
 		}
 		if p.gp != nil && p.pid > 0 {
 			if pr, err := os.FindProcess(p.pid); err == nil {
+				c.stopped.mark(p.pid)
 				pr.Kill()
 			}
 		}

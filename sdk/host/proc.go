@@ -154,7 +154,7 @@ func (p *proc) startLocked(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() {
 			if s := <-ch; s.err == nil {
-				stopPlugin(gp, s.pid, s.conn.health)
+				stopPlugin(gp, s.pid, s.conn.health, p.c.stopped)
 				os.RemoveAll(sock)
 			}
 		}()
@@ -180,7 +180,7 @@ func (e *startError) Unwrap() error { return e.err }
 func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) started {
 	fail := func(pid int, what string, err error) started {
 		// Stopped first: go-plugin has then read all of stderr.
-		stopPlugin(gp, pid, nil)
+		stopPlugin(gp, pid, nil, p.c.stopped)
 		os.RemoveAll(sock)
 		msg := fmt.Sprintf("host: plugin %s (%s) %s", p.info.Name, p.info.Path, what)
 		return started{err: &startError{msg: tail.explain(msg), err: err}}
@@ -188,7 +188,7 @@ func (p *proc) handshake(gp *goplugin.Client, sock string, tail *stderrTail) sta
 	rpcc, err := gp.Client()
 	if err != nil {
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			stopPlugin(gp, 0, nil)
+			stopPlugin(gp, 0, nil, p.c.stopped)
 			os.RemoveAll(sock)
 			return started{err: fmt.Errorf("%w: plugin %s at %s changed after it was found (its sha256 was %s): it is refused; reinstall the plugin you trust and run again",
 				ErrChecksum, p.info.Name, p.info.Path, p.info.SHA256)}
@@ -236,7 +236,7 @@ func (p *proc) stopLocked() {
 	if p.gp == nil {
 		return
 	}
-	stopPlugin(p.gp, p.pid, p.health)
+	stopPlugin(p.gp, p.pid, p.health, p.c.stopped)
 	os.RemoveAll(p.sock)
 	p.gp, p.rpc, p.health, p.pid, p.sock = nil, nil, nil, 0, ""
 }
@@ -245,8 +245,11 @@ func (p *proc) stopLocked() {
 // and kills it when it has not within exitGrace if it still answered a
 // health check (health, when not nil), else within killGrace; then waits
 // for go-plugin to finish with it. A plugin that exits when asked is not
-// killed, so a normal run logs no error for it.
-func stopPlugin(gp *goplugin.Client, pid int, health healthpb.HealthClient) {
+// killed, so a normal run logs no error for it; one that is killed
+// (here, or by go-plugin when it ignores the request) is marked in
+// stopped, so that its end is not logged as a crash either.
+func stopPlugin(gp *goplugin.Client, pid int, health healthpb.HealthClient, stopped *stoppedPIDs) {
+	stopped.mark(pid)
 	grace := killGrace
 	if health != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), killGrace/2)
