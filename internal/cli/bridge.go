@@ -3,10 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -460,7 +457,7 @@ func (o *BridgeImportOptions) entryName() string {
 // file --catalog (default: the user's catalog) and checks that the zoo
 // reads the file back.
 func (o *BridgeImportOptions) addCatalogEntry(abs, parity string) (string, error) {
-	sum, err := fileSum(abs)
+	sum, err := fileSHA256(abs)
 	if err != nil {
 		return "", err
 	}
@@ -557,17 +554,4 @@ func (f *Factory) resolveExcept(ctx context.Context, arch, skip string) (string,
 		}
 	}
 	return "", fmt.Errorf("%w: no Go plugin offers arch %q (gozoo plugins lists them)", sdk.ErrUnknownArch, arch)
-}
-
-func fileSum(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -333,16 +332,8 @@ func (o *ExtractOptions) runSettings(modelID string, r *resolved, tf imageproc.T
 
 // fileSHA256 returns the hex sha256 of the file at path.
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum, _, err := zoo.FileSHA256(path)
+	return sum, err
 }
 
 // extractImages decodes batches on im.Workers goroutines while the model
