@@ -104,30 +104,9 @@ order, and eval says so. --out writes the report as JSON.`,
 // matchClasses returns, for each tree class, its index among the model's
 // classes, or an error listing the difference.
 func matchClasses(tree, model []string) ([]int, error) {
-	index := make(map[string]int, len(model))
-	for i, c := range model {
-		index[c] = i
-	}
-	out := make([]int, len(tree))
-	var unknown []string
-	for i, c := range tree {
-		j, ok := index[c]
-		if !ok {
-			unknown = append(unknown, c)
-		}
-		out[i] = j
-	}
+	out, unknown := dataset.ClassIndex(tree, model)
 	if len(unknown) > 0 {
-		inTree := map[string]bool{}
-		for _, c := range tree {
-			inTree[c] = true
-		}
-		var missing []string
-		for _, c := range model {
-			if !inTree[c] {
-				missing = append(missing, c)
-			}
-		}
+		_, missing := dataset.ClassIndex(model, tree)
 		return nil, fmt.Errorf("the tree's classes do not match the model's: in the tree but not the model: %s; in the model but not the tree: %s (rename the folders to the model's class names)",
 			quoteFew(unknown, 10), quoteFew(missing, 10))
 	}

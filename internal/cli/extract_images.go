@@ -249,25 +249,12 @@ func labelClasses(w io.Writer, ds *dataset.Dataset, model []string) []string {
 		fmt.Fprintf(w, "labels: the tree's %d classes in torchvision's order (the model records no classes)\n", len(ds.Classes))
 		return ds.Classes
 	}
-	index := make(map[string]int64, len(model))
-	for i, c := range model {
-		index[c] = int64(i)
+	n := len(ds.Classes)
+	if missing := ds.Relabel(model); len(missing) > 0 {
+		fmt.Fprintf(w, "labels: the tree's %d classes in torchvision's order; class %q is not among the model's, so labels are not the model's output indices (the file's model_classes names those)\n", n, missing[0])
+		return ds.Classes
 	}
-	remap := make([]int64, len(ds.Classes))
-	for i, c := range ds.Classes {
-		j, ok := index[c]
-		if !ok {
-			fmt.Fprintf(w, "labels: the tree's %d classes in torchvision's order; class %q is not among the model's, so labels are not the model's output indices (the file's model_classes names those)\n", len(ds.Classes), c)
-			return ds.Classes
-		}
-		remap[i] = j
-	}
-	for i := range ds.Samples {
-		if l := ds.Samples[i].Label; l >= 0 {
-			ds.Samples[i].Label = remap[l]
-		}
-	}
-	fmt.Fprintf(w, "labels: the model's class indices (the tree's %d classes matched by name)\n", len(ds.Classes))
+	fmt.Fprintf(w, "labels: the model's class indices (the tree's %d classes matched by name)\n", n)
 	return model
 }
 

@@ -243,22 +243,9 @@ func (o *FinetuneOptions) splitData() (train, val *dataset.Dataset, err error) {
 
 // relabel renumbers d's labels as indices into classes, matching by name.
 func relabel(d *dataset.Dataset, classes []string) error {
-	index := map[string]int64{}
-	for i, c := range classes {
-		index[c] = int64(i)
+	if missing := d.Relabel(classes); len(missing) > 0 {
+		return fmt.Errorf("class %q is not among the classes %s: rename or remove its folder", missing[0], fewNames(classes, 10))
 	}
-	remap := make([]int64, len(d.Classes))
-	for i, c := range d.Classes {
-		j, ok := index[c]
-		if !ok {
-			return fmt.Errorf("class %q is not among the classes %s: rename or remove its folder", c, fewNames(classes, 10))
-		}
-		remap[i] = j
-	}
-	for i := range d.Samples {
-		d.Samples[i].Label = remap[d.Samples[i].Label]
-	}
-	d.Classes = classes
 	return nil
 }
 

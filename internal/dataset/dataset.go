@@ -265,6 +265,42 @@ func openList(path string) (*Dataset, error) {
 	return d, nil
 }
 
+// ClassIndex returns, for each name in tree, its index in classes,
+// matching by name. The names of tree that classes lacks come back in
+// missing, in tree's order (their index is 0).
+func ClassIndex(tree, classes []string) (index []int, missing []string) {
+	at := make(map[string]int, len(classes))
+	for i, c := range classes {
+		at[c] = i
+	}
+	index = make([]int, len(tree))
+	for i, c := range tree {
+		j, ok := at[c]
+		if !ok {
+			missing = append(missing, c)
+		}
+		index[i] = j
+	}
+	return index, missing
+}
+
+// Relabel renumbers d's labels as indices into classes, matching class
+// names, and makes classes d's Classes. When some of d's classes are not
+// among classes it changes nothing and returns them.
+func (d *Dataset) Relabel(classes []string) (missing []string) {
+	index, missing := ClassIndex(d.Classes, classes)
+	if len(missing) > 0 {
+		return missing
+	}
+	for i := range d.Samples {
+		if l := d.Samples[i].Label; l >= 0 {
+			d.Samples[i].Label = int64(index[l])
+		}
+	}
+	d.Classes = classes
+	return nil
+}
+
 // Shard keeps the samples whose Index % n == i.
 func (d *Dataset) Shard(i, n int) (*Dataset, error) {
 	if n < 1 || i < 0 || i >= n {

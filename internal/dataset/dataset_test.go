@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -167,4 +168,17 @@ func FuzzParseIDX(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRelabel(t *testing.T) {
+	d := &Dataset{Classes: []string{"cat", "dog"}, Samples: []Sample{{Label: 0}, {Label: 1}, {Label: -1}}}
+	if missing := d.Relabel([]string{"ant", "cat"}); !reflect.DeepEqual(missing, []string{"dog"}) || d.Samples[0].Label != 0 || d.Classes[0] != "cat" {
+		t.Fatalf("Relabel with dog missing = %q, left %+v; want [dog] and nothing changed", missing, d)
+	}
+	if missing := d.Relabel([]string{"dog", "bee", "cat"}); missing != nil {
+		t.Fatalf("Relabel = %q; want no missing class", missing)
+	}
+	if got := []int64{d.Samples[0].Label, d.Samples[1].Label, d.Samples[2].Label}; !reflect.DeepEqual(got, []int64{2, 0, -1}) || d.Classes[1] != "bee" {
+		t.Errorf("Relabel labels = %v, classes %q; want [2 0 -1] over [dog bee cat]", got, d.Classes)
+	}
 }
