@@ -82,13 +82,7 @@ func Decode(b []byte) (*RGB, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty file", ErrFormat)
 	}
-	var fm *format
-	for i := range formats {
-		if formats[i].match(b) {
-			fm = &formats[i]
-			break
-		}
-	}
+	fm := detect(b)
 	if fm == nil {
 		return nil, fmt.Errorf("%w: unrecognised header %q", ErrFormat, head(b))
 	}
@@ -115,6 +109,16 @@ func Decode(b []byte) (*RGB, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, fm.name, err)
 	}
 	return ToRGB(img), nil
+}
+
+// detect returns the format whose signature starts b, or nil.
+func detect(b []byte) *format {
+	for i := range formats {
+		if formats[i].match(b) {
+			return &formats[i]
+		}
+	}
+	return nil
 }
 
 func head(b []byte) string {

@@ -77,13 +77,7 @@ func (h header) cost() int64 {
 func probe(r io.Reader) (header, error) {
 	br := bufio.NewReaderSize(r, 4096)
 	b, _ := br.Peek(12)
-	var fm *format
-	for i := range formats {
-		if formats[i].match(b) {
-			fm = &formats[i]
-			break
-		}
-	}
+	fm := detect(b)
 	if fm == nil {
 		return header{}, fmt.Errorf("%w: unrecognised header %q", ErrFormat, head(b))
 	}
