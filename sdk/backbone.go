@@ -70,10 +70,12 @@ type Arch struct {
 }
 
 // InputSpec is an architecture's default input: Shape uses -1 for the batch
-// (and any other free) dimension.
+// (and any other free) dimension, and BatchAxis says which dimension is
+// the batch (0 for images; 1 for a [T, N, ...] sequence).
 type InputSpec struct {
-	Shape []int64
-	DType DType
+	Shape     []int64
+	DType     DType
+	BatchAxis int
 }
 
 // OptionSpec documents one architecture option such as num_classes.

@@ -12,7 +12,7 @@ import (
 // those matching unfreeze, as the --freeze and --unfreeze flags of params
 // and finetune ask. A pattern that matches no parameter is an error
 // (sdk.ErrNoMatch) naming the flag and the closest names, whichever plugin
-// serves the model: plugins built on sdk.ApplyTrainable refuse such a
+// serves the model: plugins built on backbone.ApplyTrainable refuse such a
 // pattern themselves, and for others the answer is checked here.
 func applyTrainable(ctx context.Context, m sdk.Model, freeze, unfreeze []string) error {
 	for _, step := range []struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
+	sdkbackbone "github.com/gozoo/gozoo/sdk/backbone"
 	"github.com/gozoo/gozoo/sdk/nn"
 	"github.com/gozoo/gozoo/sdk/ort"
 )
@@ -368,7 +369,7 @@ func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) 
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	resp, err := sdk.ApplyTrainable(m.graph.Params(), m.trainable, req)
+	resp, err := sdkbackbone.ApplyTrainable(m.graph.Params(), m.trainable, req)
 	if err != nil {
 		return nil, fmt.Errorf("autoencoder: %w", err)
 	}

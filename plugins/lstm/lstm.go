@@ -13,6 +13,7 @@ import (
 
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
+	sdkbackbone "github.com/gozoo/gozoo/sdk/backbone"
 	"github.com/gozoo/gozoo/sdk/nn"
 	"github.com/gozoo/gozoo/sdk/ort"
 )
@@ -652,7 +653,7 @@ func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) 
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	resp, err := sdk.ApplyTrainable(m.graph.Params(), m.trainable, req)
+	resp, err := sdkbackbone.ApplyTrainable(m.graph.Params(), m.trainable, req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.cfg.arch, err)
 	}

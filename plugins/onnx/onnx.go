@@ -12,6 +12,7 @@ import (
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/internal/onnxpb"
 	"github.com/gozoo/gozoo/sdk"
+	sdkbackbone "github.com/gozoo/gozoo/sdk/backbone"
 	"github.com/gozoo/gozoo/sdk/ort"
 	"google.golang.org/protobuf/proto"
 )
@@ -511,7 +512,7 @@ func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) 
 	if m.closed {
 		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
 	}
-	resp, err := sdk.ApplyTrainable(m.params, m.trainable, req)
+	resp, err := sdkbackbone.ApplyTrainable(m.params, m.trainable, req)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}

@@ -39,15 +39,6 @@ var archs = []arch{
 	{"wide_resnet101_2", true, [4]int{3, 4, 23, 3}, 1, 128, "Wide ResNet-101-2", 0},
 }
 
-func findArch(name string) (arch, bool) {
-	for _, a := range archs {
-		if a.name == name {
-			return a, true
-		}
-	}
-	return arch{}, false
-}
-
 func (a arch) expansion() int64 {
 	if a.bottleneck {
 		return 4

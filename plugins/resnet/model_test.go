@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/backbone"
 )
 
 func TestDescribe(t *testing.T) {
@@ -50,9 +51,13 @@ func TestLayerShapes(t *testing.T) {
 		{"resnet18", "layer2.0.downsample", nil, []int64{-1, 128, 28, 28}, 64*128 + 2*128},
 	}
 	for _, tc := range tests {
-		a, _ := findArch(tc.arch)
-		m := &model{arch: a, numClasses: 1000, graph: a.build(1000, defaultInput)}
-		ls, err := m.Layers(context.Background(), &sdk.LayersRequest{InputShape: tc.input})
+		in := []int64{-1, 3, 224, 224}
+		if tc.input != nil {
+			in = slices.Clone(tc.input)
+			in[0] = -1
+		}
+		g := newNet(t, tc.arch).Build(in)
+		ls, err := g.Layers(), g.Err()
 		if err != nil {
 			t.Fatalf("%s Layers: %v", tc.arch, err)
 		}
@@ -167,12 +172,11 @@ func TestExtract(t *testing.T) {
 
 func TestSetTrainable(t *testing.T) {
 	ctx := context.Background()
-	a, _ := findArch("resnet18")
-	g := a.build(1000, defaultInput)
-	m := &model{arch: a, numClasses: 1000, graph: g, trainable: map[string]bool{}}
-	for _, p := range g.Params() {
-		m.trainable[p.Name] = true
+	m, err := New().Load(ctx, &sdk.LoadRequest{Arch: "resnet18", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer m.Close()
 	resp, err := m.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: []string{"*"}, Trainable: false})
 	if err != nil || len(resp.Matched) != 62 {
 		t.Fatalf("SetTrainable(*) = %v, %v; want 62 matches", resp, err)
@@ -226,4 +230,24 @@ func TestWidthOption(t *testing.T) {
 	if n != 177362 {
 		t.Errorf("width 8 resnet18 has %d parameters; PyTorch's has 177362", n)
 	}
+}
+
+// newNet configures arch with its default options.
+func newNet(t *testing.T, arch string) backbone.Net {
+	t.Helper()
+	for i := range Family.Archs {
+		if a := &Family.Archs[i]; a.Name == arch {
+			o, err := backbone.NewOptions(a, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := a.New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no arch %s", arch)
+	return nil
 }

@@ -233,7 +233,8 @@ func checkCoverage(t *testing.T, m sdk.Model, f *fixture) {
 }
 
 // TestLoadMismatch checks the errors for a checkpoint of another arch and
-// for another num_classes.
+// for a num_classes that contradicts it, and that num_classes is read from
+// the checkpoint when not given.
 func TestLoadMismatch(t *testing.T) {
 	testenv.Python(t)
 	f := makeFixture(t, "resnet18", 64, 64, []string{"fc"}, "--num-classes", "10")
@@ -245,8 +246,10 @@ func TestLoadMismatch(t *testing.T) {
 		ok      bool
 	}{
 		{"resnet50", map[string]string{"num_classes": "10"}, []string{"missing", "another ResNet variant"}, false},
-		{"resnet18", nil, []string{"fc.weight", "num_classes=10"}, false},
+		{"resnet18", map[string]string{"num_classes": "1000"}, []string{"num_classes=1000 but the checkpoint has 10"}, false},
 		{"resnet18", map[string]string{"num_classes": "10"}, nil, true},
+		// The checkpoint's shapes set num_classes when it is not given.
+		{"resnet18", nil, nil, true},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.arch, tc.options), func(t *testing.T) {

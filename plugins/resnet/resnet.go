@@ -1,421 +1,85 @@
 package resnet
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
-	"sync"
 
-	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/backbone"
 	"github.com/gozoo/gozoo/sdk/nn"
-	"github.com/gozoo/gozoo/sdk/ort"
 )
 
 // Version is the plugin's version, reported by Describe.
 const Version = "0.1.0"
 
-const (
-	inputName = "input"
-	// maxSessions bounds the ONNX Runtime sessions a model keeps, one per
-	// distinct set of requested layers; each holds a copy of the weights.
-	maxSessions = 2
-)
+const inputName = "input"
 
 // defaultInput is every arch's default input, [N, 3, 224, 224].
-var defaultInput = []int64{-1, 3, 224, 224}
+var defaultInput = sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}
 
-// New returns the ResNet backbone. It is safe for concurrent use.
-func New() sdk.Backbone { return backbone{} }
-
-type backbone struct{}
-
-var _ sdk.Backbone = backbone{}
-
-// Describe lists the nine torchvision ResNet variants.
-func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
-	d := &sdk.Description{
-		Name:          "resnet",
-		Version:       Version,
-		ProtocolMinor: sdk.ProtocolMinor,
-		Capabilities:  sdk.Capabilities{Extract: true, Devices: devices()},
-	}
+// Family is the ResNet family on the shared backbone runtime.
+var Family = func() backbone.Family {
+	f := backbone.Family{Name: "resnet", Version: Version}
 	for _, a := range archs {
-		d.Archs = append(d.Archs, sdk.Arch{
+		f.Archs = append(f.Archs, backbone.Arch{
 			Name:  a.name,
-			Input: sdk.InputSpec{Shape: slices.Clone(defaultInput), DType: sdk.Float32},
-			Options: []sdk.OptionSpec{{
-				Name: "num_classes", Default: "1000", Usage: "output features of the fc layer",
-			}, {
-				Name: "width", Default: "64", Usage: "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names",
-			}, bridge.PrefixOptionSpec},
-			Doc: a.doc + ", as torchvision 0.14 defines it",
+			Doc:   a.doc + ", as torchvision 0.14 defines it",
+			Input: defaultInput,
+			Options: []backbone.Option{
+				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of the fc layer"},
+				{Name: "width", Kind: backbone.Int, Min: 1, Max: 4096, Default: "64", Usage: "base channel count (conv1 and layer1; stages double it); smaller than 64 gives a slim model with torchvision's state_dict names"},
+			},
+			Infer: infer,
+			New: func(o backbone.Options) (backbone.Net, error) {
+				n := &net{arch: a, numClasses: o.Int("num_classes")}
+				n.base = o.Int("width")
+				return n, nil
+			},
 		})
 	}
-	return d, nil
-}
+	return f
+}()
 
-// devices lists "cpu" and the GPU devices the ONNX Runtime library offers.
-func devices() []string {
-	out := []string{"cpu"}
-	for _, d := range ort.Devices() {
-		if d.Available && d.Device != "cpu" {
-			out = append(out, d.Device)
-		}
-	}
-	return out
-}
+// New returns the ResNet backbone. It is safe for concurrent use.
+func New() sdk.Backbone { return backbone.New(Family) }
 
-// Load builds a model, with a seeded random init or a checkpoint loaded
-// strictly (every key, no extra, matching shapes).
-func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
-	a, ok := findArch(req.Arch)
-	if !ok {
-		names := make([]string, len(archs))
-		for i, x := range archs {
-			names[i] = x.name
-		}
-		return nil, fmt.Errorf("resnet: arch %q: %w; the plugin offers %s", req.Arch, sdk.ErrUnknownArch, strings.Join(names, ", "))
-	}
-	numClasses := int64(1000)
-	_, own := bridge.TakePrefix(req.Options)
-	for k, v := range own {
-		switch k {
-		case "num_classes":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("resnet: option num_classes=%q: %w: give a positive integer", v, sdk.ErrBadOption)
-			}
-			numClasses = n
-		case "width":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 || n > 4096 {
-				return nil, fmt.Errorf("resnet: option width=%q: %w: give the base channel count, a positive integer (torchvision's is 64)", v, sdk.ErrBadOption)
-			}
-			a.base = n
-		default:
-			return nil, fmt.Errorf("resnet: option %q: %w: %s takes num_classes and width only", k, sdk.ErrBadOption, a.name)
-		}
-	}
-	var opts []ort.Option
-	if req.Threads > 0 {
-		opts = append(opts, ort.WithThreads(req.Threads))
-	}
-	if req.Device != "" {
-		opts = append(opts, ort.WithDevice(req.Device))
-	}
-	m := &model{arch: a, numClasses: numClasses, opts: opts}
-	m.graph = a.build(numClasses, defaultInput)
-	if err := m.graph.Err(); err != nil {
-		return nil, fmt.Errorf("resnet: build %s: %w", a.name, err)
-	}
-	specs := m.graph.Specs()
-	if req.WeightsPath == "" {
-		if req.WeightsFormat != sdk.FormatNone {
-			return nil, fmt.Errorf("resnet: weights format %q without a path: %w: set WeightsPath", req.WeightsFormat, sdk.ErrBadOption)
-		}
-		m.weights = nn.RandomWeights(specs, req.Seed)
-	} else {
-		w, err := loadWeights(m, specs, req)
-		if err != nil {
-			return nil, err
-		}
-		m.weights = w
-	}
-	m.trainable = map[string]bool{}
-	for _, p := range m.graph.Params() {
-		m.trainable[p.Name] = true
-	}
-	// Fail at Load, not at the first Extract, when a GPU is unusable.
-	if req.Device != "" && req.Device != "cpu" {
-		c, err := m.session([]string{"fc"})
-		if err == nil {
-			err = m.release(c)
-		}
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("resnet: %s: %w", a.name, err), m.Close())
-		}
-	}
-	return m, nil
-}
-
-// loadWeights reads a checkpoint with the bridge and matches it strictly.
-func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weights, error) {
-	switch f := req.WeightsFormat; f {
-	case sdk.FormatNone, sdk.FormatPTH, sdk.FormatSafetensors:
-	default:
-		return nil, fmt.Errorf("resnet: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
-	}
-	prefix, _ := bridge.TakePrefix(req.Options)
-	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("resnet: %w", err) // err names the file
-	}
-	want := make([]bridge.Spec, 0, len(specs))
-	for _, s := range specs {
-		if s.Optional {
-			if _, ok := sd.Tensors[s.Name]; !ok {
-				continue // torch accepts a missing num_batches_tracked
-			}
-		}
-		want = append(want, bridge.Spec{Name: s.Name, Shape: s.Shape})
-	}
-	if err := sd.Match(want); err != nil {
-		return nil, fmt.Errorf("resnet: %s weights %s: %w%s", m.arch.name, filepath.Base(req.WeightsPath), err, mismatchHint(m, sd.Tensors))
-	}
-	w, err := nn.LoadWeights(specs, sd.Tensors)
-	if err != nil {
-		return nil, fmt.Errorf("resnet: %s weights %s: %w", m.arch.name, filepath.Base(req.WeightsPath), err)
-	}
-	return w, nil
-}
-
-// mismatchHint explains the usual causes of a checkpoint that does not
-// fit: another ResNet variant, or another num_classes.
-func mismatchHint(m *model, sd map[string]*sdk.Tensor) string {
+// infer reads num_classes and width from a checkpoint's fc and conv1.
+func infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
+	out := map[string]string{}
 	if fc := sd["fc.weight"]; fc != nil && len(fc.Shape) == 2 {
-		if fc.Shape[1] != 8*m.arch.baseWidth()*m.arch.expansion() {
-			for _, a := range archs {
-				if a.expansion()*512 == fc.Shape[1] && a.name != m.arch.name {
-					return fmt.Sprintf(" (the checkpoint looks like another ResNet variant, fc takes %d features; load it with the arch it was saved from)", fc.Shape[1])
-				}
+		out["num_classes"] = fmt.Sprint(fc.Shape[0])
+	}
+	if c := sd["conv1.weight"]; c != nil && len(c.Shape) == 4 {
+		out["width"] = fmt.Sprint(c.Shape[0])
+	}
+	return out, nil
+}
+
+// net is one configured ResNet.
+type net struct {
+	arch
+	numClasses int64
+}
+
+func (n *net) Input() sdk.InputSpec {
+	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
+}
+
+func (n *net) DefaultInput() []int64 { return slices.Clone(defaultInput.Shape) }
+
+func (n *net) DefaultLayer() string { return "fc" }
+
+func (n *net) Build(input []int64) *nn.Builder { return n.build(n.numClasses, input) }
+
+// Hint explains the usual cause of a checkpoint that does not fit:
+// another ResNet variant.
+func (n *net) Hint(sd map[string]*sdk.Tensor) string {
+	if fc := sd["fc.weight"]; fc != nil && len(fc.Shape) == 2 && fc.Shape[1] != 8*n.baseWidth()*n.expansion() {
+		for _, a := range archs {
+			if a.expansion()*8*n.baseWidth() == fc.Shape[1] && a.name != n.name {
+				return fmt.Sprintf(" (the checkpoint looks like another ResNet variant, fc takes %d features; load it with the arch it was saved from)", fc.Shape[1])
 			}
-		}
-		if fc.Shape[0] != m.numClasses {
-			return fmt.Sprintf(" (fc has %d classes in the checkpoint and %d in the model: set option num_classes=%d)", fc.Shape[0], m.numClasses, fc.Shape[0])
 		}
 	}
 	return " (the checkpoint looks like another architecture: load it with the arch it was saved from)"
-}
-
-// model is one loaded ResNet.
-type model struct {
-	arch       arch
-	numClasses int64
-	opts       []ort.Option
-	graph      *nn.Builder // for the default input; read-only
-	weights    *nn.Weights
-
-	mu        sync.Mutex
-	closed    bool
-	trainable map[string]bool
-	sessions  []*cached // most recently used last
-}
-
-// cached is one ONNX Runtime session, counted by its users (refs).
-type cached struct {
-	key     string
-	s       *ort.Session
-	refs    int
-	evicted bool
-}
-
-var _ sdk.Model = (*model)(nil)
-
-func (m *model) check() error {
-	if m.closed {
-		return fmt.Errorf("resnet: %s: %w", m.arch.name, sdk.ErrClosed)
-	}
-	return nil
-}
-
-// Layers lists every torchvision module of the arch with its output shape
-// for req.InputShape (default [N, 3, 224, 224]).
-func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer, error) {
-	m.mu.Lock()
-	err := m.check()
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	shape := defaultInput
-	if req != nil && len(req.InputShape) > 0 {
-		shape = req.InputShape
-	}
-	if err := checkShape(shape, true); err != nil {
-		return nil, err
-	}
-	b := m.arch.build(m.numClasses, batchFree(shape))
-	if err := b.Err(); err != nil {
-		return nil, fmt.Errorf("resnet: %s: %w", m.arch.name, err)
-	}
-	return b.Layers(), nil
-}
-
-// batchFree returns shape with the batch dimension made -1.
-func batchFree(shape []int64) []int64 {
-	s := slices.Clone(shape)
-	s[0] = -1
-	return s
-}
-
-// checkShape checks an input shape [N, 3, H, W]; free allows -1 for N.
-func checkShape(shape []int64, free bool) error {
-	want := []int64{-1, 3, -1, -1}
-	bad := len(shape) != 4 || shape[1] != 3
-	if !bad {
-		for i, d := range shape {
-			if d == 0 || (d < 0 && !(free && i == 0)) {
-				bad = true
-			}
-		}
-	}
-	if bad {
-		return &sdk.ShapeError{What: "input", Want: want, Got: shape, Hint: "give a batch of RGB images as [N, 3, H, W] float32"}
-	}
-	return nil
-}
-
-// Extract runs one forward pass and returns every requested layer
-// (default: fc).
-func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.ExtractResponse, error) {
-	if req == nil || req.Input == nil {
-		return nil, fmt.Errorf("resnet: extract: %w: no input tensor", sdk.ErrBadInput)
-	}
-	x := req.Input
-	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
-	}
-	if err := x.Validate(); err != nil {
-		return nil, fmt.Errorf("resnet: extract: %w", err)
-	}
-	if err := checkShape(x.Shape, false); err != nil {
-		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
-	}
-	layers := req.Layers
-	if len(layers) == 0 {
-		layers = []string{"fc"}
-	}
-	for _, l := range layers {
-		if _, err := m.graph.Layer(l); err != nil {
-			return nil, err
-		}
-	}
-	// The graph for this input size must be valid (input big enough).
-	if b := m.arch.build(m.numClasses, batchFree(x.Shape)); b.Err() != nil {
-		return nil, fmt.Errorf("resnet: %s: %w", m.arch.name, b.Err())
-	}
-	c, err := m.session(layers)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.s.Run(ctx, map[string]*sdk.Tensor{inputName: x}, nil)
-	err = errors.Join(err, m.release(c))
-	if err != nil {
-		return nil, fmt.Errorf("resnet: %s: extract: %w", m.arch.name, err)
-	}
-	return &sdk.ExtractResponse{Outputs: out}, nil
-}
-
-// session returns a cached session whose outputs are exactly layers,
-// creating it (and evicting the least recently used one) when needed. The
-// caller must call release on it when its Run is done; an evicted session
-// closes when its last user releases it.
-func (m *model) session(layers []string) (*cached, error) {
-	outs := slices.Clone(layers)
-	slices.Sort(outs)
-	outs = slices.Compact(outs)
-	key := strings.Join(outs, "\x00")
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	for i, c := range m.sessions {
-		if c.key == key {
-			m.sessions = append(append(m.sessions[:i:i], m.sessions[i+1:]...), c)
-			c.refs++
-			return c, nil
-		}
-	}
-	// Evict before creating, so that at most maxSessions weight copies
-	// live besides those still running.
-	var evictErr error
-	for len(m.sessions) >= maxSessions {
-		evictErr = errors.Join(evictErr, m.sessions[0].evict())
-		m.sessions = m.sessions[1:]
-	}
-	onnx, err := m.graph.ONNX(m.weights, outs)
-	if err != nil {
-		return nil, errors.Join(err, evictErr)
-	}
-	s, err := ort.NewSession(onnx, m.opts...)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("resnet: %s: create session: %w", m.arch.name, err), evictErr)
-	}
-	c := &cached{key: key, s: s, refs: 1}
-	m.sessions = append(m.sessions, c)
-	return c, evictErr
-}
-
-// evict drops the cache's reference; called with m.mu held.
-func (c *cached) evict() error {
-	c.evicted = true
-	if c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-// release ends one use of c.
-func (m *model) release(c *cached) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c.refs--
-	if c.evicted && c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-// Params lists the parameters (state_dict names without buffers) with
-// their trainable flags.
-func (m *model) Params(ctx context.Context) ([]sdk.Param, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	ps := m.graph.Params()
-	for i := range ps {
-		ps[i].Trainable = m.trainable[ps[i].Name]
-	}
-	return ps, nil
-}
-
-// SetTrainable sets the trainable flag of every parameter matching a
-// pattern. The flags are metadata for training plugins and exports; ONNX
-// Runtime inference does not train.
-func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) (*sdk.SetTrainableResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	resp, err := sdk.ApplyTrainable(m.graph.Params(), m.trainable, req)
-	if err != nil {
-		return nil, fmt.Errorf("resnet: %w", err)
-	}
-	return resp, nil
-}
-
-// Close releases the model's sessions. It is idempotent.
-func (m *model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	var err error
-	for _, c := range m.sessions {
-		err = errors.Join(err, c.evict())
-	}
-	m.sessions = nil
-	m.weights = nil
-	return err
 }

@@ -428,3 +428,12 @@ func (b *Builder) Output(name string) (Value, error) {
 	}
 	return Value{l.out}, nil
 }
+
+// InputNames returns the graph's input names in the order they were added.
+func (b *Builder) InputNames() []string {
+	out := make([]string, len(b.inputs))
+	for i, in := range b.inputs {
+		out[i] = in.t.name
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"unsafe"
@@ -32,14 +34,33 @@ var littleEndian = func() bool {
 // An unknown name is a *sdk.LayerError; a graph with a build error returns
 // that error.
 func (b *Builder) ONNX(w *Weights, outputs []string) ([]byte, error) {
-	m, err := b.model(w, outputs)
+	m, err := b.model(w, outputs, false)
 	if err != nil {
 		return nil, err
 	}
 	return proto.Marshal(m)
 }
 
-func (b *Builder) model(w *Weights, outputs []string) (*onnxpb.ModelProto, error) {
+// GraphKey identifies the ONNX graph that ONNX(w, outputs) would write,
+// without its weights: two builders (say, of one net for two input
+// sizes) whose keys are equal for a set of outputs write the same graph,
+// so one ONNX Runtime session serves both.
+func (b *Builder) GraphKey(outputs []string) (string, error) {
+	m, err := b.model(nil, outputs, true)
+	if err != nil {
+		return "", err
+	}
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// model builds the ONNX model of outputs. keyOnly leaves the initializers
+// out (GraphKey), so w may be nil.
+func (b *Builder) model(w *Weights, outputs []string, keyOnly bool) (*onnxpb.ModelProto, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -133,6 +154,11 @@ func (b *Builder) model(w *Weights, outputs []string) (*onnxpb.ModelProto, error
 	for _, s := range b.specs {
 		t := b.params[s.Name]
 		if !used[t] {
+			continue
+		}
+		if keyOnly {
+			// The parameter's name and shape, not its values.
+			g.Input = append(g.Input, valueInfo(s.Name, s.DType, len(s.Shape), func(i int) (int64, string) { return s.Shape[i], "" }))
 			continue
 		}
 		if w == nil {
