@@ -10,8 +10,8 @@ import (
 
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
-	"github.com/gozoo/gozoo/sdk/sdktest"
 	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 // needORT skips (or fails in CI) when the ONNX Runtime library is absent.
