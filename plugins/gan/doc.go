@@ -25,13 +25,14 @@
 //	block i >= 1:      main.3i-1 Conv2d, main.3i BatchNorm2d, main.3i+1 LeakyReLU
 //	final (i = k-2):   main.3i-1 Conv2d (the logit), main.3i Sigmoid
 //
-// which at 64x64 (k-2 = 4 blocks) is the tutorial's exactly:
+// which at 64x64 (k-2 = 4 blocks) is the tutorial's exactly. By size,
+// with BatchNorm:
 //
-//	size  blocks  convs                              default layer      sigmoid
-//	32    3       main.0, 2, 5, final 8              main.7 [ndf*4,4,4] main.9
-//	64    4       main.0, 2, 5, 8, final 11          main.10 [ndf*8,4,4] main.12
-//	128   5       main.0, 2, 5, 8, 11, final 14      main.13 [ndf*16,4,4] main.15
-//	256   6       main.0, 2, 5, 8, 11, 14, final 17  main.16 [ndf*32,4,4] main.18
+//	size  blocks  convs (the last is the final conv)  default layer, shape        Sigmoid
+//	32    3       main.0, 2, 5, 8                     main.7,  [N, ndf*4, 4, 4]   main.9
+//	64    4       main.0, 2, 5, 8, 11                 main.10, [N, ndf*8, 4, 4]   main.12
+//	128   5       main.0, 2, 5, 8, 11, 14             main.13, [N, ndf*16, 4, 4]  main.15
+//	256   6       main.0, 2, 5, 8, 11, 14, 17         main.16, [N, ndf*32, 4, 4]  main.18
 //
 // With batch_norm=false (spectral-norm discriminators are often written
 // without BatchNorm) every block is two modules: block i's conv is
@@ -66,9 +67,16 @@
 // layer; the parametrization's own modules output weights, not
 // features, and are not layers.
 //
+// Inputs are [N, nc, image_size, image_size] float32, images normalised
+// as the GAN was trained (the tutorial's to [-1, 1]); another size is
+// refused: resize the images, or load the discriminator for their size.
+//
 // Without weights a model gets a seeded random init: convs N(0, 0.02) as
 // the tutorial's weights_init draws them, unit BatchNorm, and u, v of
-// about unit length.
+// about unit length. Then, as with torch's spectral_norm right after it
+// is applied, sigma is u · W v for random u and v rather than W's
+// spectral norm: a seeded model shows the layout, its outputs carry no
+// meaning.
 //
 // The binary gozoo-backbone-gan (cmd/gozoo-backbone-gan) serves New over
 // the plugin protocol.
