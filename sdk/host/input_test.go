@@ -1,15 +1,10 @@
 package host_test
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
-	"github.com/gozoo/gozoo/sdk/host"
 )
 
 // TestModelInput checks that a model's input crosses from the plugin with
@@ -27,21 +22,7 @@ func TestModelInput(t *testing.T) {
 		t.Errorf("Input() = %+v; want %+v", got, want)
 	}
 
-	dir := t.TempDir()
-	man := fmt.Sprintf(`{"command": [%q], "env": {"TOY_PROTOCOL_MINOR": "1"}}`, toyBin)
-	if err := os.WriteFile(filepath.Join(dir, "gozoo-backbone-old.plugin"), []byte(man), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := host.New(host.WithPluginPath(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	bb, err := c.Backbone(context.Background(), "old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := load(t, bb, map[string]string{"dim": "6"})
+	old := load(t, oldToy(t, 1), map[string]string{"dim": "6"})
 	if got := old.(sdk.InputDescriber).Input(); !reflect.DeepEqual(got, sdk.InputSpec{}) {
 		t.Errorf("Input() of a minor-1 plugin's model = %+v; want the zero InputSpec (unknown)", got)
 	}
