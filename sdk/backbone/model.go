@@ -32,7 +32,17 @@ type model struct {
 	trainable map[string]bool
 }
 
-var _ sdk.Model = (*model)(nil)
+var (
+	_ sdk.Model          = (*model)(nil)
+	_ sdk.InputDescriber = (*model)(nil)
+)
+
+// Input returns the net's input as loaded (see sdk.InputDescriber).
+func (m *model) Input() sdk.InputSpec {
+	in := m.net.Input()
+	in.Shape = slices.Clone(in.Shape)
+	return in
+}
 
 func (m *model) check() error {
 	if m.closed {
