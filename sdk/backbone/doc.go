@@ -33,10 +33,5 @@
 //
 // A plugin's main is then:
 //
-//	func main() {
-//		if err := plugin.Serve(backbone.New(family)); err != nil {
-//			fmt.Fprintln(os.Stderr, err)
-//			os.Exit(1)
-//		}
-//	}
+//	func main() { plugin.Main(backbone.New(family)) }
 package backbone

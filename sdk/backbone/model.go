@@ -77,18 +77,24 @@ func (m *model) checkInput(shape []int64, free bool) error {
 	return nil
 }
 
-// describeInput says what an input should be, e.g. "[N, 3, H, W] float32".
+// describeInput says what an input should be, e.g. "[N, 3, H, W]
+// float32": the batch is N, two or three trailing free dimensions are
+// H, W or D, H, W, and other free dimensions are *.
 func describeInput(in sdk.InputSpec) string {
 	dims := make([]string, len(in.Shape))
-	free := []string{"H", "W", "D"}
+	trailing := 0
+	for i := len(in.Shape) - 1; i >= 0 && in.Shape[i] < 0 && i != in.BatchAxis; i-- {
+		trailing++
+	}
+	names := map[int][]string{2: {"H", "W"}, 3: {"D", "H", "W"}}[trailing]
 	for i, d := range in.Shape {
 		switch {
 		case i == in.BatchAxis:
 			dims[i] = "N"
 		case d >= 0:
 			dims[i] = fmt.Sprint(d)
-		case len(free) > 0 && len(in.Shape)-i <= len(free):
-			dims[i] = free[len(free)-(len(in.Shape)-i)]
+		case names != nil && i >= len(in.Shape)-trailing:
+			dims[i] = names[i-(len(in.Shape)-trailing)]
 		default:
 			dims[i] = "*"
 		}
@@ -136,7 +142,7 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	in := m.net.Input()
 	if x.DType() != in.DType {
 		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape,
-			Hint: "give " + describeInput(in)}
+			Hint: "convert the input to " + in.DType.String()}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: extract: %w", m.arch.Name, err)

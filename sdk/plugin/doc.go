@@ -1,14 +1,9 @@
 // Package plugin serves a backbone from a plugin binary's main function.
 //
 // A Go backbone plugin is an executable named gozoo-backbone-<name> whose
-// main calls Serve with its sdk.Backbone and exits with Serve's error:
+// main calls Main (Serve, then exit with its error) with its sdk.Backbone:
 //
-//	func main() {
-//		if err := plugin.Serve(resnet.New()); err != nil {
-//			fmt.Fprintln(os.Stderr, err)
-//			os.Exit(1)
-//		}
-//	}
+//	func main() { plugin.Main(resnet.New()) }
 //
 // Serve speaks gozoo's backbone protocol over hashicorp/go-plugin gRPC: it
 // hands out a handle per loaded sdk.Model, streams large tensors in chunks

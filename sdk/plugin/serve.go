@@ -70,6 +70,19 @@ func WithSharedMemory(on bool) Option {
 	}
 }
 
+// Main serves impl with Serve and exits: with status 1 and the error on
+// standard error when Serve fails (for a binary run by hand, a hint to run
+// gozoo instead), else 0. It is the whole main function of most plugins:
+//
+//	func main() { plugin.Main(mybackbone.New()) }
+func Main(impl sdk.Backbone, opts ...Option) {
+	if err := Serve(impl, opts...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
 // ErrNoHost reports a plugin binary run by hand: no gozoo host started it.
 var ErrNoHost = errors.New("plugin: not started by a gozoo host")
 
@@ -77,12 +90,7 @@ var ErrNoHost = errors.New("plugin: not started by a gozoo host")
 // returns nil when the host closes it. It listens on a Unix socket in the
 // folder the host names ($PLUGIN_UNIX_SOCKET_DIR, private to the host's
 // user) and requires the host's certificate (go-plugin's automatic mutual
-// TLS). It is meant for a plugin binary's main function:
-//
-//	if err := plugin.Serve(impl); err != nil {
-//		fmt.Fprintln(os.Stderr, err)
-//		os.Exit(1)
-//	}
+// TLS). A plugin binary's main usually calls it through Main.
 //
 // Serve returns an error, before serving anything, for an invalid option
 // and, wrapping ErrNoHost with a hint, when the binary was run by hand

@@ -4,16 +4,10 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/gozoo/gozoo/plugins/autoencoder"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	if err := plugin.Serve(autoencoder.New()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	plugin.Main(autoencoder.New())
 }

@@ -3,16 +3,10 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/gozoo/gozoo/plugins/onnx"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	if err := plugin.Serve(onnx.New()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	plugin.Main(onnx.New())
 }
