@@ -62,9 +62,18 @@ func (m *model) checkInput(shape []int64, free bool) error {
 		}
 	}
 	if bad {
-		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: "give " + describeInput(in)}
+		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: m.inputHint(in.DType)}
 	}
 	return nil
+}
+
+// inputHint says what input to give, for an input of dtype got: the
+// net's words when it has them.
+func (m *model) inputHint(got sdk.DType) string {
+	if h, ok := m.net.(InputHinter); ok {
+		return h.InputHint(got)
+	}
+	return "give " + describeInput(m.net.Input())
 }
 
 // describeInput says what an input should be, e.g. "[N, 3, H, W] float32".
@@ -126,7 +135,7 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	in := m.net.Input()
 	if x.DType() != in.DType {
 		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape,
-			Hint: "give " + describeInput(in)}
+			Hint: m.inputHint(x.DType())}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: extract: %w", m.arch.Name, err)
