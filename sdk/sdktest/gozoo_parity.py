@@ -19,13 +19,33 @@ which writes into OUT:
                    "modules": [[name, class], ...] (named_modules, no root),
                    "params": [[name, shape], ...] (named_parameters)}
 
-The Go side is sdktest.MakeFixture, Fixture.Check and Fixture.CheckCoverage.
+A script that ends with `gp.main(main)`, main taking an argv list, also
+runs as `script --cases FILE`, once per line `OUTDIR args...` of FILE,
+for sdktest.MakeFixtures.
+
+The Go side is sdktest.MakeFixture(s), Fixture.Check and
+Fixture.CheckCoverage.
 """
 import copy
 import json
 import os
+import shlex
+import sys
 
 import torch
+
+
+def main(fn):
+    """Runs fn(argv) for the command line, or for each line of FILE given
+    as `--cases FILE` (split as a shell would), sparing a PyTorch start
+    per fixture."""
+    if len(sys.argv) == 3 and sys.argv[1] == "--cases":
+        with open(sys.argv[2]) as f:
+            for line in f:
+                if line.strip():
+                    fn(shlex.split(line))
+    else:
+        fn(sys.argv[1:])
 
 
 def threads():
