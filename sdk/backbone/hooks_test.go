@@ -78,3 +78,18 @@ func TestWeightsChecker(t *testing.T) {
 	}
 	m.Close()
 }
+
+func TestDescribeInput(t *testing.T) {
+	for _, tc := range []struct {
+		in   sdk.InputSpec
+		want string
+	}{
+		{sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}, "[N, 3, H, W] float32"},
+		{sdk.InputSpec{Shape: []int64{-1, 2, -1, -1, -1}, DType: sdk.Float32}, "[N, 2, D, H, W] float32"},
+		{sdk.InputSpec{Shape: []int64{-1, 7}, DType: sdk.Int64}, "[N, 7] int64"},
+	} {
+		if got := describeInput(tc.in); got != tc.want {
+			t.Errorf("describeInput(%v) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}

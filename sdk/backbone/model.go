@@ -79,7 +79,7 @@ func (m *model) inputHint(got sdk.DType) string {
 // describeInput says what an input should be, e.g. "[N, 3, H, W] float32".
 func describeInput(in sdk.InputSpec) string {
 	dims := make([]string, len(in.Shape))
-	free := []string{"H", "W", "D"}
+	free := []string{"D", "H", "W"} // the last free dimensions, last last
 	for i, d := range in.Shape {
 		switch {
 		case i == in.BatchAxis:
