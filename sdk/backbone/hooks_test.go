@@ -93,3 +93,18 @@ func TestDescribeInput(t *testing.T) {
 		}
 	}
 }
+
+// TestDTypeHint checks the runtime's own hint for an input of another
+// dtype.
+func TestDTypeHint(t *testing.T) {
+	m, err := New(tinyFamily).Load(context.Background(), &sdk.LoadRequest{Arch: "tiny", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	i64, _ := sdk.NewInt64Tensor([]int64{1, 3, 4, 4}, make([]int64, 48))
+	_, err = m.Extract(context.Background(), &sdk.ExtractRequest{Input: i64})
+	if want := "input (int64) has shape [1, 3, 4, 4]; want float32 [N, 3, *, *]: convert the input to float32"; err == nil || err.Error() != want {
+		t.Errorf("Extract(int64) = %v; want %q", err, want)
+	}
+}

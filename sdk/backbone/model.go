@@ -62,18 +62,18 @@ func (m *model) checkInput(shape []int64, free bool) error {
 		}
 	}
 	if bad {
-		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: m.inputHint(in.DType)}
+		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: m.inputHint()}
 	}
 	return nil
 }
 
-// inputHint says what input to give, for an input of dtype got: the
-// net's words when it has them.
-func (m *model) inputHint(got sdk.DType) string {
+// inputHint says what input to give: the net's words when it has them.
+func (m *model) inputHint() string {
+	in := m.net.Input()
 	if h, ok := m.net.(InputHinter); ok {
-		return h.InputHint(got)
+		return h.InputHint(in.DType)
 	}
-	return "give " + describeInput(m.net.Input())
+	return "give " + describeInput(in)
 }
 
 // describeInput says what an input should be, e.g. "[N, 3, H, W] float32".
@@ -134,8 +134,11 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	x := req.Input
 	in := m.net.Input()
 	if x.DType() != in.DType {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape,
-			Hint: m.inputHint(x.DType())}
+		hint := "convert the input to " + in.DType.String()
+		if h, ok := m.net.(InputHinter); ok {
+			hint = h.InputHint(x.DType())
+		}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape, Hint: hint}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: extract: %w", m.arch.Name, err)
