@@ -5,7 +5,7 @@ PYTHON  ?= /usr/bin/python3
 GOBIN_PATH := $(shell $(GO) env GOPATH)/bin
 export PATH := $(PATH):$(GOBIN_PATH)
 
-PLUGINS := resnet lstm autoencoder vgg inception onnx
+PLUGINS := resnet lstm autoencoder vgg inception onnx gan
 
 .PHONY: all setup build plugins demo test test-short bench proto fmt vet clean
 
@@ -35,11 +35,13 @@ demo: build
 	scripts/demo.sh
 
 # The full suite: race detector on, and every outside resource required
-# (GOZOO_REQUIRE_ALL=1 turns "skip: install X" into a failure).
+# (GOZOO_REQUIRE_ALL=1 turns "skip: install X" into a failure), then
+# examples/plugin-go, a module of its own that the root's ./... skips.
 test: build
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
 	$(GO) vet ./...
 	GOZOO_REQUIRE_ALL=1 $(GO) test -race -timeout 60m ./...
+	cd examples/plugin-go && $(GO) vet ./... && GOZOO_REQUIRE_ALL=1 $(GO) test -race ./...
 
 test-short:
 	$(GO) test -short ./...

@@ -536,10 +536,15 @@ func (x *Arch) GetDoc() string {
 	return ""
 }
 
+// InputSpec: shape uses -1 for the batch and any other free dimension.
 type InputSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Shape         []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
-	Dtype         DType                  `protobuf:"varint,2,opt,name=dtype,proto3,enum=gozoo.backbone.v1.DType" json:"dtype,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Shape []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	Dtype DType                  `protobuf:"varint,2,opt,name=dtype,proto3,enum=gozoo.backbone.v1.DType" json:"dtype,omitempty"`
+	// batch_axis is the dimension that is the batch: 0 for images, 1 for a
+	// sequence-major [T, N, ...] input. Added in minor 2; plugins of minor
+	// < 2 leave it 0.
+	BatchAxis     int32 `protobuf:"varint,3,opt,name=batch_axis,json=batchAxis,proto3" json:"batch_axis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,6 +591,13 @@ func (x *InputSpec) GetDtype() DType {
 		return x.Dtype
 	}
 	return DType_DTYPE_UNSPECIFIED
+}
+
+func (x *InputSpec) GetBatchAxis() int32 {
+	if x != nil {
+		return x.BatchAxis
+	}
+	return 0
 }
 
 type OptionSpec struct {
@@ -830,8 +842,13 @@ func (x *LoadRequest) GetThreads() int32 {
 }
 
 type LoadResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Handle string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	// input is the input the loaded model takes, which its options may
+	// change from the arch's default (a sequence model's layout). Added in
+	// minor 2; absent from plugins of minor < 2 and for models that do not
+	// describe their input, whose batch a host takes as the first dimension.
+	Input         *InputSpec `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -871,6 +888,13 @@ func (x *LoadResponse) GetHandle() string {
 		return x.Handle
 	}
 	return ""
+}
+
+func (x *LoadResponse) GetInput() *InputSpec {
+	if x != nil {
+		return x.Input
+	}
+	return nil
 }
 
 type LayersRequest struct {
@@ -2114,10 +2138,12 @@ const file_backbone_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05input\x18\x02 \x01(\v2\x1c.gozoo.backbone.v1.InputSpecR\x05input\x127\n" +
 	"\aoptions\x18\x03 \x03(\v2\x1d.gozoo.backbone.v1.OptionSpecR\aoptions\x12\x10\n" +
-	"\x03doc\x18\x04 \x01(\tR\x03doc\"Q\n" +
+	"\x03doc\x18\x04 \x01(\tR\x03doc\"p\n" +
 	"\tInputSpec\x12\x14\n" +
 	"\x05shape\x18\x01 \x03(\x03R\x05shape\x12.\n" +
-	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\"d\n" +
+	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\x12\x1d\n" +
+	"\n" +
+	"batch_axis\x18\x03 \x01(\x05R\tbatchAxis\"d\n" +
 	"\n" +
 	"OptionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2140,9 +2166,10 @@ const file_backbone_proto_rawDesc = "" +
 	"\athreads\x18\a \x01(\x05R\athreads\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
 	"\fLoadResponse\x12\x16\n" +
-	"\x06handle\x18\x01 \x01(\tR\x06handle\"H\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x122\n" +
+	"\x05input\x18\x02 \x01(\v2\x1c.gozoo.backbone.v1.InputSpecR\x05input\"H\n" +
 	"\rLayersRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x1f\n" +
 	"\vinput_shape\x18\x02 \x03(\x03R\n" +
@@ -2315,38 +2342,39 @@ var file_backbone_proto_depIdxs = []int32{
 	1,  // 8: gozoo.backbone.v1.Capabilities.weights_formats:type_name -> gozoo.backbone.v1.WeightsFormat
 	32, // 9: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
 	1,  // 10: gozoo.backbone.v1.LoadRequest.weights_format:type_name -> gozoo.backbone.v1.WeightsFormat
-	15, // 11: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
-	2,  // 12: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
-	17, // 13: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
-	2,  // 14: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
-	21, // 15: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
-	25, // 16: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
-	26, // 17: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
-	2,  // 18: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
-	1,  // 19: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
-	4,  // 20: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
-	11, // 21: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
-	13, // 22: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
-	16, // 23: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
-	19, // 24: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
-	22, // 25: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
-	24, // 26: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
-	28, // 27: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
-	30, // 28: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
-	6,  // 29: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
-	12, // 30: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
-	14, // 31: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
-	18, // 32: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
-	20, // 33: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
-	23, // 34: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
-	27, // 35: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
-	29, // 36: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
-	31, // 37: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	8,  // 11: gozoo.backbone.v1.LoadResponse.input:type_name -> gozoo.backbone.v1.InputSpec
+	15, // 12: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
+	2,  // 13: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
+	17, // 14: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
+	2,  // 15: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
+	21, // 16: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
+	25, // 17: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
+	26, // 18: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
+	2,  // 19: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
+	1,  // 20: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
+	4,  // 21: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
+	11, // 22: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
+	13, // 23: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
+	16, // 24: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
+	19, // 25: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
+	22, // 26: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
+	24, // 27: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
+	28, // 28: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
+	30, // 29: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
+	6,  // 30: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
+	12, // 31: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
+	14, // 32: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
+	18, // 33: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
+	20, // 34: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
+	23, // 35: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
+	27, // 36: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
+	29, // 37: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
+	31, // 38: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_backbone_proto_init() }

@@ -146,7 +146,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if err != nil {
 		return nil, err
 	}
-	m.sessions = newSessionCache(m.weights.Bytes())
+	m.sessions = NewSessions(SessionLimit(m.weights.Bytes()))
 	m.trainable = map[string]bool{}
 	for _, p := range m.graph.b.Params() {
 		m.trainable[p.Name] = true
@@ -155,7 +155,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if req.Device != "" && req.Device != "cpu" {
 		c, err := m.session(m.graph, []string{net.DefaultLayer()})
 		if err == nil {
-			err = m.release(c)
+			err = c.Release()
 		}
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("%s: %w", a.Name, err), m.Close())

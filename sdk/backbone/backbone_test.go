@@ -142,10 +142,7 @@ func TestCheckpointOptions(t *testing.T) {
 
 // sessions returns the keys of m's cached sessions.
 func sessions(m sdk.Model) int {
-	mm := m.(*model)
-	mm.mu.Lock()
-	defer mm.mu.Unlock()
-	return len(mm.sessions.list)
+	return m.(*model).sessions.Len()
 }
 
 func input(n, h, w int64) *sdk.Tensor {

@@ -34,5 +34,10 @@
 //
 // A plugin's main is then:
 //
-//	func main() { plugin.Serve(backbone.New(family)) }
+//	func main() {
+//		if err := plugin.Serve(backbone.New(family)); err != nil {
+//			fmt.Fprintln(os.Stderr, err)
+//			os.Exit(1)
+//		}
+//	}
 package backbone

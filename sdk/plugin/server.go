@@ -110,7 +110,11 @@ func (s *server) Load(ctx context.Context, req *backbonev1.LoadRequest) (*backbo
 	h := strconv.FormatUint(s.next, 10)
 	s.models[h] = m
 	s.mu.Unlock()
-	return &backbonev1.LoadResponse{Handle: h}, nil
+	resp := &backbonev1.LoadResponse{Handle: h}
+	if d, ok := m.(sdk.InputDescriber); ok {
+		resp.Input = backbonev1.InputSpecToProto(d.Input())
+	}
+	return resp, nil
 }
 
 func (s *server) Layers(ctx context.Context, req *backbonev1.LayersRequest) (*backbonev1.LayersResponse, error) {

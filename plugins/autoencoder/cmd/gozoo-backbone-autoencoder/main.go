@@ -4,10 +4,16 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/gozoo/gozoo/plugins/autoencoder"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	plugin.Serve(autoencoder.New())
+	if err := plugin.Serve(autoencoder.New()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }

@@ -4,10 +4,16 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	plugin.Serve(inception.New())
+	if err := plugin.Serve(inception.New()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }

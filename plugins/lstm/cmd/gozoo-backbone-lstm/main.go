@@ -4,10 +4,16 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/gozoo/gozoo/plugins/lstm"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	plugin.Serve(lstm.New())
+	if err := plugin.Serve(lstm.New()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }

@@ -3,10 +3,16 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	plugin.Serve(resnet.New())
+	if err := plugin.Serve(resnet.New()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }

@@ -3,10 +3,16 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
 func main() {
-	plugin.Serve(vgg.New())
+	if err := plugin.Serve(vgg.New()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
