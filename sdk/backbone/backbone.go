@@ -214,6 +214,11 @@ func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) 
 		want = append(want, bridge.Spec{Name: p.Name, Shape: p.Shape})
 	}
 	base := filepath.Base(s.path)
+	if c, ok := net.(WeightsChecker); ok {
+		if err := c.CheckWeights(sd); err != nil {
+			return nil, fmt.Errorf("%s: weights %s: %w", s.arch.Name, base, err)
+		}
+	}
 	if err := (&bridge.StateDict{Tensors: sd, Keys: keys(sd), Source: s.path}).Match(want); err != nil {
 		hint := ""
 		if h, ok := net.(Hinter); ok {

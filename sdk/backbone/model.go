@@ -72,9 +72,18 @@ func (m *model) checkInput(shape []int64, free bool) error {
 		}
 	}
 	if bad {
-		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: "give " + describeInput(in)}
+		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: m.inputHint()}
 	}
 	return nil
+}
+
+// inputHint says what input to give: the net's words when it has them.
+func (m *model) inputHint() string {
+	in := m.net.Input()
+	if h, ok := m.net.(InputHinter); ok {
+		return h.InputHint(in.DType)
+	}
+	return "give " + describeInput(in)
 }
 
 // describeInput says what an input should be, e.g. "[N, 3, H, W]
@@ -141,8 +150,11 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	x := req.Input
 	in := m.net.Input()
 	if x.DType() != in.DType {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape,
-			Hint: "convert the input to " + in.DType.String()}
+		hint := "convert the input to " + in.DType.String()
+		if h, ok := m.net.(InputHinter); ok {
+			hint = h.InputHint(x.DType())
+		}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape, Hint: hint}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: extract: %w", m.arch.Name, err)
