@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gozoo/gozoo/internal/testenv"
@@ -17,6 +20,42 @@ import (
 	"github.com/gozoo/gozoo/sdk/host"
 	"github.com/gozoo/gozoo/sdk/sdktest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+var (
+	oracleOnce sync.Once
+	oracleDir  string
+	oracleErr  error
+)
+
+// oracle runs testdata/make_parity.py once for the package and returns
+// the folder holding its mlp.pth and parity.json.
+func oracle(t *testing.T) string {
+	t.Helper()
+	py := testenv.Python(t)
+	oracleOnce.Do(func() {
+		d, err := os.MkdirTemp("", "mlp-oracle-")
+		if err != nil {
+			oracleErr = err
+			return
+		}
+		testenv.AtCleanup(func() { os.RemoveAll(d) })
+		if out, err := exec.Command(py, "testdata/make_parity.py", d).CombinedOutput(); err != nil {
+			oracleErr = fmt.Errorf("make_parity.py: %v\n%s", err, out)
+			return
+		}
+		oracleDir = d
+	})
+	if oracleErr != nil {
+		t.Fatal(oracleErr)
+	}
+	return oracleDir
+}
 
 // start installs the plugin in a temporary folder as make build lays out
 // bin/plugins (its manifest and mlp.py beside gozoo_plugin), starts it
@@ -57,8 +96,7 @@ func TestChannel(t *testing.T) {
 func TestParity(t *testing.T) {
 	_, bb := start(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	testenv.RunPython(t, "testdata/make_parity.py", dir)
+	dir := oracle(t)
 	var ref struct {
 		Input   []float32
 		Outputs map[string]struct {
@@ -105,8 +143,7 @@ func TestParity(t *testing.T) {
 func TestErrors(t *testing.T) {
 	_, bb := start(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	testenv.RunPython(t, "testdata/make_parity.py", dir)
+	dir := oracle(t)
 	for _, tc := range []struct {
 		name string
 		req  sdk.LoadRequest
@@ -117,6 +154,7 @@ func TestErrors(t *testing.T) {
 		{"bad option value", sdk.LoadRequest{Arch: "mlp", Options: map[string]string{"hidden": "-3"}}, sdk.ErrBadOption, "positive integers"},
 		{"unknown option", sdk.LoadRequest{Arch: "mlp", Options: map[string]string{"width": "3"}}, sdk.ErrBadOption, "mlp takes in_features, hidden, classes"},
 		{"unknown arch", sdk.LoadRequest{Arch: "mlp2"}, sdk.ErrUnknownArch, "the plugin offers mlp"},
+		{"no such device", sdk.LoadRequest{Arch: "mlp", Device: "cuda:0"}, sdk.ErrDeviceUnavailable, "plugin mlp runs on cpu"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := bb.Load(ctx, &tc.req)
@@ -137,5 +175,9 @@ func TestErrors(t *testing.T) {
 	_, err = m.Extract(ctx, &sdk.ExtractRequest{Layers: []string{"fc3"}, Input: &sdk.Tensor{Shape: []int64{2, 8}, Float32: make([]float32, 16)}})
 	if !errors.Is(err, sdk.ErrUnknownLayer) || !strings.Contains(err.Error(), `"fc1"`) {
 		t.Errorf("Extract(fc3) = %v; want ErrUnknownLayer suggesting fc1", err)
+	}
+	_, err = m.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: []string{"fc.*"}})
+	if !errors.Is(err, sdk.ErrNoMatch) || !strings.Contains(err.Error(), `"fc1.*"`) {
+		t.Errorf("SetTrainable(fc.*) = %v; want ErrNoMatch suggesting fc1.*", err)
 	}
 }

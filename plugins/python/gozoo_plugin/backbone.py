@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from .errors import Unsupported, layer_error, no_match_error, shape_error
+from .errors import DeviceUnavailable, Unsupported, layer_error, no_match_error, shape_error
 from .wire import compile_pattern
 
 # An architecture Describe lists: its input shape (-1 for the batch and any
@@ -55,6 +55,7 @@ class Backbone:
       params, set_trainable  over self.weights (name -> array), with the
                              trainable flags kept here
       check_input            the input fits input_shape and input_dtype
+      check_device           the device asked for is of a kind devices() lists
       check_layers           the names are among layers(); none means the
                              last layer
       devices                ["cpu"]
@@ -150,6 +151,13 @@ class Backbone:
             raise shape_error("input", want, list(shape), "give a %s batch shaped like %s" % (self.input_dtype, _fmt(want)),
                               dtype=dtype or "", want_dtype=self.input_dtype)
 
+    def check_device(self, device):
+        """Raises DeviceUnavailable unless device ("" for the default, or
+        KIND or KIND:N) is of a kind devices() lists: a model never runs
+        elsewhere than asked."""
+        if device and device.split(":")[0] not in self.devices():
+            raise DeviceUnavailable("device %r: plugin %s runs on %s: pick one of those" % (device, self.name, ", ".join(self.devices())))
+
     def check_layers(self, names, shape):
         """Returns the layers to extract for an input of shape: names, or
         the last layer when names is empty. Raises UnknownLayer, with
@@ -179,7 +187,8 @@ class Backbone:
 
     def close(self):
         """Releases what the model holds; called once, when the host closes
-        the model."""
+        the model or when load fails (so it must cope with a partial
+        load)."""
 
 
 def overrides(obj, method):

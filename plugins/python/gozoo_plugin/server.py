@@ -118,8 +118,16 @@ class Service(pb_grpc.BackboneServicer):
             opts[k] = v
         m = self.cls()
         m.arch, m.input_shape, m.input_dtype = arch, list(arch.shape), arch.dtype
-        m.load(LoadRequest(arch.name, opts, request.weights_path, _format(request.weights_format),
-                           request.seed, request.device, request.threads))
+        m.check_device(request.device)
+        try:
+            m.load(LoadRequest(arch.name, opts, request.weights_path, _format(request.weights_format),
+                               request.seed, request.device, request.threads))
+        except BaseException:
+            try:
+                m.close()  # whatever load made before it failed
+            except Exception:
+                pass
+            raise
         h = "h%d" % next(self.ids)
         with self.lock:
             self.models[h] = m
@@ -168,8 +176,8 @@ class Service(pb_grpc.BackboneServicer):
             for name in layers:
                 if name not in outs:
                     raise RuntimeError("%s.extract returned no output for layer %r" % (type(m).__name__, name))
-            for name, a in outs.items():
-                for c in chunks(name, a):
+            for name in dict.fromkeys(layers or outs):  # each once, in request order
+                for c in chunks(name, outs[name]):
                     yield pb.ExtractResponse(output=c)
         except Exception as e:
             abort(context, e, self.name)

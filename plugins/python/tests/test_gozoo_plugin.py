@@ -160,6 +160,14 @@ class BackboneTest(unittest.TestCase):
                 m.check_input(shape, dtype)
             self.assertIn(says, cm.exception.message)
 
+    def test_check_device(self):
+        m = self.model()
+        m.check_device("")
+        m.check_device("cpu")
+        for dev in ["cuda", "cuda:0", "tpu"]:
+            with self.subTest(dev), self.assertRaises(gp.DeviceUnavailable):
+                m.check_device(dev)
+
     def test_check_layers(self):
         m = self.model()
         self.assertEqual(m.check_layers([], [2, 3, 5]), ["fc"])

@@ -37,6 +37,9 @@ class TorchBackbone(gp.Backbone):
         self.m = models.build(req)
         self.input_shape = self.m.input_shape
 
+    def check_device(self, device):
+        pass  # models.parse_device checks, naming CUDA builds and indices
+
     def check_input(self, shape, dtype=None, free_batch=False):
         pass  # models.Model checks, with torch's messages
 
