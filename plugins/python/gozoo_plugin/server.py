@@ -14,7 +14,7 @@ import numpy as np
 
 from . import channel
 from .backbone import Batch, LoadRequest, TrainConfig, overrides
-from .errors import BadInput, BadOption, Closed, GozooError, UnknownArch, abort
+from .errors import BadInput, BadOption, Closed, UnknownArch, abort
 from .pb import backbone_pb2 as pb
 from .pb import backbone_pb2_grpc as pb_grpc
 from .pb import grpc_controller_pb2, grpc_controller_pb2_grpc, health_pb2, health_pb2_grpc
