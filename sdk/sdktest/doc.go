@@ -17,4 +17,8 @@
 // sentinel errors for unknown names and bad input, Params and SetTrainable
 // patterns, Train and Export against the declared Capabilities, and Close.
 // Layers must accept -1 for the batch dimension of its InputShape.
+//
+// CheckChannel attacks a running plugin's channel as another local
+// program would (TCP, plain and foreign-certificate connections to its
+// socket); every plugin, Go or Python, must refuse all of them.
 package sdktest
