@@ -24,4 +24,8 @@
 // when it is absent: the test is skipped, or fails under
 // GOZOO_REQUIRE_ALL=1. examples/plugin-go is a plugin written outside
 // this module with all three kinds of test.
+//
+// CheckChannel attacks a running plugin's channel as another local
+// program would (TCP, plain and foreign-certificate connections to its
+// socket); every plugin, Go or Python, must refuse all of them.
 package sdktest
