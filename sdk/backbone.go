@@ -53,6 +53,22 @@ type InputDescriber interface {
 	Input() InputSpec
 }
 
+// LoadedOption is one option of a loaded model: the value in effect and
+// where it came from.
+type LoadedOption struct {
+	Name   string
+	Value  string
+	Source string // "user", "checkpoint" or "default"
+}
+
+// OptionsDescriber is implemented by models that report their options as
+// loaded, with the values a checkpoint set (models of sdk/backbone, and
+// the models sdk/host returns for plugins that report them; others return
+// none).
+type OptionsDescriber interface {
+	LoadedOptions() []LoadedOption
+}
+
 // Trainer is implemented by models that can train (Capabilities.Train).
 // Train consumes batches from req.Batches and reports progress through
 // events until the run ends, ctx is cancelled, or events returns an error.

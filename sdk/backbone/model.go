@@ -33,9 +33,14 @@ type model struct {
 }
 
 var (
-	_ sdk.Model          = (*model)(nil)
-	_ sdk.InputDescriber = (*model)(nil)
+	_ sdk.Model            = (*model)(nil)
+	_ sdk.InputDescriber   = (*model)(nil)
+	_ sdk.OptionsDescriber = (*model)(nil)
 )
+
+// LoadedOptions returns the model's options as loaded (see
+// sdk.OptionsDescriber).
+func (m *model) LoadedOptions() []sdk.LoadedOption { return m.opts.Loaded(m.arch) }
 
 // Input returns the net's input as loaded (see sdk.InputDescriber).
 func (m *model) Input() sdk.InputSpec {

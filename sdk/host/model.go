@@ -89,6 +89,8 @@ type model struct {
 	// input is the model's input as the plugin reported it at the latest
 	// load; atomic so that Input never waits for a load.
 	input atomic.Pointer[sdk.InputSpec]
+	// options are the model's options as the plugin reported them at Load.
+	options atomic.Pointer[[]sdk.LoadedOption]
 }
 
 var (
@@ -154,6 +156,11 @@ func (m *model) handleFor(ctx context.Context, rpc backbonev1.BackboneClient, ge
 	m.handle, m.gen = resp.GetHandle(), gen
 	in := backbonev1.InputSpecFromProto(resp.GetInput())
 	m.input.Store(&in)
+	opts := make([]sdk.LoadedOption, 0, len(resp.GetOptions()))
+	for _, o := range resp.GetOptions() {
+		opts = append(opts, sdk.LoadedOption{Name: o.GetName(), Value: o.GetValue(), Source: o.GetSource()})
+	}
+	m.options.Store(&opts)
 	return m.handle, nil
 }
 
@@ -167,6 +174,16 @@ func (m *model) Input() sdk.InputSpec {
 		return sdk.InputSpec{}
 	}
 	return sdk.InputSpec{Shape: slices.Clone(in.Shape), DType: in.DType, BatchAxis: in.BatchAxis}
+}
+
+// LoadedOptions returns the model's options as the plugin reported them
+// when it loaded the model (see sdk.OptionsDescriber); none when it did
+// not report them.
+func (m *model) LoadedOptions() []sdk.LoadedOption {
+	if o := m.options.Load(); o != nil {
+		return slices.Clone(*o)
+	}
+	return nil
 }
 
 // call runs fn with a live handle, recovering from plugin crashes when

@@ -114,6 +114,11 @@ func (s *server) Load(ctx context.Context, req *backbonev1.LoadRequest) (*backbo
 	if d, ok := m.(sdk.InputDescriber); ok {
 		resp.Input = backbonev1.InputSpecToProto(d.Input())
 	}
+	if d, ok := m.(sdk.OptionsDescriber); ok {
+		for _, o := range d.LoadedOptions() {
+			resp.Options = append(resp.Options, &backbonev1.LoadedOption{Name: o.Name, Value: o.Value, Source: o.Source})
+		}
+	}
 	return resp, nil
 }
 

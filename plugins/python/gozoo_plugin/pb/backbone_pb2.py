@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x62\x61\x63kbone.proto\x12\x11gozoo.backbone.v1\"\x9e\x01\n\x0bTensorChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05\x64type\x18\x02 \x01(\x0e\x32\x18.gozoo.backbone.v1.DType\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12+\n\x04\x66ile\x18\x06 \x01(\x0b\x32\x1d.gozoo.backbone.v1.TensorFile\"(\n\nTensorFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\":\n\x0f\x44\x65scribeRequest\x12\x12\n\nprobe_path\x18\x01 \x01(\t\x12\x13\n\x0bprobe_token\x18\x02 \x01(\t\"!\n\tTransport\x12\x14\n\x0cshared_files\x18\x01 \x01(\x08\"\xd9\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x16\n\x0eprotocol_minor\x18\x03 \x01(\x05\x12&\n\x05\x61rchs\x18\x04 \x03(\x0b\x32\x17.gozoo.backbone.v1.Arch\x12\x35\n\x0c\x63\x61pabilities\x18\x05 \x01(\x0b\x32\x1f.gozoo.backbone.v1.Capabilities\x12/\n\ttransport\x18\x06 \x01(\x0b\x32\x1c.gozoo.backbone.v1.Transport\"~\n\x04\x41rch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05input\x18\x02 \x01(\x0b\x32\x1c.gozoo.backbone.v1.InputSpec\x12.\n\x07options\x18\x03 \x03(\x0b\x32\x1d.gozoo.backbone.v1.OptionSpec\x12\x0b\n\x03\x64oc\x18\x04 \x01(\t\"W\n\tInputSpec\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\'\n\x05\x64type\x18\x02 \x01(\x0e\x32\x18.gozoo.backbone.v1.DType\x12\x12\n\nbatch_axis\x18\x03 \x01(\x05\"H\n\nOptionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x02 \x01(\t\x12\r\n\x05usage\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\x08\"\x8a\x01\n\x0c\x43\x61pabilities\x12\x0f\n\x07\x65xtract\x18\x01 \x01(\x08\x12\r\n\x05train\x18\x02 \x01(\x08\x12\x0e\n\x06\x65xport\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65vices\x18\x04 \x03(\t\x12\x39\n\x0fweights_formats\x18\x05 \x03(\x0e\x32 .gozoo.backbone.v1.WeightsFormat\"\x88\x02\n\x0bLoadRequest\x12\x0c\n\x04\x61rch\x18\x01 \x01(\t\x12<\n\x07options\x18\x02 \x03(\x0b\x32+.gozoo.backbone.v1.LoadRequest.OptionsEntry\x12\x14\n\x0cweights_path\x18\x03 \x01(\t\x12\x38\n\x0eweights_format\x18\x04 \x01(\x0e\x32 .gozoo.backbone.v1.WeightsFormat\x12\x0c\n\x04seed\x18\x05 \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\x12\x0f\n\x07threads\x18\x07 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x0cLoadResponse\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12+\n\x05input\x18\x02 \x01(\x0b\x32\x1c.gozoo.backbone.v1.InputSpec\"4\n\rLayersRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x13\n\x0binput_shape\x18\x02 \x03(\x03\":\n\x0eLayersResponse\x12(\n\x06layers\x18\x01 \x03(\x0b\x32\x18.gozoo.backbone.v1.Layer\"B\n\x05Layer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0e\n\x06params\x18\x04 \x01(\x03\"\xa6\x01\n\x0e\x45xtractRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x0e\n\x06layers\x18\x02 \x03(\t\x12\x0f\n\x07lengths\x18\x03 \x03(\x03\x12-\n\x05input\x18\x04 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TensorChunk\x12\x34\n\x0coutput_files\x18\x05 \x01(\x0b\x32\x1e.gozoo.backbone.v1.OutputFiles\"=\n\x0bOutputFiles\x12\x0b\n\x03\x64ir\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tmin_bytes\x18\x03 \x01(\x03\"A\n\x0f\x45xtractResponse\x12.\n\x06output\x18\x01 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TensorChunk\"\x1f\n\rParamsRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\":\n\x0eParamsResponse\x12(\n\x06params\x18\x01 \x03(\x0b\x32\x18.gozoo.backbone.v1.Param\"7\n\x05Param\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x11\n\ttrainable\x18\x03 \x01(\x08\"J\n\x13SetTrainableRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x10\n\x08patterns\x18\x02 \x03(\t\x12\x11\n\ttrainable\x18\x03 \x01(\x08\"\'\n\x14SetTrainableResponse\x12\x0f\n\x07matched\x18\x01 \x03(\t\"w\n\x0cTrainRequest\x12\x30\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TrainConfigH\x00\x12.\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x1d.gozoo.backbone.v1.TrainBatchH\x00\x42\x05\n\x03msg\"\xe6\x01\n\x0bTrainConfig\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x11\n\toptimizer\x18\x02 \x01(\t\x12\n\n\x02lr\x18\x03 \x01(\x01\x12\x13\n\x0b\x62\x61\x63kbone_lr\x18\x04 \x01(\x01\x12\x14\n\x0cweight_decay\x18\x05 \x01(\x01\x12\x10\n\x08momentum\x18\x06 \x01(\x01\x12\x0e\n\x06\x65pochs\x18\x07 \x01(\x05\x12\x10\n\x08schedule\x18\x08 \x01(\t\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\n \x01(\t\x12\x16\n\x0e\x63heckpoint_dir\x18\x0b \x01(\t\x12\x13\n\x0bresume_from\x18\x0c \x01(\t\"u\n\nTrainBatch\x12-\n\x05input\x18\x01 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TensorChunk\x12\x0e\n\x06labels\x18\x02 \x03(\x03\x12\x12\n\nvalidation\x18\x03 \x01(\x08\x12\x14\n\x0c\x65nd_of_epoch\x18\x04 \x01(\x08\"\xab\x01\n\nTrainEvent\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\x05\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x10\n\x08\x61\x63\x63uracy\x18\x04 \x01(\x01\x12\n\n\x02lr\x18\x05 \x01(\x01\x12\x16\n\x0eimages_per_sec\x18\x06 \x01(\x01\x12\x12\n\nvalidation\x18\x07 \x01(\x08\x12\x17\n\x0f\x63heckpoint_path\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\"~\n\rExportRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x30\n\x06\x66ormat\x18\x03 \x01(\x0e\x32 .gozoo.backbone.v1.WeightsFormat\x12\x0e\n\x06layers\x18\x04 \x03(\t\x12\r\n\x05opset\x18\x05 \x01(\x05\"-\n\x0e\x45xportResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05\x62ytes\x18\x02 \x01(\x03\"\x1e\n\x0c\x43loseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\"\x0f\n\rCloseResponse*B\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rDTYPE_FLOAT32\x10\x01\x12\x0f\n\x0b\x44TYPE_INT64\x10\x02*y\n\rWeightsFormat\x12\x17\n\x13WEIGHTS_FORMAT_NONE\x10\x00\x12\x16\n\x12WEIGHTS_FORMAT_PTH\x10\x01\x12\x1e\n\x1aWEIGHTS_FORMAT_SAFETENSORS\x10\x02\x12\x17\n\x13WEIGHTS_FORMAT_ONNX\x10\x03\x32\xe5\x05\n\x08\x42\x61\x63kbone\x12S\n\x08\x44\x65scribe\x12\".gozoo.backbone.v1.DescribeRequest\x1a#.gozoo.backbone.v1.DescribeResponse\x12G\n\x04Load\x12\x1e.gozoo.backbone.v1.LoadRequest\x1a\x1f.gozoo.backbone.v1.LoadResponse\x12M\n\x06Layers\x12 .gozoo.backbone.v1.LayersRequest\x1a!.gozoo.backbone.v1.LayersResponse\x12T\n\x07\x45xtract\x12!.gozoo.backbone.v1.ExtractRequest\x1a\".gozoo.backbone.v1.ExtractResponse(\x01\x30\x01\x12M\n\x06Params\x12 .gozoo.backbone.v1.ParamsRequest\x1a!.gozoo.backbone.v1.ParamsResponse\x12_\n\x0cSetTrainable\x12&.gozoo.backbone.v1.SetTrainableRequest\x1a\'.gozoo.backbone.v1.SetTrainableResponse\x12K\n\x05Train\x12\x1f.gozoo.backbone.v1.TrainRequest\x1a\x1d.gozoo.backbone.v1.TrainEvent(\x01\x30\x01\x12M\n\x06\x45xport\x12 .gozoo.backbone.v1.ExportRequest\x1a!.gozoo.backbone.v1.ExportResponse\x12J\n\x05\x43lose\x12\x1f.gozoo.backbone.v1.CloseRequest\x1a .gozoo.backbone.v1.CloseResponseB,Z*github.com/gozoo/gozoo/internal/backbonev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x62\x61\x63kbone.proto\x12\x11gozoo.backbone.v1\"\x9e\x01\n\x0bTensorChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05\x64type\x18\x02 \x01(\x0e\x32\x18.gozoo.backbone.v1.DType\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12+\n\x04\x66ile\x18\x06 \x01(\x0b\x32\x1d.gozoo.backbone.v1.TensorFile\"(\n\nTensorFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\":\n\x0f\x44\x65scribeRequest\x12\x12\n\nprobe_path\x18\x01 \x01(\t\x12\x13\n\x0bprobe_token\x18\x02 \x01(\t\"!\n\tTransport\x12\x14\n\x0cshared_files\x18\x01 \x01(\x08\"\xd9\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x16\n\x0eprotocol_minor\x18\x03 \x01(\x05\x12&\n\x05\x61rchs\x18\x04 \x03(\x0b\x32\x17.gozoo.backbone.v1.Arch\x12\x35\n\x0c\x63\x61pabilities\x18\x05 \x01(\x0b\x32\x1f.gozoo.backbone.v1.Capabilities\x12/\n\ttransport\x18\x06 \x01(\x0b\x32\x1c.gozoo.backbone.v1.Transport\"~\n\x04\x41rch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x05input\x18\x02 \x01(\x0b\x32\x1c.gozoo.backbone.v1.InputSpec\x12.\n\x07options\x18\x03 \x03(\x0b\x32\x1d.gozoo.backbone.v1.OptionSpec\x12\x0b\n\x03\x64oc\x18\x04 \x01(\t\"W\n\tInputSpec\x12\r\n\x05shape\x18\x01 \x03(\x03\x12\'\n\x05\x64type\x18\x02 \x01(\x0e\x32\x18.gozoo.backbone.v1.DType\x12\x12\n\nbatch_axis\x18\x03 \x01(\x05\"H\n\nOptionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x02 \x01(\t\x12\r\n\x05usage\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\x08\"\x8a\x01\n\x0c\x43\x61pabilities\x12\x0f\n\x07\x65xtract\x18\x01 \x01(\x08\x12\r\n\x05train\x18\x02 \x01(\x08\x12\x0e\n\x06\x65xport\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65vices\x18\x04 \x03(\t\x12\x39\n\x0fweights_formats\x18\x05 \x03(\x0e\x32 .gozoo.backbone.v1.WeightsFormat\"\x88\x02\n\x0bLoadRequest\x12\x0c\n\x04\x61rch\x18\x01 \x01(\t\x12<\n\x07options\x18\x02 \x03(\x0b\x32+.gozoo.backbone.v1.LoadRequest.OptionsEntry\x12\x14\n\x0cweights_path\x18\x03 \x01(\t\x12\x38\n\x0eweights_format\x18\x04 \x01(\x0e\x32 .gozoo.backbone.v1.WeightsFormat\x12\x0c\n\x04seed\x18\x05 \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x06 \x01(\t\x12\x0f\n\x07threads\x18\x07 \x01(\x05\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"}\n\x0cLoadResponse\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12+\n\x05input\x18\x02 \x01(\x0b\x32\x1c.gozoo.backbone.v1.InputSpec\x12\x30\n\x07options\x18\x03 \x03(\x0b\x32\x1f.gozoo.backbone.v1.LoadedOption\";\n\x0cLoadedOption\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"4\n\rLayersRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x13\n\x0binput_shape\x18\x02 \x03(\x03\":\n\x0eLayersResponse\x12(\n\x06layers\x18\x01 \x03(\x0b\x32\x18.gozoo.backbone.v1.Layer\"B\n\x05Layer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0e\n\x06params\x18\x04 \x01(\x03\"\xa6\x01\n\x0e\x45xtractRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x0e\n\x06layers\x18\x02 \x03(\t\x12\x0f\n\x07lengths\x18\x03 \x03(\x03\x12-\n\x05input\x18\x04 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TensorChunk\x12\x34\n\x0coutput_files\x18\x05 \x01(\x0b\x32\x1e.gozoo.backbone.v1.OutputFiles\"=\n\x0bOutputFiles\x12\x0b\n\x03\x64ir\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tmin_bytes\x18\x03 \x01(\x03\"A\n\x0f\x45xtractResponse\x12.\n\x06output\x18\x01 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TensorChunk\"\x1f\n\rParamsRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\":\n\x0eParamsResponse\x12(\n\x06params\x18\x01 \x03(\x0b\x32\x18.gozoo.backbone.v1.Param\"7\n\x05Param\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x11\n\ttrainable\x18\x03 \x01(\x08\"J\n\x13SetTrainableRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x10\n\x08patterns\x18\x02 \x03(\t\x12\x11\n\ttrainable\x18\x03 \x01(\x08\"\'\n\x14SetTrainableResponse\x12\x0f\n\x07matched\x18\x01 \x03(\t\"w\n\x0cTrainRequest\x12\x30\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TrainConfigH\x00\x12.\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x1d.gozoo.backbone.v1.TrainBatchH\x00\x42\x05\n\x03msg\"\xe6\x01\n\x0bTrainConfig\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x11\n\toptimizer\x18\x02 \x01(\t\x12\n\n\x02lr\x18\x03 \x01(\x01\x12\x13\n\x0b\x62\x61\x63kbone_lr\x18\x04 \x01(\x01\x12\x14\n\x0cweight_decay\x18\x05 \x01(\x01\x12\x10\n\x08momentum\x18\x06 \x01(\x01\x12\x0e\n\x06\x65pochs\x18\x07 \x01(\x05\x12\x10\n\x08schedule\x18\x08 \x01(\t\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\n \x01(\t\x12\x16\n\x0e\x63heckpoint_dir\x18\x0b \x01(\t\x12\x13\n\x0bresume_from\x18\x0c \x01(\t\"u\n\nTrainBatch\x12-\n\x05input\x18\x01 \x01(\x0b\x32\x1e.gozoo.backbone.v1.TensorChunk\x12\x0e\n\x06labels\x18\x02 \x03(\x03\x12\x12\n\nvalidation\x18\x03 \x01(\x08\x12\x14\n\x0c\x65nd_of_epoch\x18\x04 \x01(\x08\"\xab\x01\n\nTrainEvent\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x0c\n\x04step\x18\x02 \x01(\x05\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x10\n\x08\x61\x63\x63uracy\x18\x04 \x01(\x01\x12\n\n\x02lr\x18\x05 \x01(\x01\x12\x16\n\x0eimages_per_sec\x18\x06 \x01(\x01\x12\x12\n\nvalidation\x18\x07 \x01(\x08\x12\x17\n\x0f\x63heckpoint_path\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\"~\n\rExportRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x30\n\x06\x66ormat\x18\x03 \x01(\x0e\x32 .gozoo.backbone.v1.WeightsFormat\x12\x0e\n\x06layers\x18\x04 \x03(\t\x12\r\n\x05opset\x18\x05 \x01(\x05\"-\n\x0e\x45xportResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05\x62ytes\x18\x02 \x01(\x03\"\x1e\n\x0c\x43loseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\t\"\x0f\n\rCloseResponse*B\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x11\n\rDTYPE_FLOAT32\x10\x01\x12\x0f\n\x0b\x44TYPE_INT64\x10\x02*y\n\rWeightsFormat\x12\x17\n\x13WEIGHTS_FORMAT_NONE\x10\x00\x12\x16\n\x12WEIGHTS_FORMAT_PTH\x10\x01\x12\x1e\n\x1aWEIGHTS_FORMAT_SAFETENSORS\x10\x02\x12\x17\n\x13WEIGHTS_FORMAT_ONNX\x10\x03\x32\xe5\x05\n\x08\x42\x61\x63kbone\x12S\n\x08\x44\x65scribe\x12\".gozoo.backbone.v1.DescribeRequest\x1a#.gozoo.backbone.v1.DescribeResponse\x12G\n\x04Load\x12\x1e.gozoo.backbone.v1.LoadRequest\x1a\x1f.gozoo.backbone.v1.LoadResponse\x12M\n\x06Layers\x12 .gozoo.backbone.v1.LayersRequest\x1a!.gozoo.backbone.v1.LayersResponse\x12T\n\x07\x45xtract\x12!.gozoo.backbone.v1.ExtractRequest\x1a\".gozoo.backbone.v1.ExtractResponse(\x01\x30\x01\x12M\n\x06Params\x12 .gozoo.backbone.v1.ParamsRequest\x1a!.gozoo.backbone.v1.ParamsResponse\x12_\n\x0cSetTrainable\x12&.gozoo.backbone.v1.SetTrainableRequest\x1a\'.gozoo.backbone.v1.SetTrainableResponse\x12K\n\x05Train\x12\x1f.gozoo.backbone.v1.TrainRequest\x1a\x1d.gozoo.backbone.v1.TrainEvent(\x01\x30\x01\x12M\n\x06\x45xport\x12 .gozoo.backbone.v1.ExportRequest\x1a!.gozoo.backbone.v1.ExportResponse\x12J\n\x05\x43lose\x12\x1f.gozoo.backbone.v1.CloseRequest\x1a .gozoo.backbone.v1.CloseResponseB,Z*github.com/gozoo/gozoo/internal/backbonev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'backbone_pb2', globals())
@@ -23,10 +23,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._serialized_options = b'Z*github.com/gozoo/gozoo/internal/backbonev1'
   _LOADREQUEST_OPTIONSENTRY._options = None
   _LOADREQUEST_OPTIONSENTRY._serialized_options = b'8\001'
-  _DTYPE._serialized_start=2950
-  _DTYPE._serialized_end=3016
-  _WEIGHTSFORMAT._serialized_start=3018
-  _WEIGHTSFORMAT._serialized_end=3139
+  _DTYPE._serialized_start=3061
+  _DTYPE._serialized_end=3127
+  _WEIGHTSFORMAT._serialized_start=3129
+  _WEIGHTSFORMAT._serialized_end=3250
   _TENSORCHUNK._serialized_start=38
   _TENSORCHUNK._serialized_end=196
   _TENSORFILE._serialized_start=198
@@ -50,45 +50,47 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LOADREQUEST_OPTIONSENTRY._serialized_start=1206
   _LOADREQUEST_OPTIONSENTRY._serialized_end=1252
   _LOADRESPONSE._serialized_start=1254
-  _LOADRESPONSE._serialized_end=1329
-  _LAYERSREQUEST._serialized_start=1331
-  _LAYERSREQUEST._serialized_end=1383
-  _LAYERSRESPONSE._serialized_start=1385
-  _LAYERSRESPONSE._serialized_end=1443
-  _LAYER._serialized_start=1445
-  _LAYER._serialized_end=1511
-  _EXTRACTREQUEST._serialized_start=1514
-  _EXTRACTREQUEST._serialized_end=1680
-  _OUTPUTFILES._serialized_start=1682
-  _OUTPUTFILES._serialized_end=1743
-  _EXTRACTRESPONSE._serialized_start=1745
-  _EXTRACTRESPONSE._serialized_end=1810
-  _PARAMSREQUEST._serialized_start=1812
-  _PARAMSREQUEST._serialized_end=1843
-  _PARAMSRESPONSE._serialized_start=1845
-  _PARAMSRESPONSE._serialized_end=1903
-  _PARAM._serialized_start=1905
-  _PARAM._serialized_end=1960
-  _SETTRAINABLEREQUEST._serialized_start=1962
-  _SETTRAINABLEREQUEST._serialized_end=2036
-  _SETTRAINABLERESPONSE._serialized_start=2038
-  _SETTRAINABLERESPONSE._serialized_end=2077
-  _TRAINREQUEST._serialized_start=2079
-  _TRAINREQUEST._serialized_end=2198
-  _TRAINCONFIG._serialized_start=2201
-  _TRAINCONFIG._serialized_end=2431
-  _TRAINBATCH._serialized_start=2433
-  _TRAINBATCH._serialized_end=2550
-  _TRAINEVENT._serialized_start=2553
-  _TRAINEVENT._serialized_end=2724
-  _EXPORTREQUEST._serialized_start=2726
-  _EXPORTREQUEST._serialized_end=2852
-  _EXPORTRESPONSE._serialized_start=2854
-  _EXPORTRESPONSE._serialized_end=2899
-  _CLOSEREQUEST._serialized_start=2901
-  _CLOSEREQUEST._serialized_end=2931
-  _CLOSERESPONSE._serialized_start=2933
-  _CLOSERESPONSE._serialized_end=2948
-  _BACKBONE._serialized_start=3142
-  _BACKBONE._serialized_end=3883
+  _LOADRESPONSE._serialized_end=1379
+  _LOADEDOPTION._serialized_start=1381
+  _LOADEDOPTION._serialized_end=1440
+  _LAYERSREQUEST._serialized_start=1442
+  _LAYERSREQUEST._serialized_end=1494
+  _LAYERSRESPONSE._serialized_start=1496
+  _LAYERSRESPONSE._serialized_end=1554
+  _LAYER._serialized_start=1556
+  _LAYER._serialized_end=1622
+  _EXTRACTREQUEST._serialized_start=1625
+  _EXTRACTREQUEST._serialized_end=1791
+  _OUTPUTFILES._serialized_start=1793
+  _OUTPUTFILES._serialized_end=1854
+  _EXTRACTRESPONSE._serialized_start=1856
+  _EXTRACTRESPONSE._serialized_end=1921
+  _PARAMSREQUEST._serialized_start=1923
+  _PARAMSREQUEST._serialized_end=1954
+  _PARAMSRESPONSE._serialized_start=1956
+  _PARAMSRESPONSE._serialized_end=2014
+  _PARAM._serialized_start=2016
+  _PARAM._serialized_end=2071
+  _SETTRAINABLEREQUEST._serialized_start=2073
+  _SETTRAINABLEREQUEST._serialized_end=2147
+  _SETTRAINABLERESPONSE._serialized_start=2149
+  _SETTRAINABLERESPONSE._serialized_end=2188
+  _TRAINREQUEST._serialized_start=2190
+  _TRAINREQUEST._serialized_end=2309
+  _TRAINCONFIG._serialized_start=2312
+  _TRAINCONFIG._serialized_end=2542
+  _TRAINBATCH._serialized_start=2544
+  _TRAINBATCH._serialized_end=2661
+  _TRAINEVENT._serialized_start=2664
+  _TRAINEVENT._serialized_end=2835
+  _EXPORTREQUEST._serialized_start=2837
+  _EXPORTREQUEST._serialized_end=2963
+  _EXPORTRESPONSE._serialized_start=2965
+  _EXPORTRESPONSE._serialized_end=3010
+  _CLOSEREQUEST._serialized_start=3012
+  _CLOSEREQUEST._serialized_end=3042
+  _CLOSERESPONSE._serialized_start=3044
+  _CLOSERESPONSE._serialized_end=3059
+  _BACKBONE._serialized_start=3253
+  _BACKBONE._serialized_end=3994
 # @@protoc_insertion_point(module_scope)
