@@ -178,9 +178,9 @@ func TestMapOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string][]float32{
-		"id":    {1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0},
-		"sum":   {9, 12, 27, 30},
-		"box":   {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24},
+		"id":        {1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0},
+		"sum":       {9, 12, 27, 30},
+		"box":       {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24},
 		"box.inner": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12},
 	} {
 		if got := out[name]; got == nil || !slices.Equal(got.Float32, want) {
