@@ -132,12 +132,13 @@ func (b *Builder) ZeroPadding(x Value, p Padding) Value { return b.Mul(x, p.Vali
 
 // MeanTokens adds module name (class kind) as the mean of x ([N, T, F] or
 // [T, N, F] as the padding's layout) over each sequence's valid tokens:
-// the sum of x * valid over T divided by the length, [N, F].
+// the sum of x * valid over T (in float64, see sum64) divided by the
+// length, [N, F].
 func (b *Builder) MeanTokens(name, kind string, x Value, p Padding) Value {
 	axis := int64(0)
 	if p.batchFirst {
 		axis = 1
 	}
-	sum := b.ReduceSum("", "", b.Mul(x, p.Valid), false, axis)
+	sum := b.sum64(b.Mul(x, p.Valid), false, axis)
 	return b.Binary(name, kind, "Div", sum, p.Lengths)
 }

@@ -13,41 +13,42 @@ import (
 // ONNX Runtime session serves both.
 
 // Reshape is the functional x.reshape(shape) with ONNX's conventions: 0
-// copies the input's dimension, -1 is inferred.
+// copies the input's dimension, -1 is inferred. The shape Layers reports
+// infers -1 whenever the dimensions not copied are known, so a free batch
+// that is copied does not hide the rest.
 func (b *Builder) Reshape(x Value, shape ...int64) Value {
 	if x.t == nil {
 		b.Failf("%s (Reshape): missing input", b.Path(""))
 		return Value{b.placeholder()}
 	}
 	out := make([]int64, len(shape))
+	copied := make([]bool, len(x.t.shape))
 	infer, known := -1, int64(1)
 	for i, d := range shape {
 		switch {
 		case d == 0 && i < len(x.t.shape):
-			out[i] = x.t.shape[i]
+			out[i], copied[i] = x.t.shape[i], true
+			continue
 		case d == -1 && infer < 0:
 			infer = i
-			continue
 		case d > 0:
 			out[i] = d
+			known *= d
 		default:
 			b.Failf("%s (Reshape): bad target %v for %s", b.Path(""), shape, sdk.FormatShape(x.t.shape))
 			return Value{b.placeholder()}
 		}
-		if known >= 0 && out[i] >= 0 {
-			known *= out[i]
-		} else {
-			known = -1
-		}
 	}
 	if infer >= 0 {
 		total, ok := int64(1), true
-		for _, d := range x.t.shape {
-			ok = ok && d >= 0
-			total *= d
+		for i, d := range x.t.shape {
+			if !copied[i] {
+				ok = ok && d >= 0
+				total *= d
+			}
 		}
 		switch {
-		case !ok || known < 0:
+		case !ok:
 			out[infer] = -1
 		case known == 0 || total%known != 0:
 			b.Failf("%s (Reshape): %s does not fit %v", b.Path(""), sdk.FormatShape(x.t.shape), shape)
@@ -190,4 +191,36 @@ func (b *Builder) MapOutput(name string, f func(out Value) Value) {
 		old.name, v.t.name = v.t.name, old.name
 	}
 	l.out = v.t
+}
+
+// onnxDouble is ONNX's DOUBLE element type.
+const onnxDouble = 11
+
+// sum64 sums x over axes in float64 and rounds the result to float32
+// once (a functional op). A float32 sum of n values of one sign, which
+// ONNX Runtime adds in order, loses about log2(n) bits, more than torch's
+// pairwise sums; the float64 sum loses none. The float64 tensors live
+// inside these nodes only (the builder labels them float32).
+func (b *Builder) sum64(x Value, keep bool, axes ...int64) Value {
+	if x.t == nil {
+		b.Failf("%s (ReduceSum): missing input", b.Path(""))
+		return Value{b.placeholder()}
+	}
+	d := b.Node("", "", "Cast", []Value{x}, x.t.shape, Int("to", onnxDouble))
+	s := b.ReduceSum("", "", d, keep, axes...)
+	return b.Node("", "", "Cast", []Value{s}, s.t.shape, Int("to", onnxFloat))
+}
+
+// ReduceMean64 adds module name (class kind; functional when name is
+// empty) as torch's x.mean(axes), averaged in float64 and rounded to
+// float32 once (see sum64), so that long averages (the mean of a ViT's
+// patch tokens) are as close to exact as torch's pairwise sums or closer.
+func (b *Builder) ReduceMean64(name, kind string, x Value, keep bool, axes ...int64) Value {
+	if x.t == nil {
+		b.Failf("%s (ReduceMean): missing input", b.Path(name))
+		return Value{b.placeholder()}
+	}
+	d := b.Node("", "", "Cast", []Value{x}, x.t.shape, Int("to", onnxDouble))
+	m := b.ReduceMean("", "", d, keep, axes...)
+	return b.Node(name, kind, "Cast", []Value{m}, m.t.shape, Int("to", onnxFloat))
 }
