@@ -18,7 +18,7 @@ const (
 )
 
 // defaultTokens is the sequence length Layers reports shapes for when no
-// input shape is given.
+// input shape is given (max_len when that is shorter).
 const defaultTokens = 16
 
 var textOptions = []backbone.Option{
@@ -86,7 +86,7 @@ func (n *text) Input() sdk.InputSpec {
 func (n *text) DefaultInput() []int64 {
 	s := []int64{-1, -1}
 	tAxis, _ := n.axes()
-	s[tAxis] = defaultTokens
+	s[tAxis] = min(defaultTokens, n.maxLen)
 	return s
 }
 
