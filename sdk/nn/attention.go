@@ -90,6 +90,7 @@ type Padding struct {
 	Keys Value
 	// Lengths are the lengths as float32, [N, 1].
 	Lengths    Value
+	valid      Value // Valid as booleans
 	batchFirst bool
 }
 
@@ -114,11 +115,12 @@ func (b *Builder) Padding(lengths, x Value, batchFirst bool) Padding {
 	// valid[n, t] = t < lengths[n]; the bool tensor is typed int64 here
 	// as only other nodes read it.
 	valid := b.typed("", "", "Less", sdk.Int64, []Value{b.Unsqueeze(rng, 0), b.Unsqueeze(lengths, 1)}, []int64{N, T})
-	vf := b.Cast(valid, sdk.Float32)
+	vb := valid
 	if !batchFirst {
-		vf = b.Transpose("", "", vf, 1, 0)
+		vb = b.Transpose("", "", vb, 1, 0)
 	}
-	p.Valid = b.Unsqueeze(vf, 2)
+	p.valid = b.Unsqueeze(vb, 2)
+	p.Valid = b.Cast(p.valid, sdk.Float32)
 	keys := b.Node("", "", "Where", []Value{valid, b.ConstFloat(0), b.ConstFloat(float32(math.Inf(-1)))}, []int64{N, T})
 	keys.t.dtype = sdk.Float32
 	p.Keys = b.Reshape(keys, 0, 1, 1, -1)
@@ -127,8 +129,17 @@ func (b *Builder) Padding(lengths, x Value, batchFirst bool) Padding {
 }
 
 // ZeroPadding returns x ([N, T, ...] or [T, N, ...] as the padding's
-// layout) with padded positions set to zero.
-func (b *Builder) ZeroPadding(x Value, p Padding) Value { return b.Mul(x, p.Valid) }
+// layout) with padded positions set to +0, whatever they held.
+func (b *Builder) ZeroPadding(x Value, p Padding) Value {
+	if x.t == nil || p.valid.t == nil {
+		b.Failf("%s (ZeroPadding): missing input", b.Path(""))
+		return Value{b.placeholder()}
+	}
+	shape := b.broadcastShape(b.Path("")+" (Where)", x.t.shape, p.valid.t.shape)
+	v := b.Node("", "", "Where", []Value{p.valid, x, b.ConstFloat(0)}, shape)
+	v.t.dtype = x.t.dtype
+	return v
+}
 
 // MeanTokens adds module name (class kind) as the mean of x ([N, T, F] or
 // [T, N, F] as the padding's layout) over each sequence's valid tokens:
