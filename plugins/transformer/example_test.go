@@ -8,11 +8,13 @@ import (
 	"github.com/gozoo/gozoo/sdk"
 )
 
-// A vit_b_16 takes any image size that is a multiple of 16: the position
-// embeddings are resampled to the patch grid (18 x 20 here).
+// A ViT takes any image size that is a multiple of its patch size: the
+// position embeddings are resampled to the patch grid (18 x 20 here). A
+// small vit; vit_b_16 is the same with 768 features and 12 blocks.
 func ExampleNew() {
 	ctx := context.Background()
-	m, err := transformer.New().Load(ctx, &sdk.LoadRequest{Arch: "vit_b_16", Seed: 1})
+	m, err := transformer.New().Load(ctx, &sdk.LoadRequest{Arch: "vit", Seed: 1, Options: map[string]string{
+		"patch_size": "16", "num_layers": "2", "num_heads": "4", "hidden_dim": "64", "mlp_dim": "128", "image_size": "224"}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -26,10 +28,10 @@ func ExampleNew() {
 		}
 	}
 	// Output:
-	// conv_proj Conv2d [N, 768, 18, 20]
-	// encoder Encoder [N, 361, 768]
-	// cls_token ClassToken [N, 768]
-	// patch_mean MeanPatchTokens [N, 768]
+	// conv_proj Conv2d [N, 64, 18, 20]
+	// encoder Encoder [N, 361, 64]
+	// cls_token ClassToken [N, 64]
+	// patch_mean MeanPatchTokens [N, 64]
 	// heads.head Linear [N, 1000]
 }
 

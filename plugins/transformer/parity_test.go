@@ -75,14 +75,22 @@ func TestParityViTB16(t *testing.T) {
 
 // TestParitySmallViT checks the arch vit (sizes as options, read from
 // the checkpoint) with representation_size against torchvision at its
-// image_size and at a grid shorter and wider than the checkpoint's.
+// image_size and at a grid shorter and wider than the checkpoint's, and
+// on the same checkpoint the load errors (checkLoadMismatch).
 func TestParitySmallViT(t *testing.T) {
 	needORT(t)
 	layers := append(vitLayers(3), "heads.pre_logits", "heads.act")
+	var weights string
 	for _, size := range [][2]int{{48, 48}, {32, 80}} {
-		f := makeViT(t, "vit", size[0], size[1], layers, "--sizes", "8,3,4,32,48", "--image-size", "48",
-			"--representation-size", "24", "--num-classes", "7", "--batch", "3")
-		m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: "vit", WeightsPath: f.Weights(), Threads: 1,
+		args := []string{"--sizes", "8,3,4,32,48", "--image-size", "48", "--representation-size", "24", "--num-classes", "7", "--batch", "3"}
+		if weights != "" {
+			args = append(args, "--weights", weights)
+		}
+		f := makeViT(t, "vit", size[0], size[1], layers, args...)
+		if weights == "" {
+			weights = f.Weights()
+		}
+		m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: "vit", WeightsPath: weights, Threads: 1,
 			Options: map[string]string{"num_heads": "4"}})
 		if err != nil {
 			t.Fatalf("Load(vit): %v", err)
@@ -91,6 +99,7 @@ func TestParitySmallViT(t *testing.T) {
 			f.Check(t, m, layers)
 			if size == [2]int{48, 48} { // torch's model holds resampled embeddings at other sizes
 				f.CheckCoverage(t, m, "cls_token", "patch_mean")
+				t.Run("mismatch", func(t *testing.T) { checkLoadMismatch(t, f, layers) })
 			}
 		})
 		m.Close()
