@@ -249,12 +249,7 @@ func (n *text) declare(b *nn.Builder) {
 
 // inferText reads the sizes a TextEncoder state_dict's shapes set.
 func inferText(sd map[string]*sdk.Tensor) (map[string]string, error) {
-	shape := func(k string) []int64 {
-		if t := sd[k]; t != nil {
-			return t.Shape
-		}
-		return nil
-	}
+	shape := func(k string) []int64 { return shapeOf(sd, k) }
 	emb, pos := shape("embedding.weight"), shape("pos_embedding")
 	if len(emb) != 2 || len(pos) != 2 {
 		return nil, fmt.Errorf("no 2-d embedding.weight and pos_embedding: %w: save the state_dict of a module laid out as the text_encoder arch documents (embedding, pos_embedding [max_len, d_model], encoder = nn.TransformerEncoder, optional fc)", sdk.ErrWeights)

@@ -19,3 +19,11 @@ var Family = backbone.Family{
 
 // New returns the transformer backbone. It is safe for concurrent use.
 func New() sdk.Backbone { return backbone.New(Family) }
+
+// shapeOf returns the shape of checkpoint entry k, or nil.
+func shapeOf(sd map[string]*sdk.Tensor, k string) []int64 {
+	if t := sd[k]; t != nil {
+		return t.Shape
+	}
+	return nil
+}

@@ -134,12 +134,7 @@ func adaptViT(sd map[string]*sdk.Tensor) (map[string]*sdk.Tensor, error) {
 // otherwise patch is the arch's.
 func inferViT(sd map[string]*sdk.Tensor, patch int64, sizes bool) (map[string]string, error) {
 	out := map[string]string{}
-	shape := func(k string) []int64 {
-		if t := sd[k]; t != nil {
-			return t.Shape
-		}
-		return nil
-	}
+	shape := func(k string) []int64 { return shapeOf(sd, k) }
 	conv := shape("conv_proj.weight")
 	if len(conv) != 4 || conv[2] != conv[3] {
 		return nil, fmt.Errorf("no 4-d square conv_proj.weight: %w: save a torchvision VisionTransformer's state_dict (a conv_stem_configs model is not supported)", sdk.ErrWeights)
