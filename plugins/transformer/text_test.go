@@ -32,7 +32,10 @@ func textLayers(finalNorm, fc bool) []string {
 // (testdata/text_encoder.py's TextEncoder) on a ragged batch with
 // src_key_padding_mask: post-norm with relu, a final norm and fc over the
 // mean, batch first; and norm_first with gelu, time-major, over the first
-// token. Per-token outputs are compared with padded positions zeroed.
+// token; every layer, on torch's standard path. Per-token outputs are
+// compared with padded positions zeroed. The post-norm model is also
+// compared with torch's fast path (fused layers over nested tensors),
+// what users get in eval mode, on the outputs it lets hooks see.
 func TestTextParity(t *testing.T) {
 	needORT(t)
 	for _, tc := range []struct {
@@ -41,14 +44,20 @@ func TestTextParity(t *testing.T) {
 		opts      map[string]string
 		finalNorm bool
 		fc        bool
+		layers    []string // default: textLayers
 	}{
 		{"post-norm", []string{"--final-norm", "--classes", "3", "--lengths", "9,4,1"},
-			map[string]string{"nhead": "4"}, true, true},
+			map[string]string{"nhead": "4"}, true, true, nil},
 		{"norm_first", []string{"--norm-first", "--activation", "gelu", "--seq-first", "--pooling", "cls", "--lengths", "2,9,5", "--nhead", "8"},
-			map[string]string{"nhead": "8", "norm_first": "true", "activation": "gelu", "batch_first": "false", "pooling": "cls"}, false, false},
+			map[string]string{"nhead": "8", "norm_first": "true", "activation": "gelu", "batch_first": "false", "pooling": "cls"}, false, false, nil},
+		{"fast path", []string{"--final-norm", "--classes", "3", "--lengths", "3,9,6", "--fast"},
+			map[string]string{"nhead": "4"}, true, true, []string{"embedding", "encoder", "mean", "cls", "fc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			layers := textLayers(tc.finalNorm, tc.fc)
+			layers := tc.layers
+			if layers == nil {
+				layers = textLayers(tc.finalNorm, tc.fc)
+			}
 			args := append(slices.Clone(tc.args), "--outputs", strings.Join(layers, ","))
 			f := sdktest.MakeFixture(t, "testdata/text_encoder.py", args...)
 			m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: "text_encoder", WeightsPath: f.Weights(), Options: tc.opts, Threads: 1})
