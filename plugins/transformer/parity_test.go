@@ -55,6 +55,9 @@ func vitLayers(n int) []string {
 // torchvision run with its position embeddings resampled as timm does.
 // One loaded model and one ONNX Runtime session serve both sizes.
 func TestParityViTB16(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short leaves out vit_b_16's 330 MB of weights; TestParitySmallViT runs the same code")
+	}
 	needORT(t)
 	layers := vitLayers(12)
 	f := makeViT(t, "vit_b_16", 224, 224, layers, "--float64")
