@@ -2,7 +2,6 @@ package lstm
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -160,37 +159,16 @@ func (n *net) ExtraInputs(req *sdk.ExtractRequest, shape []int64) (map[string]*s
 	}
 	ta, na := n.axes()
 	T, N := shape[ta], shape[na]
-	lens := req.Lengths
-	switch {
-	case lens == nil:
-		lens = make([]int64, N)
-		for i := range lens {
-			lens[i] = T
-		}
-	case int64(len(lens)) != N:
-		return nil, fmt.Errorf("%s: extract: %w: %d lengths for a batch of %d sequences: give one length per sequence", n.arch, sdk.ErrBadInput, len(lens), N)
-	default:
-		lens = slices.Clone(lens)
-	}
-	for i, l := range lens {
-		switch {
-		case l < 1:
-			return nil, fmt.Errorf("%s: extract: %w: sequence %d has length %d: every sequence needs at least one step (torch's pack_padded_sequence refuses empty ones too); drop it from the batch",
-				n.arch, sdk.ErrBadInput, i, l)
-		case l > T:
-			return nil, fmt.Errorf("%s: extract: %w: sequence %d has length %d, longer than the input's %d steps: pad the input to the longest sequence or fix the lengths",
-				n.arch, sdk.ErrBadInput, i, l, T)
-		}
-	}
 	if n.numEmbeddings > 0 {
-		for i, id := range req.Input.Int64 {
-			if id < 0 || id >= n.numEmbeddings {
-				return nil, fmt.Errorf("%s: extract: %w: token id %d at flat index %d is outside the embedding's range [0, %d): map unknown tokens to an id the vocabulary has",
-					n.arch, sdk.ErrBadInput, id, i, n.numEmbeddings)
-			}
+		if err := backbone.CheckTokenIDs(n.arch, req.Input, n.numEmbeddings); err != nil {
+			return nil, err
 		}
 	}
-	return map[string]*sdk.Tensor{lengthsName: {Shape: []int64{N}, Int64: lens}}, nil
+	lens, err := backbone.SequenceLengths(n.arch, req.Lengths, T, N)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]*sdk.Tensor{lengthsName: lens}, nil
 }
 
 // fcIn is the number of features fc takes when it reads input.

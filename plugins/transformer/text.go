@@ -3,7 +3,6 @@ package transformer
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -121,29 +120,15 @@ func (n *text) ExtraInputs(req *sdk.ExtractRequest, shape []int64) (map[string]*
 	if len(req.Inputs) > 0 {
 		return nil, fmt.Errorf("text_encoder: extract: %w: the model takes token ids and lengths, no named inputs", sdk.ErrBadInput)
 	}
-	for i, id := range req.Input.Int64 {
-		if id < 0 || id >= n.vocab {
-			return nil, fmt.Errorf("text_encoder: extract: %w: token id %d at position %d is outside the vocabulary [0, %d): map unknown tokens to an id the embedding has",
-				sdk.ErrBadInput, id, i, n.vocab)
-		}
+	if err := backbone.CheckTokenIDs("text_encoder", req.Input, n.vocab); err != nil {
+		return nil, err
 	}
 	tAxis, nAxis := n.axes()
-	T, N := shape[tAxis], shape[nAxis]
-	lens := slices.Clone(req.Lengths)
-	if lens == nil {
-		lens = slices.Repeat([]int64{T}, int(N))
+	lens, err := backbone.SequenceLengths("text_encoder", req.Lengths, shape[tAxis], shape[nAxis])
+	if err != nil {
+		return nil, err
 	}
-	if int64(len(lens)) != N {
-		return nil, fmt.Errorf("text_encoder: extract: %w: %d lengths for %d sequences: give one length per sequence, or none when no sequence is padded",
-			sdk.ErrBadInput, len(lens), N)
-	}
-	for i, l := range lens {
-		if l < 1 || l > T {
-			return nil, fmt.Errorf("text_encoder: extract: %w: sequence %d has length %d; each must be 1..%d, the input's tokens per sequence",
-				sdk.ErrBadInput, i, l, T)
-		}
-	}
-	return map[string]*sdk.Tensor{lengthsName: {Shape: []int64{N}, Int64: lens}}, nil
+	return map[string]*sdk.Tensor{lengthsName: lens}, nil
 }
 
 // Build records TextEncoder.forward (doc.go) for ids of the given shape.
