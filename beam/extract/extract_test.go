@@ -78,6 +78,9 @@ func TestMain(m *testing.M) {
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds gozoo and a plugin and runs pipelines on prism: not with -short")
+	}
 	envOnce.Do(func() {
 		if _, err := os.Stat(ort.LibraryPath()); err != nil {
 			envSkip = "the ONNX Runtime library|" + ort.LibraryPath() + ": run `make setup` (scripts/install-onnxruntime.sh) or set GOZOO_ORT_LIB"
@@ -234,6 +237,7 @@ func sameRows(t *testing.T, got, want *featfile.File) {
 				worst, at = d, i
 			}
 		}
+		t.Logf("layer %s: max |difference| from gozoo extract %g over %d rows", l, worst, len(got.Paths))
 		if worst > 1e-6 {
 			row := at / (len(a.Float32) / len(got.Paths))
 			t.Errorf("layer %s: max |difference| %g at row %d (%s); want <= 1e-6", l, worst, row, got.Paths[row])

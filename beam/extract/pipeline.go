@@ -3,12 +3,14 @@ package extract
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/gozoo/gozoo/zoo/dataset"
 	"github.com/gozoo/gozoo/zoo/featfile"
@@ -57,7 +59,8 @@ func Build(s beam.Scope, cfg Config) {
 
 // Run checks cfg, runs the extraction on runner ("prism", "flink",
 // "spark", "dataflow"; their flags are Beam's) and returns the manifest it
-// wrote. Workers the runner left open in this process are closed.
+// wrote, or nil when the job was only submitted (--async) or printed
+// (--dry_run). Workers the runner left open in this process are closed.
 func Run(ctx context.Context, runner string, cfg Config) (*featfile.Manifest, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
@@ -69,11 +72,24 @@ func Run(ctx context.Context, runner string, cfg Config) (*featfile.Manifest, er
 	if err != nil {
 		return nil, err
 	}
+	if submittedOnly() {
+		return nil, nil
+	}
 	b, err := readFile(ctx, cfg.ManifestPath())
 	if err != nil {
 		return nil, fmt.Errorf("the pipeline ended but its manifest cannot be read: %w", err)
 	}
 	return featfile.ParseManifest(b)
+}
+
+// submittedOnly reports whether the runner was asked only to submit the
+// job (--async) or to print it (Dataflow's --dry_run): no manifest yet.
+func submittedOnly() bool {
+	if *jobopts.Async {
+		return true
+	}
+	f := flag.Lookup("dry_run")
+	return f != nil && f.Value.String() == "true"
 }
 
 // listFn lists the inputs in order and emits them in batches.

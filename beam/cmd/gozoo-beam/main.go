@@ -202,10 +202,25 @@ func run(args []string, stderr io.Writer) int {
 	defer stop()
 	m, err := extract.Run(ctx, runner, cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "gozoo-beam:", err)
+		fmt.Fprintln(stderr, "gozoo-beam:", brief(err))
 		return 1
+	}
+	if m == nil {
+		fmt.Fprintf(stderr, "job submitted; when it ends, its manifest is %s\n", cfg.ManifestPath())
+		return 0
 	}
 	fmt.Fprintf(stderr, "wrote %s: %d shards, %d rows, %d of %d inputs skipped\njoin them: gozoo features merge --out OUT.%s %s\n",
 		cfg.ManifestPath(), len(m.Shards), m.Rows, m.Skipped, m.Inputs, cfg.Format, cfg.ManifestPath())
 	return 0
+}
+
+// brief returns the message of the DoFn that failed a job, without the
+// runner's account of the plan around it; other errors whole.
+func brief(err error) string {
+	msg := err.Error()
+	const mark = "] failed:\n"
+	if i := strings.LastIndex(msg, mark); i >= 0 {
+		return strings.TrimSpace(msg[i+len(mark):])
+	}
+	return msg
 }
