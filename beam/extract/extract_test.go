@@ -298,16 +298,16 @@ func TestMatchesGozooExtract(t *testing.T) {
 		c := e.config(t, t.TempDir(), e.list)
 		var mu sync.Mutex
 		workers := map[*worker]int{}
-		faultHook = func(point string, w *worker, _ *Batch, _ int) error {
+		setFault(func(point string, w *worker, _ *Batch, _ int) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if point == "extract" {
 				workers[w]++
 			}
 			return nil
-		}
+		})
 		m, err := Run(context.Background(), "prism", c)
-		faultHook = nil
+		setFault(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestRetriedBatch(t *testing.T) {
 	var mu sync.Mutex
 	attempts := map[int]int{}
 	killed := false
-	faultHook = func(point string, w *worker, b *Batch, attempt int) error {
+	setFault(func(point string, w *worker, b *Batch, attempt int) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if point == "extract" {
@@ -380,8 +380,8 @@ func TestRetriedBatch(t *testing.T) {
 			return syscall.Kill(pid, syscall.SIGKILL)
 		}
 		return nil
-	}
-	defer func() { faultHook = nil }()
+	})
+	defer setFault(nil)
 	m, err := Run(context.Background(), "prism", c)
 	if err != nil {
 		t.Fatal(err)
@@ -410,14 +410,14 @@ func TestRerunAfterFailedJob(t *testing.T) {
 	e := setup(t)
 	c := e.config(t, t.TempDir(), e.list)
 	c.Attempts = 1
-	faultHook = func(point string, _ *worker, b *Batch, _ int) error {
+	setFault(func(point string, _ *worker, b *Batch, _ int) error {
 		if b.Start == 48 && point == "published" {
 			return errors.New("injected: worker lost after publishing its shard")
 		}
 		return nil
-	}
+	})
 	_, err := Run(context.Background(), "prism", c)
-	faultHook = nil
+	setFault(nil)
 	if err == nil || !strings.Contains(err.Error(), "injected: worker lost") {
 		t.Fatalf("Run with a failing batch and one attempt = %v; want the injected error", err)
 	}
@@ -494,4 +494,13 @@ func TestCorruptImages(t *testing.T) {
 			t.Errorf("a failed job wrote its manifest (%v)", err)
 		}
 	})
+}
+
+// setFault sets the fault hook (nil: none).
+func setFault(f faultFunc) {
+	if f == nil {
+		faultHook.Store(nil)
+		return
+	}
+	faultHook.Store(&f)
 }

@@ -222,7 +222,7 @@ func readFile(ctx context.Context, path string) ([]byte, error) {
 // remove deletes path where the filesystem can.
 func remove(ctx context.Context, path string) error {
 	if isLocal(path) {
-		return os.Remove(localPath(path))
+		return os.RemoveAll(localPath(path))
 	}
 	fs, err := fsFor(ctx, path)
 	if err != nil {

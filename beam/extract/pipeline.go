@@ -68,7 +68,7 @@ func Run(ctx context.Context, runner string, cfg Config) (*featfile.Manifest, er
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg)
 	_, err := beam.Run(ctx, runner, p)
-	err = errors.Join(err, closeLocal())
+	err = errors.Join(err, endLocal())
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,9 @@ type extractFn struct {
 }
 
 func (f *extractFn) Setup(ctx context.Context) error {
-	f.w = &worker{cfg: &f.Cfg}
+	f.w = newWorker(&f.Cfg)
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
 	return f.w.open(ctx)
 }
 
@@ -202,7 +204,7 @@ func (f *extractFn) Teardown(context.Context) error {
 	if f.w == nil {
 		return nil
 	}
-	return f.w.close()
+	return f.w.end()
 }
 
 // extractGroupFn extracts a group of batches in turn with the DoFn
@@ -213,7 +215,9 @@ type extractGroupFn struct {
 }
 
 func (f *extractGroupFn) Setup(ctx context.Context) error {
-	f.w = &worker{cfg: &f.Cfg}
+	f.w = newWorker(&f.Cfg)
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
 	return f.w.open(ctx)
 }
 
@@ -233,7 +237,7 @@ func (f *extractGroupFn) Teardown(context.Context) error {
 	if f.w == nil {
 		return nil
 	}
-	return f.w.close()
+	return f.w.end()
 }
 
 // manifestFn writes the manifest from every shard, once per input range,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
@@ -46,6 +47,10 @@ type Skipped struct {
 // loaded model, with the preprocessing. It is not safe for concurrent
 // use; a DoFn instance runs one bundle at a time.
 type worker struct {
+	// mu is held while a batch is processed and while the worker ends;
+	// ended is set when its job is over.
+	mu     sync.Mutex
+	ended  bool
 	cfg    *Config
 	host   *host.Client
 	plugin string
@@ -86,13 +91,28 @@ func (w *worker) open(ctx context.Context) (err error) {
 	if w.model, err = bb.Load(ctx, w.cfg.request(weights)); err != nil {
 		return fmt.Errorf("load %s from plugin %s: %w", w.cfg.Arch, w.plugin, err)
 	}
-	live.Store(w, struct{}{})
 	return nil
+}
+
+// newWorker returns the worker of a DoFn instance; its model starts with
+// open.
+func newWorker(cfg *Config) *worker {
+	w := &worker{cfg: cfg}
+	live.Store(w, struct{}{})
+	return w
+}
+
+// end closes the worker for good, once its batch in progress is over.
+func (w *worker) end() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended = true
+	live.Delete(w)
+	return w.close()
 }
 
 // close stops the model, the plugin and the host; it is idempotent.
 func (w *worker) close() error {
-	live.Delete(w)
 	var err error
 	if w.model != nil {
 		err = w.model.Close()
@@ -105,17 +125,22 @@ func (w *worker) close() error {
 	return err
 }
 
-// live holds the workers open in this process. A runner may drop a DoFn
+// live holds the workers of this process. A runner may drop a DoFn
 // instance without Teardown (prism does, at the end of a job and after a
-// failed bundle); CloseLocal closes what is left when the pipeline ran in
-// this process.
+// failed bundle), and a failed job's other bundles may still be running
+// when the job's end is reported; endLocal ends what is left when the
+// pipeline ran in this process.
 var live sync.Map
 
-// closeLocal closes every worker still open in this process.
-func closeLocal() error {
+// errEnded fails a batch that a worker is handed after its job ended.
+var errEnded = errors.New("extract: the job has ended")
+
+// endLocal ends every worker of this process, each once its batch in
+// progress is over, so that nothing is written after the job returns.
+func endLocal() error {
 	var err error
 	live.Range(func(k, _ any) bool {
-		err = errors.Join(err, k.(*worker).close())
+		err = errors.Join(err, k.(*worker).end())
 		return true
 	})
 	return err
@@ -127,22 +152,31 @@ type permanent struct{ error }
 
 func (p permanent) Unwrap() error { return p.error }
 
-// faultHook, when set (by tests), runs at points of each attempt at a
-// batch: "extract" before the forward pass, "written" when the shard is
-// written under its temporary name, "published" once it is in place. An
-// error it returns fails the attempt there.
-var faultHook func(point string, w *worker, b *Batch, attempt int) error
+// faultFunc runs at points of each attempt at a batch: "extract" before
+// the forward pass, "written" when the shard is written under its
+// temporary name, "published" once it is in place. An error it returns
+// fails the attempt there.
+type faultFunc func(point string, w *worker, b *Batch, attempt int) error
+
+// faultHook holds the faultFunc tests set.
+var faultHook atomic.Pointer[faultFunc]
 
 func fault(point string, w *worker, b *Batch, attempt int) error {
-	if faultHook == nil {
+	f := faultHook.Load()
+	if f == nil {
 		return nil
 	}
-	return faultHook(point, w, b, attempt)
+	return (*f)(point, w, b, attempt)
 }
 
 // process extracts b, trying again on a fresh model when an attempt
 // fails (up to cfg.Attempts tries), and returns its shard.
 func (w *worker) process(ctx context.Context, b *Batch) (*Shard, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ended {
+		return nil, errEnded
+	}
 	for attempt := 1; ; attempt++ {
 		if w.model == nil {
 			if err := w.open(ctx); err != nil {

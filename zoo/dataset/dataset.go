@@ -20,6 +20,9 @@ import (
 	"github.com/gozoo/gozoo/zoo/imageproc"
 )
 
+// ErrEmpty reports a dataset with no images.
+var ErrEmpty = internal.ErrEmpty
+
 type (
 	// Dataset is an ordered list of samples (see OpenKind).
 	Dataset = internal.Dataset
