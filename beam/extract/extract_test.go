@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/gozoo/gozoo/sdk/ort"
 	"github.com/gozoo/gozoo/zoo/dataset"
@@ -503,4 +504,78 @@ func setFault(f faultFunc) {
 		return
 	}
 	faultHook.Store(&f)
+}
+
+// TestBeamFilesystems reads the images and writes the shards and the
+// manifest through a Beam filesystem (memfs, which the pipeline shares
+// with this process on prism): the paths that go through Beam's
+// filesystems instead of local files, as gs:// does on Dataflow.
+func TestBeamFilesystems(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	// The same images locally (for gozoo extract) and in memfs.
+	names, _ := filepath.Glob(filepath.Join(e.images, "*"))
+	names = names[:40]
+	var local, remote []string
+	for i, p := range names {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		memfs.Write("memfs://imgs/"+filepath.Base(p), b)
+		local = append(local, fmt.Sprintf("%s\t%d", p, i%3))
+		remote = append(remote, fmt.Sprintf("%s\t%d", filepath.Base(p), i%3))
+	}
+	os.WriteFile(filepath.Join(dir, "garbage.jpg"), []byte("not an image"), 0o644)
+	memfs.Write("memfs://imgs/garbage.jpg", []byte("not an image"))
+	local = slices.Insert(local, 7, filepath.Join(dir, "garbage.jpg")+"\t1")
+	remote = slices.Insert(remote, 7, "garbage.jpg\t1")
+	listFile := filepath.Join(dir, "list.txt")
+	os.WriteFile(listFile, []byte(strings.Join(local, "\n")+"\n"), 0o644)
+	memfs.Write("memfs://imgs/list.txt", []byte(strings.Join(remote, "\n")+"\n"))
+
+	ref := filepath.Join(dir, "ref.npz")
+	if err := e.gozooRun("extract", "--model", model, "--layers", strings.Join(layers, ","), "--on-error", "skip", "--out", ref, listFile); err != nil {
+		t.Fatal(err)
+	}
+	want, err := featfile.Load(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toRemote := func(p string) string {
+		p = strings.ReplaceAll(p, e.images+"/", "memfs://imgs/")
+		return strings.ReplaceAll(p, dir+"/", "memfs://imgs/")
+	}
+	for i := range want.Paths {
+		want.Paths[i] = toRemote(want.Paths[i])
+	}
+	for i := range want.Skipped {
+		want.Skipped[i] = featfile.Skip{Path: toRemote(want.Skipped[i].Path), Error: toRemote(want.Skipped[i].Error)}
+	}
+
+	c := e.config(t, dir, "memfs://imgs/list.txt")
+	c.Output, c.OnError, c.BatchSize = "memfs://out/feats", "skip", 16
+	m, err := Run(context.Background(), "prism", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fetch the shards and the manifest, as one would from a bucket.
+	got := filepath.Join(dir, "got")
+	os.MkdirAll(got, 0o755)
+	files, err := list(context.Background(), "memfs://out/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(m.Shards)+1 {
+		t.Errorf("memfs://out holds %q; want the %d shards and the manifest", files, len(m.Shards))
+	}
+	for _, f := range files {
+		b, err := readFile(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(got, baseName(f)), b, 0o644)
+	}
+	c.Output = filepath.Join(got, "feats")
+	sameRows(t, e.merge(t, c), want)
 }
