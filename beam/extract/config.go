@@ -250,8 +250,12 @@ func (c *Config) choosePlugin(ctx context.Context, h *host.Client) (string, erro
 // c.Weights (with the model card beside the weights, when there is one).
 // The eval transform, the model's classes and the default layer come from
 // the entry or card as in gozoo extract; an arch alone gets torchvision's
-// ImageNet eval transform.
+// ImageNet eval transform. With neither a model nor an arch nor weights,
+// the embedded zoo.DefaultModel serves, as in gozoo extract.
 func (c *Config) Resolve(model string, catalogs []string) error {
+	if model == "" && c.Arch == "" && c.Weights == "" {
+		model = zoo.DefaultModel // as gozoo extract with neither --model nor --arch
+	}
 	src, preSrc := "", ""
 	var card *zoo.ModelCard
 	switch {

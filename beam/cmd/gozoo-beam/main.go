@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -25,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	beamlog "github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	"github.com/gozoo/gozoo/beam/extract"
 
@@ -67,7 +67,7 @@ type options struct {
 }
 
 func (o *options) register(fl *flag.FlagSet) {
-	fl.StringVar(&o.model, "model", "", "catalog model, e.g. resnet18_w8.gozoo_fmnist (gozoo zoo list): sets plugin, arch, weights, preprocessing, classes and the default layer")
+	fl.StringVar(&o.model, "model", "", "catalog model, e.g. resnet18_w8.gozoo_fmnist (gozoo zoo list): sets plugin, arch, weights, preprocessing, classes and the default layer (with neither --model nor --arch: the embedded resnet18_w8.gozoo_fmnist)")
 	fl.StringVar(&o.catalogs, "catalog", "", "extra catalog YAML files, comma-separated, merged after the embedded one and ~/.config/gozoo/zoo.yaml")
 	fl.StringVar(&o.arch, "arch", "", "architecture, e.g. resnet50 (gozoo plugins lists them)")
 	fl.StringVar(&o.weights, "weights", "", "PyTorch checkpoint (.pth or .safetensors), a local path every worker sees or a Beam path such as gs://BUCKET/w.pth; default: seeded random init")
@@ -169,7 +169,7 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	if o.quiet {
-		slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		beamlog.LogLevel = "warn" // beam.Init sets up the log
 	}
 	beam.Init()
 	switch cmd {

@@ -44,6 +44,11 @@ func TestConfig(t *testing.T) {
 	if c.Pre.Resize != 28 || !c.Pre.Grayscale || len(c.ModelClasses) != 10 {
 		t.Errorf("config from --model: transform %+v, %d classes; want the entry's", c.Pre, len(c.ModelClasses))
 	}
+	o = defaults(t)
+	o.inputs, o.output = "a/*.png", "out/feats"
+	if c, err := o.config(); err != nil || c.Arch != "resnet18" || c.Options["width"] != "8" {
+		t.Errorf("config with no model = %+v, %v; want the embedded default model", c, err)
+	}
 	for _, tc := range []struct {
 		edit func(*options)
 		want string
@@ -55,7 +60,7 @@ func TestConfig(t *testing.T) {
 		{func(o *options) { o.arch = "resnet50" }, "drop --arch/--weights"},
 		{func(o *options) { o.opts = "width" }, "want key=value"},
 		{func(o *options) { o.decodeMemory = "lots" }, "--decode-memory"},
-		{func(o *options) { o.model = ""; o.layers = "" }, "give --model NAME"},
+		{func(o *options) { o.model = ""; o.weights = "w.pth" }, "has no model card: give --arch"},
 	} {
 		o := defaults(t)
 		o.model, o.inputs, o.output = "resnet18_w8.gozoo_fmnist", "a/*.png", "out/feats"
