@@ -14,3 +14,4 @@ scripts/bench-images.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh
 scripts/bench-run.sh
+scripts/bench-beam.sh
