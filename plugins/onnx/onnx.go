@@ -24,7 +24,7 @@ const Version = "0.1.0"
 const Arch = "onnx"
 
 // maxSessions bounds the ONNX Runtime sessions a model keeps, one per
-// distinct set of requested layers.
+// distinct set of requested layers; each holds a copy of the model.
 const maxSessions = 2
 
 // New returns the ONNX backbone. It is safe for concurrent use.
@@ -102,7 +102,7 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 			return nil, fmt.Errorf("onnx: %s: %w", path, err)
 		}
 	}
-	m := &model{path: path, proto: mp, raw: data}
+	m := &model{path: path, proto: mp, raw: data, sessions: sdkbackbone.NewSessions(maxSessions)}
 	if req.Threads > 0 {
 		m.opts = append(m.opts, ort.WithThreads(req.Threads))
 	}
@@ -118,7 +118,7 @@ func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := m.release(c); err != nil {
+	if err := c.Release(); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -139,17 +139,10 @@ type model struct {
 
 	mu        sync.Mutex
 	closed    bool
-	sessions  []*cached
+	sessions  *sdkbackbone.Sessions
 	shapes    map[string][]sdk.Layer
 	trainable map[string]bool
 	params    []sdk.Param
-}
-
-type cached struct {
-	key     string
-	s       *ort.Session
-	refs    int
-	evicted bool
 }
 
 var _ sdk.Model = (*model)(nil)
@@ -246,57 +239,33 @@ func (m *model) withOutputs(values []string) ([]byte, error) {
 	return proto.Marshal(mp)
 }
 
-func (m *model) session(values []string) (*cached, error) {
+// session returns a lease on a session whose outputs are values (the
+// graph's own outputs when empty).
+func (m *model) session(values []string) (*sdkbackbone.Lease, error) {
 	outs := slices.Clone(values)
 	slices.Sort(outs)
 	outs = slices.Compact(outs)
-	key := strings.Join(outs, "\x00")
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
 		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
 	}
-	for i, c := range m.sessions {
-		if c.key == key {
-			m.sessions = append(append(m.sessions[:i:i], m.sessions[i+1:]...), c)
-			c.refs++
-			return c, nil
+	c, err := m.sessions.Acquire(strings.Join(outs, "\x00"), func() (*ort.Session, error) {
+		data, err := m.withOutputs(outs)
+		if err != nil {
+			return nil, err
 		}
+		s, err := ort.NewSession(data, m.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: %s: %w", m.path, err)
+		}
+		return s, nil
+	})
+	if errors.Is(err, sdk.ErrClosed) {
+		return nil, fmt.Errorf("onnx: %s: %w", m.path, sdk.ErrClosed)
 	}
-	var evictErr error
-	for len(m.sessions) >= maxSessions {
-		evictErr = errors.Join(evictErr, m.sessions[0].evict())
-		m.sessions = m.sessions[1:]
-	}
-	data, err := m.withOutputs(outs)
-	if err != nil {
-		return nil, errors.Join(err, evictErr)
-	}
-	s, err := ort.NewSession(data, m.opts...)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("onnx: %s: %w", m.path, err), evictErr)
-	}
-	c := &cached{key: key, s: s, refs: 1}
-	m.sessions = append(m.sessions, c)
-	return c, evictErr
-}
-
-func (c *cached) evict() error {
-	c.evicted = true
-	if c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-func (m *model) release(c *cached) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c.refs--
-	if c.evicted && c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
+	return c, err
 }
 
 // checkShape checks an input shape against the file's; free allows -1
@@ -329,8 +298,8 @@ func (m *model) run(ctx context.Context, x *sdk.Tensor, extra map[string]*sdk.Te
 	for k, v := range extra {
 		feed[k] = v
 	}
-	out, err := c.s.Run(ctx, feed, values)
-	return out, errors.Join(err, m.release(c))
+	out, err := c.Session().Run(ctx, feed, values)
+	return out, errors.Join(err, c.Release())
 }
 
 // checkExtras checks the further inputs of a batch of n rows against the
@@ -527,10 +496,5 @@ func (m *model) Close() error {
 		return nil
 	}
 	m.closed = true
-	var err error
-	for _, c := range m.sessions {
-		err = errors.Join(err, c.evict())
-	}
-	m.sessions = nil
-	return err
+	return m.sessions.Close()
 }

@@ -146,7 +146,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if err != nil {
 		return nil, err
 	}
-	m.sessions = newSessionCache(m.weights.Bytes())
+	m.sessions = NewSessions(SessionLimit(m.weights.Bytes()))
 	m.trainable = map[string]bool{}
 	for _, p := range m.graph.b.Params() {
 		m.trainable[p.Name] = true
@@ -155,7 +155,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if req.Device != "" && req.Device != "cpu" {
 		c, err := m.session(m.graph, []string{net.DefaultLayer()})
 		if err == nil {
-			err = m.release(c)
+			err = c.Release()
 		}
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("%s: %w", a.Name, err), m.Close())
@@ -214,6 +214,11 @@ func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) 
 		want = append(want, bridge.Spec{Name: p.Name, Shape: p.Shape})
 	}
 	base := filepath.Base(s.path)
+	if c, ok := net.(WeightsChecker); ok {
+		if err := c.CheckWeights(sd); err != nil {
+			return nil, fmt.Errorf("%s: weights %s: %w", s.arch.Name, base, err)
+		}
+	}
 	if err := (&bridge.StateDict{Tensors: sd, Keys: keys(sd), Source: s.path}).Match(want); err != nil {
 		hint := ""
 		if h, ok := net.(Hinter); ok {

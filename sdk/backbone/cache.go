@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/nn"
@@ -81,7 +82,49 @@ const (
 	largeWeights     = 256 << 20 // bytes
 )
 
-// cached is one ONNX Runtime session, counted by its users (refs).
+// SessionLimit is how many sessions a model whose weights take
+// weightBytes keeps: 4, or 2 above 256 MiB.
+func SessionLimit(weightBytes int64) int {
+	if weightBytes > largeWeights {
+		return maxLargeSessions
+	}
+	return maxSessions
+}
+
+// Sessions is a bounded cache of ONNX Runtime sessions, one per key
+// (say, a graph and its outputs), most recently used last. A session is
+// counted by its users: an evicted one closes when its last user releases
+// it. It is safe for concurrent use.
+type Sessions struct {
+	mu     sync.Mutex
+	max    int
+	list   []*cached
+	closed bool
+}
+
+// NewSessions returns a cache of at most limit sessions (at least 1).
+func NewSessions(limit int) *Sessions { return &Sessions{max: max(1, limit)} }
+
+// Lease is one use of a cached session; Release ends it.
+type Lease struct {
+	c *Sessions
+	e *cached
+}
+
+// Session returns the leased session.
+func (l *Lease) Session() *ort.Session { return l.e.s }
+
+// Release ends the use; an evicted session closes with its last user.
+func (l *Lease) Release() error {
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	l.e.refs--
+	if l.e.evicted && l.e.refs == 0 {
+		return l.e.s.Close()
+	}
+	return nil
+}
+
 type cached struct {
 	key     string
 	s       *ort.Session
@@ -89,52 +132,45 @@ type cached struct {
 	evicted bool
 }
 
-// sessionCache holds a model's sessions, most recently used last. Its
-// methods are called with the model's lock held.
-type sessionCache struct {
-	max  int
-	list []*cached
-}
-
-func newSessionCache(weightBytes int64) *sessionCache {
-	n := maxSessions
-	if weightBytes > largeWeights {
-		n = maxLargeSessions
+// Acquire returns a lease on the session for key, calling create to make
+// it when the cache has none. It evicts the least recently used sessions
+// before it creates, so that at most max copies of a model live besides
+// those still running. An eviction error comes back with the lease.
+// After Close it returns sdk.ErrClosed.
+func (c *Sessions) Acquire(key string, create func() (*ort.Session, error)) (*Lease, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, sdk.ErrClosed
 	}
-	return &sessionCache{max: n}
-}
-
-// get returns the session for key with one more user, or nil.
-func (c *sessionCache) get(key string) *cached {
-	for i, s := range c.list {
-		if s.key == key {
-			c.list = append(slices.Delete(c.list, i, i+1), s)
-			s.refs++
-			return s
+	for i, e := range c.list {
+		if e.key == key {
+			c.list = append(slices.Delete(c.list, i, i+1), e)
+			e.refs++
+			return &Lease{c, e}, nil
 		}
 	}
-	return nil
-}
-
-// makeRoom evicts the least recently used sessions until one more fits.
-func (c *sessionCache) makeRoom() error {
-	var err error
+	var evictErr error
 	for len(c.list) >= c.max {
-		err = errors.Join(err, c.list[0].evict())
+		evictErr = errors.Join(evictErr, c.list[0].evict())
 		c.list = c.list[1:]
 	}
-	return err
-}
-
-// add caches a new session with one user.
-func (c *sessionCache) add(key string, s *ort.Session) *cached {
+	s, err := create()
+	if err != nil {
+		return nil, errors.Join(err, evictErr)
+	}
 	e := &cached{key: key, s: s, refs: 1}
 	c.list = append(c.list, e)
-	return e
+	return &Lease{c, e}, evictErr
 }
 
-// evict drops the cache's reference; a session in use closes when its
-// last user releases it.
+// Len returns the number of cached sessions.
+func (c *Sessions) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.list)
+}
+
 func (e *cached) evict() error {
 	e.evicted = true
 	if e.refs == 0 {
@@ -143,8 +179,12 @@ func (e *cached) evict() error {
 	return nil
 }
 
-// close evicts every session.
-func (c *sessionCache) close() error {
+// Close evicts every session; those in use close when released. It is
+// idempotent.
+func (c *Sessions) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
 	var err error
 	for _, e := range c.list {
 		err = errors.Join(err, e.evict())

@@ -28,11 +28,26 @@ type model struct {
 	mu        sync.Mutex
 	closed    bool
 	weights   *nn.Weights // until a session holds them; see session
-	sessions  *sessionCache
+	sessions  *Sessions
 	trainable map[string]bool
 }
 
-var _ sdk.Model = (*model)(nil)
+var (
+	_ sdk.Model            = (*model)(nil)
+	_ sdk.InputDescriber   = (*model)(nil)
+	_ sdk.OptionsDescriber = (*model)(nil)
+)
+
+// LoadedOptions returns the model's options as loaded (see
+// sdk.OptionsDescriber).
+func (m *model) LoadedOptions() []sdk.LoadedOption { return m.opts.Loaded(m.arch) }
+
+// Input returns the net's input as loaded (see sdk.InputDescriber).
+func (m *model) Input() sdk.InputSpec {
+	in := m.net.Input()
+	in.Shape = slices.Clone(in.Shape)
+	return in
+}
 
 func (m *model) check() error {
 	if m.closed {
@@ -62,23 +77,38 @@ func (m *model) checkInput(shape []int64, free bool) error {
 		}
 	}
 	if bad {
-		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: "give " + describeInput(in)}
+		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: m.inputHint()}
 	}
 	return nil
 }
 
-// describeInput says what an input should be, e.g. "[N, 3, H, W] float32".
+// inputHint says what input to give: the net's words when it has them.
+func (m *model) inputHint() string {
+	in := m.net.Input()
+	if h, ok := m.net.(InputHinter); ok {
+		return h.InputHint(in.DType)
+	}
+	return "give " + describeInput(in)
+}
+
+// describeInput says what an input should be, e.g. "[N, 3, H, W]
+// float32": the batch is N, two or three trailing free dimensions are
+// H, W or D, H, W, and other free dimensions are *.
 func describeInput(in sdk.InputSpec) string {
 	dims := make([]string, len(in.Shape))
-	free := []string{"H", "W", "D"}
+	trailing := 0
+	for i := len(in.Shape) - 1; i >= 0 && in.Shape[i] < 0 && i != in.BatchAxis; i-- {
+		trailing++
+	}
+	names := map[int][]string{2: {"H", "W"}, 3: {"D", "H", "W"}}[trailing]
 	for i, d := range in.Shape {
 		switch {
 		case i == in.BatchAxis:
 			dims[i] = "N"
 		case d >= 0:
 			dims[i] = fmt.Sprint(d)
-		case len(free) > 0 && len(in.Shape)-i <= len(free):
-			dims[i] = free[len(free)-(len(in.Shape)-i)]
+		case names != nil && i >= len(in.Shape)-trailing:
+			dims[i] = names[i-(len(in.Shape)-trailing)]
 		default:
 			dims[i] = "*"
 		}
@@ -125,8 +155,11 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	x := req.Input
 	in := m.net.Input()
 	if x.DType() != in.DType {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape,
-			Hint: "give " + describeInput(in)}
+		hint := "convert the input to " + in.DType.String()
+		if h, ok := m.net.(InputHinter); ok {
+			hint = h.InputHint(x.DType())
+		}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape, Hint: hint}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: extract: %w", m.arch.Name, err)
@@ -171,17 +204,17 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	if err != nil {
 		return nil, err
 	}
-	out, err := c.s.Run(ctx, inputs, nil)
-	err = errors.Join(err, m.release(c))
+	out, err := c.Session().Run(ctx, inputs, nil)
+	err = errors.Join(err, c.Release())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: extract: %w", m.family, m.arch.Name, err)
 	}
 	return &sdk.ExtractResponse{Outputs: out}, nil
 }
 
-// session returns a session running g's graph for layers, making it when
-// the cache has none; called with m.mu held. The caller releases it.
-func (m *model) session(g *graph, layers []string) (*cached, error) {
+// session returns a lease on a session running g's graph for layers,
+// making it when the cache has none; called with m.mu held.
+func (m *model) session(g *graph, layers []string) (*Lease, error) {
 	outs := slices.Clone(layers)
 	slices.Sort(outs)
 	outs = slices.Compact(outs)
@@ -189,33 +222,30 @@ func (m *model) session(g *graph, layers []string) (*cached, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c := m.sessions.get(key); c != nil {
-		return c, nil
-	}
-	// Evict before making, so that at most the cache's bound of weight
-	// copies live besides those still running.
-	evictErr := m.sessions.makeRoom()
-	w := m.weights
-	if w == nil {
-		if w, err = m.src.weights(m.net); err != nil {
-			return nil, errors.Join(err, evictErr)
+	return m.sessions.Acquire(key, func() (*ort.Session, error) {
+		w := m.weights
+		if w == nil {
+			var err error
+			if w, err = m.src.weights(m.net); err != nil {
+				return nil, err
+			}
 		}
-	}
-	onnx, err := g.b.ONNX(w, outs)
-	// The ONNX bytes hold the weights the session needs: let the rest go
-	// before ONNX Runtime makes its copy.
-	w, m.weights = nil, nil
-	debug.FreeOSMemory()
-	if err != nil {
-		return nil, errors.Join(err, evictErr)
-	}
-	s, err := ort.NewSession(onnx, m.ort...)
-	onnx = nil
-	debug.FreeOSMemory() // the ONNX bytes, now in ONNX Runtime
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("%s: %s: create session: %w", m.family, m.arch.Name, err), evictErr)
-	}
-	return m.sessions.add(key, s), evictErr
+		onnx, err := g.b.ONNX(w, outs)
+		// The ONNX bytes hold the weights the session needs: let the
+		// rest go before ONNX Runtime makes its copy.
+		w, m.weights = nil, nil
+		debug.FreeOSMemory()
+		if err != nil {
+			return nil, err
+		}
+		s, err := ort.NewSession(onnx, m.ort...)
+		onnx = nil
+		debug.FreeOSMemory() // the ONNX bytes, now in ONNX Runtime
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: create session: %w", m.family, m.arch.Name, err)
+		}
+		return s, nil
+	})
 }
 
 // Params lists the parameters (state_dict names without buffers) with
@@ -261,17 +291,5 @@ func (m *model) Close() error {
 	if m.sessions == nil {
 		return nil
 	}
-	return m.sessions.close()
-}
-
-// release ends one use of a session; an evicted one closes with its last
-// user.
-func (m *model) release(c *cached) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c.refs--
-	if c.evicted && c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
+	return m.sessions.Close()
 }

@@ -114,11 +114,14 @@ type Conv2d struct {
 	// WeightInit, when its Kind is not InitZeros, replaces the default
 	// init of the weight.
 	WeightInit Init
+	// SpectralNorm, when set, normalises the weight as torch's
+	// spectral_norm does in eval mode, with its state_dict names.
+	SpectralNorm SpectralNorm
 }
 
 // Conv2d adds module name as a torch.nn.Conv2d.
 func (b *Builder) Conv2d(name string, x Value, c Conv2d) Value {
-	const kind = "Conv2d"
+	kind := c.SpectralNorm.kind("Conv2d")
 	if !b.checkRank(name, kind, x, 4) {
 		return Value{b.placeholder()}
 	}
@@ -142,6 +145,9 @@ func (b *Builder) Conv2d(name string, x Value, c Conv2d) Value {
 		init = Init{Kind: InitKaimingUniform}
 	}
 	inputs := b.Within(name, func() []Value {
+		if c.SpectralNorm != NoSpectralNorm {
+			return append([]Value{x}, b.spectralParams(c.SpectralNorm, wshape, init, c.Bias)...)
+		}
 		w := b.Param("weight", wshape, init)
 		if !c.Bias {
 			return []Value{x, w}

@@ -50,6 +50,32 @@ func (b *Builder) GraphKey(outputs []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Intermediate tensors take their names from a builder-wide counter,
+	// so an unrelated module elsewhere in the net shifts them: name them
+	// by their order in the pruned graph instead.
+	g := m.Graph
+	keep := map[string]bool{}
+	for _, v := range g.Output {
+		keep[v.Name] = true
+	}
+	for _, v := range g.Input {
+		keep[v.Name] = true
+	}
+	rename := map[string]string{}
+	for i, n := range g.Node {
+		n.Name = ""
+		for j, in := range n.Input {
+			if r, ok := rename[in]; ok {
+				n.Input[j] = r
+			}
+		}
+		for j, out := range n.Output {
+			if !keep[out] {
+				rename[out] = "t" + strconv.Itoa(i) + "." + strconv.Itoa(j)
+				n.Output[j] = rename[out]
+			}
+		}
+	}
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return "", err

@@ -6,14 +6,17 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
 )
@@ -49,14 +52,53 @@ func (f *Fixture) Weights() string { return filepath.Join(f.Dir, "weights.pth") 
 // fails under GOZOO_REQUIRE_ALL=1) when PyTorch is missing.
 func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 	t.Helper()
-	py := testenv.Python(t)
 	dir := t.TempDir()
+	runScript(t, script, append([]string{dir}, args...)...)
+	return readFixture(t, dir)
+}
+
+// MakeFixtures makes one fixture per argument list in a single run of
+// the script, `script --cases FILE` with a line `OUTDIR args...` per
+// fixture, sparing a PyTorch start per fixture; the script hands its
+// main to gozoo_parity.main, which reads the file. It returns the
+// fixtures in order.
+func MakeFixtures(t testing.TB, script string, cases [][]string) []*Fixture {
+	t.Helper()
+	root := t.TempDir()
+	var lines []string
+	for i, args := range cases {
+		words := []string{shellQuote(filepath.Join(root, fmt.Sprint(i)))}
+		for _, a := range args {
+			words = append(words, shellQuote(a))
+		}
+		lines = append(lines, strings.Join(words, " "))
+	}
+	list := filepath.Join(root, "cases.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runScript(t, script, "--cases", list)
+	out := make([]*Fixture, len(cases))
+	for i := range cases {
+		out[i] = readFixture(t, filepath.Join(root, fmt.Sprint(i)))
+	}
+	return out
+}
+
+// shellQuote quotes s for Python's shlex.split.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'" }
+
+// runScript runs a fixture script with gozoo_parity importable, in the
+// script's folder.
+func runScript(t testing.TB, script string, args ...string) {
+	t.Helper()
+	py := testenv.Python(t)
 	abs, err := filepath.Abs(script)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, self, _, _ := runtime.Caller(0)
-	cmd := exec.Command(py, append([]string{abs, dir}, args...)...)
+	cmd := exec.Command(py, append([]string{abs}, args...)...)
 	cmd.Dir = filepath.Dir(abs)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+filepath.Dir(self)+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"))
 	var stderr bytes.Buffer
@@ -64,6 +106,11 @@ func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
 	}
+}
+
+// readFixture reads the fixture a script wrote into dir.
+func readFixture(t testing.TB, dir string) *Fixture {
+	t.Helper()
 	f := &Fixture{Dir: dir}
 	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err != nil {
@@ -281,4 +328,21 @@ func (f *Fixture) CheckCoverage(t testing.TB, m sdk.Model, skip ...string) {
 			t.Errorf("param %d = %s %v; torch %s %v", i, ps[i].Name, ps[i].Shape, f.Params[i].Name, f.Params[i].Shape)
 		}
 	}
+}
+
+// WriteCheckpoint writes tensors as a safetensors state_dict in a
+// temporary folder and returns its path: a checkpoint whose shapes a
+// test chooses (a family's seeded init, edited), made without PyTorch.
+func WriteCheckpoint(t testing.TB, tensors map[string]*sdk.Tensor) string {
+	t.Helper()
+	sd := &bridge.StateDict{Tensors: tensors, Keys: slices.Sorted(maps.Keys(tensors))}
+	var buf bytes.Buffer
+	if err := bridge.WriteSafetensors(&buf, sd); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "weights.safetensors")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

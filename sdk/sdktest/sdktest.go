@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
 )
@@ -75,6 +76,20 @@ func Start(t testing.TB, path string, opts ...host.Option) sdk.Backbone {
 		t.Fatalf("start plugin %s: %v", path, err)
 	}
 	return bb
+}
+
+// Missing skips t, or fails it when GOZOO_REQUIRE_ALL=1 (as CI sets it),
+// saying which outside resource is absent (what) and how to install it
+// (hint), so that a test that needs one never passes by being skipped in
+// CI. MakeFixture calls it for PyTorch; a plugin's tests call it for the
+// ONNX Runtime library:
+//
+//	if _, err := ort.Version(); errors.Is(err, ort.ErrLibraryNotFound) {
+//		sdktest.Missing(t, "the ONNX Runtime library", err.Error())
+//	}
+func Missing(t testing.TB, what, hint string) {
+	t.Helper()
+	testenv.Missing(t, what, hint)
 }
 
 // Run runs the conformance suite against bb as subtests of t.
@@ -175,6 +190,11 @@ func (s *suite) load(ctx context.Context, t *testing.T) {
 		t.Fatalf("Load(%q) = %v", s.arch.Name, err)
 	}
 	s.m = m
+	if d, ok := m.(sdk.InputDescriber); ok {
+		if in := d.Input(); len(in.Shape) > 0 && (in.BatchAxis < 0 || in.BatchAxis >= len(in.Shape) || in.Shape[in.BatchAxis] != -1) {
+			t.Errorf("Input() = %+v; want BatchAxis to name a -1 dimension of Shape", in)
+		}
+	}
 }
 
 func (s *suite) checkLayers(ctx context.Context, t *testing.T) {

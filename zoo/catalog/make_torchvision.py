@@ -15,8 +15,13 @@ PLUGINS = {
                "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"],
     "vgg": ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"],
     "inception": ["inception_v3", "googlenet"],
+    "transformer": ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32"],
 }
-LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool"}
+# The default feature layer: the pooled features before the classifier.
+# torchvision's ViT pools by taking the class token of encoder.ln's output
+# (x[:, 0]), which no module outputs, so its entries name encoder.ln, the
+# normalized tokens [N, 1 + patches, hidden] whose first row that is.
+LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool", "transformer": "encoder.ln"}
 # torchvision builds these with transform_input=True when it loads
 # ImageNet weights (the Google weights expect inputs in [-1, 1]), and drops
 # the aux heads (aux_logits=False) while keeping their keys in the file.
