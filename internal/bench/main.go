@@ -22,6 +22,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gozoo/gozoo/plugins/convnext"
 	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/plugins/transformer"
@@ -37,6 +38,7 @@ var inProcess = map[string]func() sdk.Backbone{
 	"vgg":         vgg.New,
 	"inception":   inception.New,
 	"transformer": transformer.New,
+	"convnext":    convnext.New,
 }
 
 type config struct {
