@@ -25,6 +25,7 @@ import (
 	"github.com/gozoo/gozoo/plugins/convnext"
 	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/plugins/resnet"
+	"github.com/gozoo/gozoo/plugins/swin"
 	"github.com/gozoo/gozoo/plugins/transformer"
 	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk"
@@ -39,6 +40,7 @@ var inProcess = map[string]func() sdk.Backbone{
 	"inception":   inception.New,
 	"transformer": transformer.New,
 	"convnext":    convnext.New,
+	"swin":        swin.New,
 }
 
 type config struct {
