@@ -33,7 +33,7 @@ var Family = func() backbone.Family {
 			Options: []backbone.Option{
 				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of classifier.2 (read from the checkpoint)"},
 			},
-			Infer: infer,
+			Infer: backbone.InferClasses("classifier.2.weight"),
 			New: func(o backbone.Options) (backbone.Net, error) {
 				return &net{arch: a, numClasses: o.Int("num_classes")}, nil
 			},
@@ -44,15 +44,6 @@ var Family = func() backbone.Family {
 
 // New returns the ConvNeXt backbone. It is safe for concurrent use.
 func New() sdk.Backbone { return backbone.New(Family) }
-
-// infer reads num_classes from a checkpoint's classifier.2.
-func infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
-	out := map[string]string{}
-	if fc := sd["classifier.2.weight"]; fc != nil && len(fc.Shape) == 2 {
-		out["num_classes"] = fmt.Sprint(fc.Shape[0])
-	}
-	return out, nil
-}
 
 // net is one configured ConvNeXt.
 type net struct {
@@ -72,15 +63,7 @@ func (n *net) Build(input []int64) *nn.Builder { return n.build(n.numClasses, in
 
 // CheckInput takes [N, 3, H, W] images of at least 32x32.
 func (n *net) CheckInput(shape []int64, free bool) error {
-	ok := len(shape) == 4 && shape[1] == 3 && (shape[0] > 0 || free && shape[0] == -1)
-	if !ok {
-		return &sdk.ShapeError{What: "input", Want: n.Input().Shape, Got: shape, Hint: "give [N, 3, H, W] float32 images"}
-	}
-	if h, w := shape[2], shape[3]; h < minSize || w < minSize {
-		return fmt.Errorf("%s: input %s: %w: height and width must be at least %d (the last stage downsamples 32 times); resize to %dx%d, say",
-			n.name, sdk.FormatShape(shape), sdk.ErrBadInput, minSize, max(h, minSize), max(w, minSize))
-	}
-	return nil
+	return backbone.CheckImage(n.name, shape, free, minSize, "the last stage downsamples 32 times")
 }
 
 // Hint names the torchvision variant a checkpoint that does not fit

@@ -110,7 +110,7 @@ func TestBadInput(t *testing.T) {
 		shape []int64
 		want  string
 	}{
-		{[]int64{1, 3, 3, 64}, "at least the patch size 4"},
+		{[]int64{1, 3, 3, 64}, "at least 4 (the patch size)"},
 		{[]int64{1, 1, 64, 64}, "[N, 3, H, W]"},
 	} {
 		_, err := m.Extract(context.Background(), &sdk.ExtractRequest{Input: sdk.Zeros(tc.shape...)})

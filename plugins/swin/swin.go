@@ -29,7 +29,7 @@ var Family = func() backbone.Family {
 			Options: []backbone.Option{
 				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of head (read from the checkpoint)"},
 			},
-			Infer: infer,
+			Infer: backbone.InferClasses("head.weight"),
 			New: func(o backbone.Options) (backbone.Net, error) {
 				return &net{arch: a, numClasses: o.Int("num_classes")}, nil
 			},
@@ -41,15 +41,6 @@ var Family = func() backbone.Family {
 // New returns the Swin Transformer backbone. It is safe for concurrent
 // use.
 func New() sdk.Backbone { return backbone.New(Family) }
-
-// infer reads num_classes from a checkpoint's head.
-func infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
-	out := map[string]string{}
-	if h := sd["head.weight"]; h != nil && len(h.Shape) == 2 {
-		out["num_classes"] = fmt.Sprint(h.Shape[0])
-	}
-	return out, nil
-}
 
 // net is one configured Swin Transformer.
 type net struct {
@@ -69,15 +60,7 @@ func (n *net) Build(input []int64) *nn.Builder { return n.build(n.numClasses, in
 
 // CheckInput takes [N, 3, H, W] images of at least one patch.
 func (n *net) CheckInput(shape []int64, free bool) error {
-	ok := len(shape) == 4 && shape[1] == 3 && (shape[0] > 0 || free && shape[0] == -1)
-	if !ok {
-		return &sdk.ShapeError{What: "input", Want: n.Input().Shape, Got: shape, Hint: "give [N, 3, H, W] float32 images"}
-	}
-	if h, w := shape[2], shape[3]; h < patch || w < patch {
-		return fmt.Errorf("%s: input %s: %w: height and width must be at least the patch size %d; resize to %dx%d, say",
-			n.name, sdk.FormatShape(shape), sdk.ErrBadInput, patch, max(h, 224), max(w, 224))
-	}
-	return nil
+	return backbone.CheckImage(n.name, shape, free, patch, "the patch size")
 }
 
 // CheckWeights checks that every block's relative_position_index is
