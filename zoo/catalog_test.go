@@ -94,7 +94,8 @@ func TestCatalogIsTorchvisions(t *testing.T) {
 		args = append(args, a)
 		byArg[a] = e
 	}
-	for _, want := range []string{"resnet50.IMAGENET1K_V2", "vit_b_16.IMAGENET1K_V1", "vit_b_32.IMAGENET1K_V1", "vit_l_16.IMAGENET1K_V1", "vit_l_32.IMAGENET1K_V1"} {
+	for _, want := range []string{"resnet50.IMAGENET1K_V2", "vit_b_16.IMAGENET1K_V1", "vit_b_32.IMAGENET1K_V1", "vit_l_16.IMAGENET1K_V1", "vit_l_32.IMAGENET1K_V1",
+		"convnext_tiny.IMAGENET1K_V1", "convnext_large.IMAGENET1K_V1", "swin_t.IMAGENET1K_V1", "swin_b.IMAGENET1K_V1"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("the catalog has no entry for torchvision's %s", want)
 		}

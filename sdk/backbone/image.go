@@ -1,0 +1,36 @@
+package backbone
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/gozoo/gozoo/sdk"
+)
+
+// InferClasses returns an Arch.Infer that reads num_classes from the
+// rows of a classifier's 2-d weight at key (say "fc.weight"); a
+// checkpoint without it sets nothing.
+func InferClasses(key string) func(map[string]*sdk.Tensor) (map[string]string, error) {
+	return func(sd map[string]*sdk.Tensor) (map[string]string, error) {
+		out := map[string]string{}
+		if w := sd[key]; w != nil && len(w.Shape) == 2 {
+			out["num_classes"] = strconv.FormatInt(w.Shape[0], 10)
+		}
+		return out, nil
+	}
+}
+
+// CheckImage is an InputChecker's check of RGB images [N, 3, H, W]
+// whose height and width are at least min; why says what needs that
+// size. free allows a batch of -1 (Layers). Errors name arch and wrap
+// sdk.ErrBadInput (a *sdk.ShapeError for another rank or channel count).
+func CheckImage(arch string, shape []int64, free bool, min int64, why string) error {
+	if len(shape) != 4 || shape[1] != 3 || !(shape[0] > 0 || free && shape[0] == -1) {
+		return &sdk.ShapeError{What: "input", Want: []int64{-1, 3, -1, -1}, Got: shape, Hint: "give [N, 3, H, W] float32 images"}
+	}
+	if h, w := shape[2], shape[3]; h < min || w < min {
+		return fmt.Errorf("%s: input %s: %w: height and width must be at least %d (%s); resize to %dx%d, say",
+			arch, sdk.FormatShape(shape), sdk.ErrBadInput, min, why, max(h, min), max(w, min))
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package backbone
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gozoo/gozoo/sdk"
+)
+
+func TestCheckImage(t *testing.T) {
+	for _, tc := range []struct {
+		shape []int64
+		free  bool
+		ok    bool
+	}{
+		{[]int64{2, 3, 32, 40}, false, true},
+		{[]int64{-1, 3, 32, 32}, true, true},
+		{[]int64{-1, 3, 32, 32}, false, false},
+		{[]int64{1, 3, 31, 64}, false, false},
+		{[]int64{1, 1, 64, 64}, false, false},
+		{[]int64{3, 64, 64}, false, false},
+	} {
+		err := CheckImage("net", tc.shape, tc.free, 32, "why")
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, sdk.ErrBadInput) {
+			t.Errorf("CheckImage(%v, free %v) = %v; want ok %v or sdk.ErrBadInput", tc.shape, tc.free, err, tc.ok)
+		}
+	}
+}
+
+func TestInferClasses(t *testing.T) {
+	f := InferClasses("head.weight")
+	got, err := f(map[string]*sdk.Tensor{"head.weight": {Shape: []int64{7, 16}}})
+	if err != nil || got["num_classes"] != "7" {
+		t.Errorf("InferClasses = %v, %v; want num_classes 7", got, err)
+	}
+	if got, _ := f(map[string]*sdk.Tensor{"head.bias": {Shape: []int64{7}}}); len(got) != 0 {
+		t.Errorf("InferClasses without head.weight = %v; want nothing", got)
+	}
+}
