@@ -202,8 +202,16 @@ func (s *source) read() (map[string]*sdk.Tensor, error) {
 	return t, nil
 }
 
-// match checks sd strictly against the specs and returns the weights.
+// match checks sd strictly against the specs, less the keys the net
+// ignores (which it deletes from sd), and returns the weights.
 func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) {
+	if ig, ok := net.(Ignorer); ok {
+		for k := range sd {
+			if ig.Ignores(k) {
+				delete(sd, k)
+			}
+		}
+	}
 	want := make([]bridge.Spec, 0, len(s.specs))
 	for _, p := range s.specs {
 		if p.Optional {

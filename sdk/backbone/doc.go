@@ -10,8 +10,9 @@
 // the options a checkpoint's shapes determine (Arch.Infer), check inputs
 // with family-specific hints (InputChecker, InputHinter), feed further
 // graph inputs such as sequence lengths (ExtraInputs), check a checkpoint
-// in the family's terms before the strict match (WeightsChecker) and
-// explain a checkpoint that does not fit (Hinter).
+// in the family's terms before the strict match (WeightsChecker), ignore
+// checkpoint keys the options leave unused (Ignorer) and explain a
+// checkpoint that does not fit (Hinter).
 //
 // The runtime owns the rest, the same for every family:
 //

@@ -88,6 +88,14 @@ type WeightsChecker interface {
 	CheckWeights(sd map[string]*sdk.Tensor) error
 }
 
+// Ignorer is implemented by nets that accept a checkpoint's keys they do
+// not use and ignore them, as torchvision's builders do for heads their
+// options leave out (inception's aux heads with aux_logits=false). The
+// keys it reports are dropped before the strict match.
+type Ignorer interface {
+	Ignores(key string) bool
+}
+
 // Hinter is implemented by nets that can explain a checkpoint that does
 // not match them ("the checkpoint looks like resnet50"). The hint is
 // appended to the mismatch error and starts with a space.

@@ -196,7 +196,7 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	for _, l := range layers {
 		if _, err := g.b.Layer(l); err != nil {
 			m.mu.Unlock()
-			return nil, err
+			return nil, m.missingAt(l, x.Shape, err)
 		}
 	}
 	c, err := m.session(g, layers)
@@ -210,6 +210,18 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 		return nil, fmt.Errorf("%s: %s: extract: %w", m.family, m.arch.Name, err)
 	}
 	return &sdk.ExtractResponse{Outputs: out}, nil
+}
+
+// missingAt explains a layer that the graph for input shape lacks: when
+// the net has it for its default input, the input size leaves it out
+// (a head that needs a larger input, say); else err, the unknown layer.
+func (m *model) missingAt(layer string, shape []int64, err error) error {
+	if _, e := m.graph.b.Layer(layer); e != nil {
+		return err
+	}
+	def := m.net.DefaultInput()
+	return fmt.Errorf("%s: layer %s is computed for input %s but not for %s: %w: this input size leaves it out; give one nearer the default",
+		m.arch.Name, layer, sdk.FormatShape(def), sdk.FormatShape(shape), sdk.ErrBadInput)
 }
 
 // session returns a lease on a session running g's graph for layers,
