@@ -2,7 +2,6 @@ package vgg
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/gozoo/gozoo/sdk/nn"
 )
@@ -37,15 +36,6 @@ var archs = []arch{
 	{"vgg19_bn", cfgE, true, "VGG-19 with BatchNorm"},
 }
 
-func findArch(name string) (arch, bool) {
-	for _, a := range archs {
-		if a.name == name {
-			return a, true
-		}
-	}
-	return arch{}, false
-}
-
 // convs returns the number of convolutions.
 func (a arch) convs() int {
 	n := 0
@@ -63,7 +53,9 @@ var convInit = nn.Init{Kind: nn.InitKaimingNormalFanOut}
 
 // build records torchvision's VGG.forward for an input of the given shape
 // ([N, 3, H, W], N -1) into a new Builder. avgpool is
-// AdaptiveAvgPool2d((7, 7)), whose windows depend on H and W.
+// AdaptiveAvgPool2d((7, 7)), whose windows depend on H and W, so the
+// graphs of avgpool and the classifier differ between sizes (their
+// GraphKeys tell) while those of features do not.
 func (a arch) build(numClasses int64, inputShape []int64) *nn.Builder {
 	b := nn.NewBuilder("VGG")
 	x := b.Input(inputName, inputShape, 0, 2, 3)
@@ -96,16 +88,4 @@ func (a arch) build(numClasses int64, inputShape []int64) *nn.Builder {
 		return b.Linear("6", x, 4096, numClasses, true)
 	})
 	return b
-}
-
-// sizeFree reports whether the graph of layers is the same for every
-// input size: everything up to features is; avgpool's windows, and so the
-// classifier, depend on the size.
-func sizeFree(layers []string) bool {
-	for _, l := range layers {
-		if l == "avgpool" || l == "classifier" || strings.HasPrefix(l, "classifier.") {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -52,9 +54,13 @@ func TestLayerShapes(t *testing.T) {
 		{"vgg13", "classifier.2", nil, []int64{-1, 4096}, 0},
 	}
 	for _, tc := range tests {
-		a, _ := findArch(tc.arch)
-		m := &model{arch: a, numClasses: 1000, graph: a.build(1000, defaultInput)}
-		ls, err := m.Layers(context.Background(), &sdk.LayersRequest{InputShape: tc.input})
+		in := defaultInput.Shape
+		if tc.input != nil {
+			in = slices.Clone(tc.input)
+			in[0] = -1
+		}
+		g := sdktest.NewNet(t, Family, tc.arch, nil).Build(in)
+		ls, err := g.Layers(), g.Err()
 		if err != nil {
 			t.Fatalf("%s Layers: %v", tc.arch, err)
 		}
@@ -89,14 +95,14 @@ func TestLoadErrors(t *testing.T) {
 }
 
 // TestSetTrainable freezes everything, then unfreezes the features and
-// the last classifier layer by pattern.
+// the last classifier layer by pattern, over vgg16's parameters as the
+// model's SetTrainable does (backbone.ApplyTrainable); building the graph
+// alone spares drawing 138M weights.
 func TestSetTrainable(t *testing.T) {
-	ctx := context.Background()
-	a, _ := findArch("vgg16")
-	g := a.build(1000, defaultInput)
-	m := &model{arch: a, numClasses: 1000, graph: g, trainable: map[string]bool{}}
-	for _, p := range g.Params() {
-		m.trainable[p.Name] = true
+	ps := sdktest.NewNet(t, Family, "vgg16", nil).Build(defaultInput.Shape).Params()
+	flags := map[string]bool{}
+	for _, p := range ps {
+		flags[p.Name] = true
 	}
 	tests := []struct {
 		patterns  []string
@@ -109,20 +115,19 @@ func TestSetTrainable(t *testing.T) {
 		{[]string{"features.0.*", "features.2.weight"}, false, 3},
 	}
 	for _, tc := range tests {
-		resp, err := m.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: tc.patterns, Trainable: tc.trainable})
+		resp, err := backbone.ApplyTrainable(ps, flags, &sdk.SetTrainableRequest{Patterns: tc.patterns, Trainable: tc.trainable})
 		if err != nil || len(resp.Matched) != tc.matched {
 			t.Fatalf("SetTrainable(%q, %v) = %v, %v; want %d matches", tc.patterns, tc.trainable, resp, err, tc.matched)
 		}
 	}
-	ps, _ := m.Params(ctx)
 	for _, p := range ps {
 		want := (strings.HasPrefix(p.Name, "features.") || strings.HasPrefix(p.Name, "classifier.6.")) &&
 			!strings.HasPrefix(p.Name, "features.0.") && p.Name != "features.2.weight"
-		if p.Trainable != want {
-			t.Errorf("param %s trainable = %v; want %v", p.Name, p.Trainable, want)
+		if flags[p.Name] != want {
+			t.Errorf("param %s trainable = %v; want %v", p.Name, flags[p.Name], want)
 		}
 	}
-	if _, err := m.SetTrainable(ctx, &sdk.SetTrainableRequest{Patterns: []string{"fc.*"}}); !errors.Is(err, sdk.ErrBadInput) {
+	if _, err := backbone.ApplyTrainable(ps, flags, &sdk.SetTrainableRequest{Patterns: []string{"fc.*"}}); !errors.Is(err, sdk.ErrBadInput) {
 		t.Errorf("SetTrainable(fc.*) = %v; want ErrBadInput", err)
 	}
 }

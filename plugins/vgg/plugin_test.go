@@ -84,11 +84,9 @@ func TestPeakRSS(t *testing.T) {
 	}
 	testenv.Python(t)
 	needORT(t)
-	f := makeFixture(t, "vgg16", 32, 32, nil, "--weights-only")
-	path := filepath.Join(f.dir, "weights.pth")
-	a, _ := findArch("vgg16")
+	path := makeFixture(t, "vgg16", 32, 32, []string{"features.0"}).Weights()
 	var weights int64
-	for _, s := range a.build(1000, defaultInput).Specs() {
+	for _, s := range sdktest.NewNet(t, Family, "vgg16", nil).Build(defaultInput.Shape).Specs() {
 		weights += 4 * sdk.NumElements(s.Shape)
 	}
 

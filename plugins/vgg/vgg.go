@@ -1,19 +1,11 @@
 package vgg
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
-	"runtime/debug"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
-	sdkbackbone "github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/backbone"
 	"github.com/gozoo/gozoo/sdk/nn"
 	"github.com/gozoo/gozoo/sdk/ort"
 )
@@ -21,161 +13,72 @@ import (
 // Version is the plugin's version, reported by Describe.
 const Version = "0.1.0"
 
-const (
-	inputName = "input"
-	// maxSessions bounds the ONNX Runtime sessions a model keeps, one per
-	// distinct set of requested layers (and input size, for avgpool and
-	// the classifier); each holds the weights its layers need.
-	maxSessions = 2
-	// defaultLayer is what Extract returns when no layer is named.
-	defaultLayer = "classifier"
-)
+const inputName = "input"
 
 // defaultInput is every arch's default input, [N, 3, 224, 224].
-var defaultInput = []int64{-1, 3, 224, 224}
+var defaultInput = sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}
 
-// New returns the VGG backbone. It is safe for concurrent use.
-func New() sdk.Backbone { return backbone{} }
-
-type backbone struct{}
-
-var _ sdk.Backbone = backbone{}
-
-// Describe lists the eight torchvision VGG variants.
-func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
-	d := &sdk.Description{
-		Name:          "vgg",
-		Version:       Version,
-		ProtocolMinor: sdk.ProtocolMinor,
-		Capabilities:  sdk.Capabilities{Extract: true, Devices: devices()},
+// Family is the VGG family on the shared backbone runtime.
+var Family = func() backbone.Family {
+	f := backbone.Family{
+		Name:    "vgg",
+		Version: Version,
+		// VGG's activations are large: without ONNX Runtime's arena, which
+		// keeps past runs' buffers, vgg16's avgpool features at batch 8
+		// peak about 350 MB lower, at the same speed. A session computes
+		// exactly the requested layers, so it needs no copy of the model
+		// for subsets.
+		SessionOptions: []ort.Option{ort.WithMemoryArena(false), ort.WithOutputSubsets(false)},
 	}
 	for _, a := range archs {
-		d.Archs = append(d.Archs, sdk.Arch{
+		f.Archs = append(f.Archs, backbone.Arch{
 			Name:  a.name,
-			Input: sdk.InputSpec{Shape: slices.Clone(defaultInput), DType: sdk.Float32},
-			Options: []sdk.OptionSpec{{
-				Name: "num_classes", Default: "1000", Usage: "output features of classifier.6",
-			}, bridge.PrefixOptionSpec},
-			Doc: a.doc + ", as torchvision 0.14 defines it",
+			Doc:   a.doc + ", as torchvision 0.14 defines it",
+			Input: defaultInput,
+			Options: []backbone.Option{
+				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of classifier.6"},
+			},
+			Infer: infer,
+			New: func(o backbone.Options) (backbone.Net, error) {
+				return &net{arch: a, numClasses: o.Int("num_classes")}, nil
+			},
 		})
 	}
-	return d, nil
+	return f
+}()
+
+// New returns the VGG backbone. It is safe for concurrent use.
+func New() sdk.Backbone { return backbone.New(Family) }
+
+// infer reads num_classes from a checkpoint's classifier.6.
+func infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
+	out := map[string]string{}
+	if fc := sd["classifier.6.weight"]; fc != nil && len(fc.Shape) == 2 {
+		out["num_classes"] = fmt.Sprint(fc.Shape[0])
+	}
+	return out, nil
 }
 
-// devices lists "cpu" and the GPU devices the ONNX Runtime library offers.
-func devices() []string {
-	out := []string{"cpu"}
-	for _, d := range ort.Devices() {
-		if d.Available && d.Device != "cpu" {
-			out = append(out, d.Device)
-		}
-	}
-	return out
+// net is one configured VGG.
+type net struct {
+	arch
+	numClasses int64
 }
 
-// Load builds a model, with a seeded random init or a checkpoint loaded
-// strictly (every key, no extra, matching shapes).
-func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
-	a, ok := findArch(req.Arch)
-	if !ok {
-		names := make([]string, len(archs))
-		for i, x := range archs {
-			names[i] = x.name
-		}
-		return nil, fmt.Errorf("vgg: arch %q: %w; the plugin offers %s", req.Arch, sdk.ErrUnknownArch, strings.Join(names, ", "))
-	}
-	numClasses := int64(1000)
-	_, own := bridge.TakePrefix(req.Options)
-	for k, v := range own {
-		switch k {
-		case "num_classes":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("vgg: option num_classes=%q: %w: give a positive integer", v, sdk.ErrBadOption)
-			}
-			numClasses = n
-		default:
-			return nil, fmt.Errorf("vgg: option %q: %w: %s takes num_classes only", k, sdk.ErrBadOption, a.name)
-		}
-	}
-	// VGG's activations are large: without ONNX Runtime's arena, which
-	// keeps past runs' buffers, vgg16's avgpool features at batch 8 peak
-	// about 350 MB lower, at the same speed. A session computes exactly
-	// the requested layers, so it needs no copy of the model for subsets.
-	opts := []ort.Option{ort.WithMemoryArena(false), ort.WithOutputSubsets(false)}
-	if req.Threads > 0 {
-		opts = append(opts, ort.WithThreads(req.Threads))
-	}
-	if req.Device != "" {
-		opts = append(opts, ort.WithDevice(req.Device))
-	}
-	m := &model{arch: a, numClasses: numClasses, opts: opts, req: *req}
-	m.graph = a.build(numClasses, defaultInput)
-	if err := m.graph.Err(); err != nil {
-		return nil, fmt.Errorf("vgg: build %s: %w", a.name, err)
-	}
-	if req.WeightsPath == "" && req.WeightsFormat != sdk.FormatNone {
-		return nil, fmt.Errorf("vgg: weights format %q without a path: %w: set WeightsPath", req.WeightsFormat, sdk.ErrBadOption)
-	}
-	// Check a checkpoint now; its values are read again when a session
-	// is made (see model.weightsFor).
-	if req.WeightsPath != "" {
-		if _, err := m.weightsFor(); err != nil {
-			return nil, err
-		}
-		m.dropWeights()
-	}
-	m.trainable = map[string]bool{}
-	for _, p := range m.graph.Params() {
-		m.trainable[p.Name] = true
-	}
-	// Fail at Load, not at the first Extract, when a GPU is unusable.
-	if req.Device != "" && req.Device != "cpu" {
-		c, err := m.session(m.graph, []string{"features.0"}, "")
-		if err == nil {
-			err = m.release(c)
-		}
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("vgg: %s: %w", a.name, err), m.Close())
-		}
-	}
-	return m, nil
+func (n *net) Input() sdk.InputSpec {
+	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
 }
 
-// loadWeights reads a checkpoint with the bridge and matches it strictly.
-func loadWeights(m *model, specs []nn.ParamSpec, req *sdk.LoadRequest) (*nn.Weights, error) {
-	switch f := req.WeightsFormat; f {
-	case sdk.FormatNone, sdk.FormatPTH, sdk.FormatSafetensors:
-	default:
-		return nil, fmt.Errorf("vgg: weights format %q: %w: use a .pth or .safetensors state_dict", f, sdk.ErrUnsupported)
-	}
-	prefix, _ := bridge.TakePrefix(req.Options)
-	sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("vgg: %w", err) // err names the file
-	}
-	want := make([]bridge.Spec, 0, len(specs))
-	for _, s := range specs {
-		if s.Optional {
-			if _, ok := sd.Tensors[s.Name]; !ok {
-				continue // torch accepts a missing num_batches_tracked
-			}
-		}
-		want = append(want, bridge.Spec{Name: s.Name, Shape: s.Shape})
-	}
-	if err := sd.Match(want); err != nil {
-		return nil, fmt.Errorf("vgg: %s weights %s: %w%s", m.arch.name, filepath.Base(req.WeightsPath), err, mismatchHint(m, sd.Tensors))
-	}
-	w, err := nn.LoadWeights(specs, sd.Tensors)
-	if err != nil {
-		return nil, fmt.Errorf("vgg: %s weights %s: %w", m.arch.name, filepath.Base(req.WeightsPath), err)
-	}
-	return w, nil
-}
+func (n *net) DefaultInput() []int64 { return []int64{-1, 3, 224, 224} }
 
-// mismatchHint explains the usual causes of a checkpoint that does not
-// fit: another VGG depth, BatchNorm or not, or another num_classes.
-func mismatchHint(m *model, sd map[string]*sdk.Tensor) string {
+func (n *net) DefaultLayer() string { return "classifier" }
+
+func (n *net) Build(input []int64) *nn.Builder { return n.build(n.numClasses, input) }
+
+// Hint explains the usual cause of a checkpoint that does not fit:
+// another VGG depth, or BatchNorm where the arch has none (or none where
+// it has).
+func (n *net) Hint(sd map[string]*sdk.Tensor) string {
 	convs, bn := 0, false
 	for k, t := range sd {
 		if strings.HasPrefix(k, "features.") && strings.HasSuffix(k, ".weight") {
@@ -187,297 +90,12 @@ func mismatchHint(m *model, sd map[string]*sdk.Tensor) string {
 			}
 		}
 	}
-	if convs > 0 && (convs != m.arch.convs() || bn != m.arch.bn) {
+	if convs > 0 && (convs != n.convs() || bn != n.bn) {
 		for _, a := range archs {
 			if a.convs() == convs && a.bn == bn {
 				return fmt.Sprintf(" (the checkpoint looks like %s: load it with that arch)", a.name)
 			}
 		}
 	}
-	if fc := sd["classifier.6.weight"]; fc != nil && len(fc.Shape) == 2 && fc.Shape[0] != m.numClasses {
-		return fmt.Sprintf(" (classifier.6 has %d classes in the checkpoint and %d in the model: set option num_classes=%d)", fc.Shape[0], m.numClasses, fc.Shape[0])
-	}
 	return " (the checkpoint looks like another architecture: load it with the arch it was saved from)"
-}
-
-// model is one loaded VGG.
-//
-// VGG's weights are large (528 MB for vgg16) and ONNX Runtime keeps its
-// own copy of those each session needs, so the model does not hold them:
-// it reads them (checkpoint) or draws them (seeded init) again when it
-// makes a session, and lets them go once the session holds them. A
-// model's memory is then its sessions', and a new layer set costs one
-// more read of the checkpoint, which must stay in place while the model
-// is loaded.
-type model struct {
-	arch       arch
-	numClasses int64
-	opts       []ort.Option
-	graph      *nn.Builder // for the default input; read-only
-	req        sdk.LoadRequest
-	weights    *nn.Weights // while a session is being made
-
-	mu        sync.Mutex
-	closed    bool
-	trainable map[string]bool
-	sessions  []*cached // most recently used last
-}
-
-// cached is one ONNX Runtime session, counted by its users (refs).
-type cached struct {
-	key     string
-	s       *ort.Session
-	refs    int
-	evicted bool
-}
-
-var _ sdk.Model = (*model)(nil)
-
-func (m *model) check() error {
-	if m.closed {
-		return fmt.Errorf("vgg: %s: %w", m.arch.name, sdk.ErrClosed)
-	}
-	return nil
-}
-
-// Layers lists every torchvision module of the arch with its output shape
-// for req.InputShape (default [N, 3, 224, 224]).
-func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer, error) {
-	m.mu.Lock()
-	err := m.check()
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	shape := defaultInput
-	if req != nil && len(req.InputShape) > 0 {
-		shape = req.InputShape
-	}
-	if err := checkShape(shape, true); err != nil {
-		return nil, err
-	}
-	b := m.arch.build(m.numClasses, batchFree(shape))
-	if err := b.Err(); err != nil {
-		return nil, fmt.Errorf("vgg: %s: %w", m.arch.name, err)
-	}
-	return b.Layers(), nil
-}
-
-// batchFree returns shape with the batch dimension made -1.
-func batchFree(shape []int64) []int64 {
-	s := slices.Clone(shape)
-	s[0] = -1
-	return s
-}
-
-// checkShape checks an input shape [N, 3, H, W]; free allows -1 for N.
-func checkShape(shape []int64, free bool) error {
-	want := []int64{-1, 3, -1, -1}
-	bad := len(shape) != 4 || shape[1] != 3
-	if !bad {
-		for i, d := range shape {
-			if d == 0 || (d < 0 && !(free && i == 0)) {
-				bad = true
-			}
-		}
-	}
-	if bad {
-		return &sdk.ShapeError{What: "input", Want: want, Got: shape, Hint: "give a batch of RGB images as [N, 3, H, W] float32"}
-	}
-	return nil
-}
-
-// Extract runs one forward pass and returns every requested layer
-// (default: classifier).
-func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.ExtractResponse, error) {
-	if req == nil || req.Input == nil {
-		return nil, fmt.Errorf("vgg: extract: %w: no input tensor", sdk.ErrBadInput)
-	}
-	x := req.Input
-	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: []int64{-1, 3, -1, -1}, Got: x.Shape, Hint: "convert the input to float32"}
-	}
-	if err := x.Validate(); err != nil {
-		return nil, fmt.Errorf("vgg: extract: %w", err)
-	}
-	if err := checkShape(x.Shape, false); err != nil {
-		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
-	}
-	layers := req.Layers
-	if len(layers) == 0 {
-		layers = []string{defaultLayer}
-	}
-	for _, l := range layers {
-		if _, err := m.graph.Layer(l); err != nil {
-			return nil, err
-		}
-	}
-	// The graph for this input size: it must be valid (input big
-	// enough), and avgpool's windows depend on the size.
-	g := m.arch.build(m.numClasses, batchFree(x.Shape))
-	if g.Err() != nil {
-		return nil, fmt.Errorf("vgg: %s: %w", m.arch.name, g.Err())
-	}
-	size := ""
-	if !sizeFree(layers) {
-		size = fmt.Sprintf("%dx%d", x.Shape[2], x.Shape[3])
-	}
-	c, err := m.session(g, layers, size)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.s.Run(ctx, map[string]*sdk.Tensor{inputName: x}, nil)
-	err = errors.Join(err, m.release(c))
-	if err != nil {
-		return nil, fmt.Errorf("vgg: %s: extract: %w", m.arch.name, err)
-	}
-	return &sdk.ExtractResponse{Outputs: out}, nil
-}
-
-// session returns a cached session whose outputs are exactly layers, for
-// input size (empty when the layers serve every size), creating it from
-// g (and evicting the least recently used one) when needed. The caller
-// must call release on it when its Run is done; an evicted session
-// closes when its last user releases it.
-func (m *model) session(g *nn.Builder, layers []string, size string) (*cached, error) {
-	outs := slices.Clone(layers)
-	slices.Sort(outs)
-	outs = slices.Compact(outs)
-	key := size + "\x00" + strings.Join(outs, "\x00")
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	for i, c := range m.sessions {
-		if c.key == key {
-			m.sessions = append(append(m.sessions[:i:i], m.sessions[i+1:]...), c)
-			c.refs++
-			return c, nil
-		}
-	}
-	// Evict before creating, so that at most maxSessions weight copies
-	// live besides those still running.
-	var evictErr error
-	for len(m.sessions) >= maxSessions {
-		evictErr = errors.Join(evictErr, m.sessions[0].evict())
-		m.sessions = m.sessions[1:]
-	}
-	w, err := m.weightsFor()
-	if err != nil {
-		return nil, errors.Join(err, evictErr)
-	}
-	onnx, err := g.ONNX(w, outs)
-	// The ONNX bytes hold the weights the session needs: let the rest go
-	// before ONNX Runtime makes its copies.
-	w = nil
-	m.dropWeights()
-	if err != nil {
-		return nil, errors.Join(err, evictErr)
-	}
-	s, err := ort.NewSession(onnx, m.opts...)
-	onnx = nil
-	debug.FreeOSMemory() // the ONNX bytes, now in ONNX Runtime
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("vgg: %s: create session: %w", m.arch.name, err), evictErr)
-	}
-	c := &cached{key: key, s: s, refs: 1}
-	m.sessions = append(m.sessions, c)
-	return c, evictErr
-}
-
-// weightsFor returns the model's weights, reading the checkpoint (or
-// drawing the seeded init) when the model does not hold them.
-func (m *model) weightsFor() (*nn.Weights, error) {
-	if m.weights != nil {
-		return m.weights, nil
-	}
-	specs := m.graph.Specs()
-	if m.req.WeightsPath == "" {
-		m.weights = nn.RandomWeights(specs, m.req.Seed)
-		return m.weights, nil
-	}
-	w, err := loadWeights(m, specs, &m.req)
-	if err != nil {
-		return nil, err
-	}
-	m.weights = w
-	return w, nil
-}
-
-// dropWeights lets the weights go and returns their memory to the
-// system at once, so that the next allocations do not add to it.
-func (m *model) dropWeights() {
-	if m.weights != nil {
-		m.weights = nil
-		debug.FreeOSMemory()
-	}
-}
-
-// evict drops the cache's reference; called with m.mu held.
-func (c *cached) evict() error {
-	c.evicted = true
-	if c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-// release ends one use of c.
-func (m *model) release(c *cached) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c.refs--
-	if c.evicted && c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-// Params lists the parameters (state_dict names without buffers) with
-// their trainable flags.
-func (m *model) Params(ctx context.Context) ([]sdk.Param, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	ps := m.graph.Params()
-	for i := range ps {
-		ps[i].Trainable = m.trainable[ps[i].Name]
-	}
-	return ps, nil
-}
-
-// SetTrainable sets the trainable flag of every parameter matching a
-// pattern. The flags are metadata for training plugins and exports; ONNX
-// Runtime inference does not train.
-func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) (*sdk.SetTrainableResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	resp, err := sdkbackbone.ApplyTrainable(m.graph.Params(), m.trainable, req)
-	if err != nil {
-		return nil, fmt.Errorf("vgg: %w", err)
-	}
-	return resp, nil
-}
-
-// Close releases the model's sessions. It is idempotent.
-func (m *model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	var err error
-	for _, c := range m.sessions {
-		err = errors.Join(err, c.evict())
-	}
-	m.sessions = nil
-	m.weights = nil
-	return err
 }

@@ -1,91 +1,48 @@
-"""Writes parity fixtures for one torchvision VGG variant.
+"""Writes a parity fixture (see sdk/sdktest/gozoo_parity.py) for one
+torchvision VGG variant with random weights and, for the _bn variants,
+realistic BatchNorm statistics.
 
-Usage: make_parity.py ARCH OUTDIR [--height H] [--width W] [--batch N]
-       [--seed S] [--num-classes C] [--layers a,b,c] [--weights-only]
+Usage: make_parity.py OUTDIR ARCH [--height H] [--width W] [--batch N]
+       [--seed S] [--num-classes C] [--layers a,b,c] [--float64]
 
-Into OUTDIR it writes:
-  weights.pth   the model's state_dict (torch.save), with random weights
-                and, for the _bn variants, randomised BatchNorm affine
-                parameters and running statistics
-  input.bin     the input batch, raw little-endian float32 [N, 3, H, W]
-  <layer>.bin   each requested layer's output (forward hooks), raw float32
-  meta.json     {"input": shape, "outputs": {layer: shape},
-                 "modules": [[name, class], ...] (named_modules, no root),
-                 "params": [[name, shape], ...] (named_parameters)}
-With --weights-only it writes weights.pth and nothing else.
+The weights depend on ARCH, --seed and --num-classes only, so fixtures
+at several input sizes share them.
 """
 import argparse
-import json
-import os
 
 import torch
 import torchvision
 
+import gozoo_parity as gp
+
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("arch")
     p.add_argument("out")
+    p.add_argument("arch")
     p.add_argument("--height", type=int, default=64)
     p.add_argument("--width", type=int, default=80)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-classes", type=int, default=1000)
     p.add_argument("--layers", default="features.0,features,avgpool,classifier.0,classifier")
-    p.add_argument("--weights-only", action="store_true")
+    p.add_argument("--float64", action="store_true")
     a = p.parse_args()
 
     torch.manual_seed(a.seed)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    gp.threads()
     model = getattr(torchvision.models, a.arch)(weights=None, num_classes=a.num_classes)
+    # BatchNorm weights near 1 keep 16 conv layers' activations O(1).
+    gp.realistic_norms(model, weight=(0.5, 1.5))
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-                m.running_mean.normal_(0.0, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.num_batches_tracked.fill_(7)
-            elif isinstance(m, torch.nn.Linear):
+            if isinstance(m, torch.nn.Linear):
                 # torchvision's N(0, 0.01) and zero bias shrink the
                 # classifier's outputs to ~1e-3; torch's default init
                 # keeps them O(1) so that the tolerance means something.
                 m.reset_parameters()
-    model.eval()
-    os.makedirs(a.out, exist_ok=True)
-    torch.save(model.state_dict(), os.path.join(a.out, "weights.pth"))
-    if a.weights_only:
-        return
-
-    modules = dict(model.named_modules())
-    layers = [l for l in a.layers.split(",") if l]
-    captured = {}
-
-    def hook(name):
-        def f(_module, _inputs, output):
-            # Clone: VGG's ReLUs work in place.
-            captured[name] = output.detach().clone()
-        return f
-
-    for name in layers:
-        modules[name].register_forward_hook(hook(name))
     x = torch.randn(a.batch, 3, a.height, a.width)
-    with torch.no_grad():
-        model(x)
-    x.numpy().astype("<f4").tofile(os.path.join(a.out, "input.bin"))
-    outputs = {}
-    for name in layers:
-        t = captured[name]
-        t.numpy().astype("<f4").tofile(os.path.join(a.out, name + ".bin"))
-        outputs[name] = list(t.shape)
-    meta = {
-        "input": list(x.shape),
-        "outputs": outputs,
-        "modules": [[n, type(m).__name__] for n, m in model.named_modules() if n],
-        "params": [[n, list(t.shape)] for n, t in model.named_parameters()],
-    }
-    with open(os.path.join(a.out, "meta.json"), "w") as f:
-        json.dump(meta, f)
+    gp.write(a.out, model, x, [l for l in a.layers.split(",") if l], float64=a.float64)
 
 
 if __name__ == "__main__":
