@@ -9,9 +9,12 @@ type arch struct {
 	name  string
 	input []int64 // default input
 	build func(o options, inputShape []int64) *nn.Builder
-	// auxPrefixes are the state_dict prefixes of the aux heads.
-	auxPrefixes []string
-	doc         string
+	// auxHeads are the aux heads' module names.
+	auxHeads []string
+	// stem is the key of the first parameter, which tells the networks'
+	// checkpoints apart.
+	stem string
+	doc  string
 }
 
 // options are an arch's Load options.
@@ -23,17 +26,8 @@ type options struct {
 
 // archs lists the networks exactly as torchvision 0.14 defines them.
 var archs = []arch{
-	{"inception_v3", []int64{-1, 3, 299, 299}, buildV3, []string{"AuxLogits."}, "Inception v3 (Inception3)"},
-	{"googlenet", []int64{-1, 3, 224, 224}, buildGoogLeNet, []string{"aux1.", "aux2."}, "GoogLeNet (Inception v1)"},
-}
-
-func findArch(name string) (arch, bool) {
-	for _, a := range archs {
-		if a.name == name {
-			return a, true
-		}
-	}
-	return arch{}, false
+	{"inception_v3", []int64{-1, 3, 299, 299}, buildV3, []string{"AuxLogits"}, "Conv2d_1a_3x3.conv.weight", "Inception v3 (Inception3)"},
+	{"googlenet", []int64{-1, 3, 224, 224}, buildGoogLeNet, []string{"aux1", "aux2"}, "conv1.conv.weight", "GoogLeNet (Inception v1)"},
 }
 
 // bnEps is BasicConv2d's BatchNorm2d eps in both networks.
@@ -77,7 +71,7 @@ func ck(in, out int64, k, p nn.Pair) conv {
 // aux_logits the AuxLogits head is computed from Mixed_6e, where
 // training mode calls it, so that it is a feature layer too; it needs
 // Mixed_6e to be at least 17x17 (an input of about 299x299), and smaller
-// inputs leave it out.
+// inputs leave it out (Extract then says the input is too small).
 func buildV3(o options, inputShape []int64) *nn.Builder {
 	b := nn.NewBuilder("Inception3")
 	x := b.Input(inputName, inputShape, 0, 2, 3)
@@ -216,7 +210,8 @@ func auxV3(b *nn.Builder, name string, x nn.Value, numClasses int64) nn.Value {
 // buildGoogLeNet records torchvision's GoogLeNet.forward (eval mode).
 // With aux_logits the heads aux1 (from inception4a) and aux2 (from
 // inception4d) are computed too, after inception5b, in the order
-// torchvision registers them, so that they are feature layers.
+// torchvision registers them, so that they are feature layers. Their
+// adaptive pooling to 4x4 makes their graphs differ between input sizes.
 func buildGoogLeNet(o options, inputShape []int64) *nn.Builder {
 	b := nn.NewBuilder("GoogLeNet")
 	x := b.Input(inputName, inputShape, 0, 2, 3)
@@ -294,19 +289,4 @@ func auxV1(b *nn.Builder, name string, x nn.Value, in, numClasses int64) nn.Valu
 		y = b.Dropout("dropout", y)
 		return b.Linear("fc2", y, 1024, numClasses, true)
 	})
-}
-
-// sizeFree reports whether the graph of layers is the same for every
-// input size: only GoogLeNet's aux heads (adaptive pooling to 4x4) depend
-// on it.
-func sizeFree(a arch, layers []string) bool {
-	if a.name != "googlenet" {
-		return true
-	}
-	for _, l := range layers {
-		if l == "aux1" || l == "aux2" || len(l) > 5 && (l[:5] == "aux1." || l[:5] == "aux2.") {
-			return false
-		}
-	}
-	return true
 }

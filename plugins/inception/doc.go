@@ -2,13 +2,15 @@
 // (Inception3) and googlenet (Inception v1), exactly as torchvision 0.14
 // defines them, built in Go with sdk/nn and run on ONNX Runtime.
 //
-// Options: num_classes (default 1000); aux_logits (default true, as
-// torchvision's classes) builds the aux heads, AuxLogits for inception_v3
-// and aux1, aux2 for googlenet, which then are feature layers computed
-// where training mode calls them; with aux_logits=false a checkpoint's
-// aux keys are accepted and ignored, as torchvision's builders do when
-// they load pretrained weights; transform_input (default false) applies
-// torchvision's _transform_input, which the pretrained weights expect.
+// Options: num_classes (default 1000; a checkpoint sets it from its fc);
+// aux_logits (default true, as torchvision's classes) builds the aux
+// heads, AuxLogits for inception_v3 and aux1, aux2 for googlenet, which
+// then are feature layers computed where training mode calls them; a
+// checkpoint without aux heads sets it false, and with aux_logits=false a
+// checkpoint's aux keys are accepted and ignored, as torchvision's
+// builders do when they load pretrained weights; transform_input (default
+// false) applies torchvision's _transform_input, which the pretrained
+// weights expect.
 //
 // Torchvision state_dicts (.pth or .safetensors) load by key, strictly;
 // without weights a model gets a seeded random init shaped like
@@ -20,6 +22,7 @@
 // at least 75x75 (its aux head needs about 299x299), googlenet of at
 // least 15x15.
 //
-// The binary gozoo-backbone-inception (cmd/gozoo-backbone-inception)
-// serves New over the plugin protocol.
+// The family runs on the shared runtime sdk/backbone; the binary
+// gozoo-backbone-inception (cmd/gozoo-backbone-inception) serves New over
+// the plugin protocol.
 package inception

@@ -65,13 +65,13 @@ func TestLayerShapes(t *testing.T) {
 		{"googlenet", nil, "inception3a.branch3.1.conv", nil, []int64{-1, 32, 28, 28}, 16 * 32 * 9},
 	}
 	for _, tc := range tests {
-		a, _ := findArch(tc.arch)
-		o, err := parseOptions(a, tc.opts)
-		if err != nil {
-			t.Fatal(err)
+		n := sdktest.NewNet(t, Family, tc.arch, tc.opts)
+		in := n.DefaultInput()
+		if tc.input != nil {
+			in = tc.input
 		}
-		m := &model{arch: a, o: o, graph: a.build(o, a.input)}
-		ls, err := m.Layers(context.Background(), &sdk.LayersRequest{InputShape: tc.input})
+		g := n.Build(in)
+		ls, err := g.Layers(), g.Err()
 		if err != nil {
 			t.Fatalf("%s Layers: %v", tc.arch, err)
 		}
@@ -90,10 +90,13 @@ func TestLayerShapes(t *testing.T) {
 		aux   string
 		input []int64
 	}{{"inception_v3", "false", nil}, {"inception_v3", "true", []int64{-1, 3, 75, 75}}, {"googlenet", "false", nil}} {
-		a, _ := findArch(tc.arch)
-		o, _ := parseOptions(a, map[string]string{"aux_logits": tc.aux})
-		m := &model{arch: a, o: o, graph: a.build(o, a.input)}
-		ls, err := m.Layers(context.Background(), &sdk.LayersRequest{InputShape: tc.input})
+		n := sdktest.NewNet(t, Family, tc.arch, map[string]string{"aux_logits": tc.aux})
+		in := n.DefaultInput()
+		if tc.input != nil {
+			in = tc.input
+		}
+		g := n.Build(in)
+		ls, err := g.Layers(), g.Err()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,13 +129,11 @@ func TestLoadErrors(t *testing.T) {
 // TestSetTrainable freezes everything and unfreezes Mixed_7c and fc.
 func TestSetTrainable(t *testing.T) {
 	ctx := context.Background()
-	a, _ := findArch("inception_v3")
-	o, _ := parseOptions(a, nil)
-	g := a.build(o, a.input)
-	m := &model{arch: a, o: o, graph: g, trainable: map[string]bool{}}
-	for _, p := range g.Params() {
-		m.trainable[p.Name] = true
+	m, err := New().Load(ctx, &sdk.LoadRequest{Arch: "inception_v3", Seed: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer m.Close()
 	tests := []struct {
 		patterns  []string
 		trainable bool
@@ -158,44 +159,54 @@ func TestSetTrainable(t *testing.T) {
 }
 
 // TestAuxKeys loads checkpoints with and without aux heads the way
-// torchvision does: aux_logits=false accepts and ignores aux keys,
-// aux_logits=true needs them.
+// torchvision does: aux_logits=false accepts and ignores aux keys, and
+// the checkpoint sets aux_logits when not given (false without heads); a
+// user's aux_logits=true contradicts a checkpoint without them.
 func TestAuxKeys(t *testing.T) {
-	testenv.Python(t)
 	var v3 string
-	for _, arch := range []string{"inception_v3", "googlenet"} {
-		with := makeFixture(t, arch, 0, 0, nil, "--weights-only", "--aux-logits", "1")
-		without := makeFixture(t, arch, 0, 0, nil, "--weights-only", "--aux-logits", "0")
+	for arch, head := range map[string]string{"inception_v3": "AuxLogits.", "googlenet": "aux1."} {
+		with := makeFixture(t, arch, 75, 75, true, false, []string{"fc"}).Weights()
+		without := makeFixture(t, arch, 75, 75, false, false, []string{"fc"}).Weights()
 		if arch == "inception_v3" {
-			v3 = filepath.Join(with.dir, "weights.pth")
+			v3 = with
 		}
 		tests := []struct {
-			dir  string
-			aux  string
-			want string // "" for success
+			path    string
+			aux     string // "" leaves it to the checkpoint
+			want    string // "" for success
+			hasHead bool
 		}{
-			{with.dir, "true", ""},
-			{with.dir, "false", ""},
-			{without.dir, "false", ""},
-			{without.dir, "true", "aux_logits=false"},
+			{with, "true", "", true},
+			{with, "false", "", false},
+			{with, "", "", true},
+			{without, "false", "", false},
+			{without, "", "", false},
+			{without, "true", "aux_logits=true but the checkpoint has false", false},
 		}
 		for _, tc := range tests {
-			m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: arch, WeightsPath: filepath.Join(tc.dir, "weights.pth"),
-				Options: map[string]string{"aux_logits": tc.aux}})
-			if tc.want == "" {
-				if err != nil {
-					t.Errorf("%s aux_logits=%s Load = %v; want success", arch, tc.aux, err)
-					continue
+			var opts map[string]string
+			if tc.aux != "" {
+				opts = map[string]string{"aux_logits": tc.aux}
+			}
+			m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: arch, WeightsPath: tc.path, Options: opts})
+			if tc.want != "" {
+				if err == nil || !errors.Is(err, sdk.ErrWeights) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s aux_logits=%q Load = %v; want ErrWeights mentioning %s", arch, tc.aux, err, tc.want)
 				}
-				m.Close()
+				if err == nil {
+					m.Close()
+				}
 				continue
 			}
-			if err == nil || !errors.Is(err, sdk.ErrWeights) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%s aux_logits=%s Load = %v; want ErrWeights mentioning %s", arch, tc.aux, err, tc.want)
+			if err != nil {
+				t.Errorf("%s aux_logits=%q Load = %v; want success", arch, tc.aux, err)
+				continue
 			}
-			if err == nil {
-				m.Close()
+			ps, _ := m.Params(context.Background())
+			if got := slices.ContainsFunc(ps, func(p sdk.Param) bool { return strings.HasPrefix(p.Name, head) }); got != tc.hasHead {
+				t.Errorf("%s aux_logits=%q: has %s* params = %v; want %v", arch, tc.aux, head, got, tc.hasHead)
 			}
+			m.Close()
 		}
 	}
 	// Another network's checkpoint says so.
@@ -203,6 +214,23 @@ func TestAuxKeys(t *testing.T) {
 		!strings.Contains(err.Error(), "looks like inception_v3") {
 		t.Errorf("Load(googlenet with inception_v3 weights) = %v; want a hint at inception_v3", err)
 	}
+}
+
+// TestAuxIgnored checks torchvision's numbers for a checkpoint with aux
+// heads loaded with aux_logits=false, from two sessions (each reads the
+// checkpoint again and ignores the aux keys again).
+func TestAuxIgnored(t *testing.T) {
+	needORT(t)
+	layers := []string{"inception4a", "fc"}
+	f := makeFixture(t, "googlenet", 64, 64, true, false, layers, "--num-classes", "10")
+	m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: "googlenet", WeightsPath: f.Weights(), Threads: 2,
+		Options: map[string]string{"aux_logits": "false"}})
+	if err != nil {
+		t.Fatalf("Load(aux_logits=false) with aux weights = %v", err)
+	}
+	defer m.Close()
+	f.Check(t, m, layers[1:])
+	f.Check(t, m, layers)
 }
 
 // TestExtractErrors checks input validation and the aux head's minimum

@@ -2,21 +2,15 @@ package inception
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math"
-	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 // needORT skips (or fails in CI) when the ONNX Runtime library is absent.
@@ -27,78 +21,19 @@ func needORT(t *testing.T) {
 	}
 }
 
-// fixture is what make_parity.py wrote.
-type fixture struct {
-	dir     string
-	Input   []int64            `json:"input"`
-	Outputs map[string][]int64 `json:"outputs"`
-	Modules [][2]string        `json:"modules"`
-	Params  []struct {
-		Name  string
-		Shape []int64
-	} `json:"-"`
-	RawParams [][2]json.RawMessage `json:"params"`
-}
-
-// makeFixture runs make_parity.py for arch into a temporary folder.
-func makeFixture(t *testing.T, arch string, h, w int, layers []string, extra ...string) *fixture {
+// makeFixture runs make_parity.py for arch with or without aux heads.
+func makeFixture(t *testing.T, arch string, h, w int, aux, transform bool, layers []string, extra ...string) *sdktest.Fixture {
 	t.Helper()
-	dir := t.TempDir()
-	args := append([]string{arch, dir, "--height", strconv.Itoa(h), "--width", strconv.Itoa(w),
-		"--layers", strings.Join(layers, ",")}, extra...)
-	testenv.RunPython(t, "testdata/make_parity.py", args...)
-	f := &fixture{dir: dir}
-	if slices.Contains(extra, "--weights-only") {
-		return f
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, f); err != nil {
-		t.Fatalf("meta.json: %v", err)
-	}
-	for _, p := range f.RawParams {
-		var name string
-		var shape []int64
-		if err := json.Unmarshal(p[0], &name); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(p[1], &shape); err != nil {
-			t.Fatal(err)
-		}
-		f.Params = append(f.Params, struct {
-			Name  string
-			Shape []int64
-		}{name, shape})
-	}
-	return f
+	args := append([]string{arch, "--height", strconv.Itoa(h), "--width", strconv.Itoa(w),
+		"--aux-logits", b2i(aux), "--transform-input", b2i(transform), "--layers", strings.Join(layers, ",")}, extra...)
+	return sdktest.MakeFixture(t, "testdata/make_parity.py", args...)
 }
 
-func (f *fixture) tensor(t *testing.T, name string, shape []int64) *sdk.Tensor {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.dir, name+".bin"))
-	if err != nil {
-		t.Fatal(err)
+func b2i(b bool) string {
+	if b {
+		return "1"
 	}
-	data := make([]float32, len(b)/4)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	x, err := sdk.NewTensor(shape, data)
-	if err != nil {
-		t.Fatalf("%s.bin: %v", name, err)
-	}
-	return x
-}
-
-// maxDiff returns max |a-b| and max |want|.
-func maxDiff(got, want []float32) (diff, scale float64) {
-	for i := range want {
-		diff = math.Max(diff, math.Abs(float64(got[i])-float64(want[i])))
-		scale = math.Max(scale, math.Abs(float64(want[i])))
-	}
-	return diff, scale
+	return "0"
 }
 
 // parityCases covers both networks with aux heads on and off,
@@ -131,129 +66,39 @@ var (
 )
 
 // TestParity compares each configuration's layers with torchvision's
-// forward hooks on the same weights and input: max |ours - torch| must
-// stay within 1e-4 * max(1, max |torch|) per layer. It also checks that
-// the layers are torchvision's named_modules with the same classes, and
-// the params torchvision's named_parameters.
+// forward hooks on the same weights and input (sdktest.Fixture.Check:
+// 1e-4 scaled, and for inception_v3 at 299x299 with its aux head no
+// further from a float64 run than PyTorch float32), and the layers and
+// params with torchvision's named_modules and named_parameters.
+// num_classes and aux_logits come from the checkpoint.
 func TestParity(t *testing.T) {
-	testenv.Python(t)
 	needORT(t)
-	for _, c := range parityCases {
+	for i, c := range parityCases {
 		name := fmt.Sprintf("%s/%dx%d/aux=%v/transform=%v", c.arch, c.h, c.w, c.aux, c.transform)
 		t.Run(name, func(t *testing.T) {
 			if testing.Short() && !c.short {
 				t.Skip("-short runs one configuration per network")
 			}
-			layers := c.layers
-			start := time.Now()
-			f := makeFixture(t, c.arch, c.h, c.w, layers, "--num-classes", "100",
-				"--aux-logits", fmt.Sprint(b2i(c.aux)), "--transform-input", fmt.Sprint(b2i(c.transform)))
-			torchTime := time.Since(start)
-
-			ctx := context.Background()
-			start = time.Now()
-			m, err := New().Load(ctx, &sdk.LoadRequest{Arch: c.arch, WeightsPath: filepath.Join(f.dir, "weights.pth"), Threads: 2,
-				Options: map[string]string{"num_classes": "100", "aux_logits": fmt.Sprint(c.aux), "transform_input": fmt.Sprint(c.transform)}})
+			extra := []string{"--num-classes", "100"}
+			if i == 0 {
+				extra = append(extra, "--float64")
+			}
+			f := makeFixture(t, c.arch, c.h, c.w, c.aux, c.transform, c.layers, extra...)
+			m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: c.arch, WeightsPath: f.Weights(), Threads: 2,
+				Options: map[string]string{"transform_input": fmt.Sprint(c.transform)}})
 			if err != nil {
 				t.Fatalf("Load(%s): %v", c.arch, err)
 			}
 			defer m.Close()
-			loadTime := time.Since(start)
-			x := f.tensor(t, "input", f.Input)
-			start = time.Now()
-			resp, err := m.Extract(ctx, &sdk.ExtractRequest{Layers: layers, Input: x})
-			if err != nil {
-				t.Fatalf("Extract: %v", err)
-			}
-			runTime := time.Since(start)
-			worst := 0.0
-			for _, l := range layers {
-				want := f.tensor(t, l, f.Outputs[l])
-				got := resp.Outputs[l]
-				if got == nil {
-					t.Errorf("Extract did not return layer %s", l)
-					continue
-				}
-				if !sdk.EqualShape(got.Shape, want.Shape) {
-					t.Errorf("layer %s: shape %v; torch %v", l, got.Shape, want.Shape)
-					continue
-				}
-				diff, scale := maxDiff(got.Float32, want.Float32)
-				worst = math.Max(worst, diff/math.Max(1, scale))
-				if testing.Verbose() {
-					t.Logf("  %-32s max abs diff %.3g, max |torch| %.3g", l, diff, scale)
-				}
-				if tol := 1e-4 * math.Max(1, scale); diff > tol || math.IsNaN(diff) {
-					t.Errorf("layer %s: max |ours - torch| = %.3g > %.3g (max |torch| = %.3g)", l, diff, tol, scale)
-				}
-			}
-			t.Logf("%s %v: worst diff/max(1,|torch|) %.3g over %d layers; torch fixture %v, load %v, extract %v",
-				name, f.Input, worst, len(layers), torchTime.Round(time.Millisecond), loadTime.Round(time.Millisecond), runTime.Round(time.Millisecond))
-
+			f.Check(t, m, c.layers)
+			var skip []string
 			if c.arch == "inception_v3" && c.aux && c.h < 299 {
 				// The aux head needs a larger input: torch has its
 				// modules but cannot run them; Layers leaves them out.
-				f.Modules = slices.DeleteFunc(f.Modules, func(m [2]string) bool { return strings.HasPrefix(m[0], "AuxLogits") })
+				skip = []string{"AuxLogits", "AuxLogits.conv0", "AuxLogits.conv0.conv", "AuxLogits.conv0.bn",
+					"AuxLogits.conv1", "AuxLogits.conv1.conv", "AuxLogits.conv1.bn", "AuxLogits.fc"}
 			}
-			checkCoverage(t, m, f)
+			f.CheckCoverage(t, m, skip...)
 		})
-	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// checkCoverage compares Layers with named_modules and Params with
-// named_parameters, and checks the shapes Layers reports for the fixture's
-// input against the hooked outputs.
-func checkCoverage(t *testing.T, m sdk.Model, f *fixture) {
-	t.Helper()
-	ctx := context.Background()
-	ls, err := m.Layers(ctx, &sdk.LayersRequest{InputShape: f.Input})
-	if err != nil {
-		t.Fatalf("Layers: %v", err)
-	}
-	ours := map[string]sdk.Layer{}
-	for _, l := range ls {
-		ours[l.Name] = l
-	}
-	theirs := map[string]bool{}
-	for _, mod := range f.Modules {
-		theirs[mod[0]] = true
-		l, ok := ours[mod[0]]
-		if !ok {
-			t.Errorf("torch module %s (%s) is not a layer", mod[0], mod[1])
-			continue
-		}
-		if l.Kind != mod[1] {
-			t.Errorf("layer %s kind = %s; torch %s", mod[0], l.Kind, mod[1])
-		}
-	}
-	for _, l := range ls {
-		if !theirs[l.Name] {
-			t.Errorf("layer %s (%s) is not a torch module", l.Name, l.Kind)
-		}
-		if want, ok := f.Outputs[l.Name]; ok {
-			w := append([]int64{-1}, want[1:]...)
-			if !sdk.EqualShape(l.Shape, w) {
-				t.Errorf("layer %s shape = %v; torch %v", l.Name, l.Shape, w)
-			}
-		}
-	}
-	ps, err := m.Params(ctx)
-	if err != nil {
-		t.Fatalf("Params: %v", err)
-	}
-	if len(ps) != len(f.Params) {
-		t.Errorf("Params: %d; torch has %d named_parameters", len(ps), len(f.Params))
-	}
-	for i := range min(len(ps), len(f.Params)) {
-		if ps[i].Name != f.Params[i].Name || !sdk.EqualShape(ps[i].Shape, f.Params[i].Shape) {
-			t.Errorf("param %d = %s %v; torch %s %v", i, ps[i].Name, ps[i].Shape, f.Params[i].Name, f.Params[i].Shape)
-		}
 	}
 }
