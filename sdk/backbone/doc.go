@@ -12,7 +12,9 @@
 // graph inputs such as sequence lengths (ExtraInputs), check a checkpoint
 // in the family's terms before the strict match (WeightsChecker), ignore
 // checkpoint keys the options leave unused (Ignorer) and explain a
-// checkpoint that does not fit (Hinter).
+// checkpoint that does not fit (Hinter). Image nets embed Image for their
+// input and default layer, read num_classes with InferClasses and check
+// minimum sizes with CheckImage.
 //
 // The runtime owns the rest, the same for every family:
 //

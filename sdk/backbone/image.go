@@ -34,3 +34,21 @@ func CheckImage(arch string, shape []int64, free bool, min int64, why string) er
 	}
 	return nil
 }
+
+// Image is embedded by nets that take a batch of RGB images of any size,
+// [N, 3, H, W] float32, to supply Input, DefaultInput and DefaultLayer.
+type Image struct {
+	H, W  int64  // the default input's height and width
+	Layer string // the default layer
+}
+
+// Input is [-1, 3, -1, -1] float32, batch first.
+func (i Image) Input() sdk.InputSpec {
+	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
+}
+
+// DefaultInput is [-1, 3, H, W].
+func (i Image) DefaultInput() []int64 { return []int64{-1, 3, i.H, i.W} }
+
+// DefaultLayer is i.Layer.
+func (i Image) DefaultLayer() string { return i.Layer }

@@ -37,3 +37,13 @@ func TestInferClasses(t *testing.T) {
 		t.Errorf("InferClasses without head.weight = %v; want nothing", got)
 	}
 }
+
+func TestImage(t *testing.T) {
+	n := Image{H: 299, W: 320, Layer: "fc"}
+	if in := n.Input(); !sdk.EqualShape(in.Shape, []int64{-1, 3, -1, -1}) || in.DType != sdk.Float32 || in.BatchAxis != 0 {
+		t.Errorf("Input() = %+v; want [-1 3 -1 -1] float32, batch first", in)
+	}
+	if got := n.DefaultInput(); !sdk.EqualShape(got, []int64{-1, 3, 299, 320}) || n.DefaultLayer() != "fc" {
+		t.Errorf("DefaultInput(), DefaultLayer() = %v, %s; want [-1 3 299 320], fc", got, n.DefaultLayer())
+	}
+}
