@@ -31,7 +31,7 @@ var Family = func() backbone.Family {
 			},
 			Infer: a.infer,
 			New: func(o backbone.Options) (backbone.Net, error) {
-				return &net{arch: a, options: options{
+				return &net{Image: backbone.Image{H: a.input[2], W: a.input[3], Layer: "fc"}, arch: a, options: options{
 					numClasses:     o.Int("num_classes"),
 					auxLogits:      o.Bool("aux_logits"),
 					transformInput: o.Bool("transform_input"),
@@ -51,12 +51,12 @@ func New() sdk.Backbone { return backbone.New(Family) }
 // checkpoint of the other network sets nothing; the weight match and
 // Hint explain it.
 func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
-	out := map[string]string{}
 	if sd[a.stem] == nil {
-		return out, nil
+		return map[string]string{}, nil
 	}
-	if fc := sd["fc.weight"]; fc != nil && len(fc.Shape) == 2 {
-		out["num_classes"] = fmt.Sprint(fc.Shape[0])
+	out, err := backbone.InferClasses("fc.weight")(sd)
+	if err != nil {
+		return nil, err
 	}
 	if !slices.ContainsFunc(a.auxHeads, func(h string) bool { return hasModule(sd, h) }) {
 		out["aux_logits"] = "false"
@@ -76,17 +76,10 @@ func hasModule(sd map[string]*sdk.Tensor, name string) bool {
 
 // net is one configured network.
 type net struct {
+	backbone.Image
 	arch
 	options
 }
-
-func (n *net) Input() sdk.InputSpec {
-	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
-}
-
-func (n *net) DefaultInput() []int64 { return slices.Clone(n.input) }
-
-func (n *net) DefaultLayer() string { return "fc" }
 
 func (n *net) Build(input []int64) *nn.Builder { return n.build(n.options, input) }
 

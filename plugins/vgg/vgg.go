@@ -38,9 +38,9 @@ var Family = func() backbone.Family {
 			Options: []backbone.Option{
 				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of classifier.6"},
 			},
-			Infer: infer,
+			Infer: backbone.InferClasses("classifier.6.weight"),
 			New: func(o backbone.Options) (backbone.Net, error) {
-				return &net{arch: a, numClasses: o.Int("num_classes")}, nil
+				return &net{Image: backbone.Image{H: 224, W: 224, Layer: "classifier"}, arch: a, numClasses: o.Int("num_classes")}, nil
 			},
 		})
 	}
@@ -50,28 +50,12 @@ var Family = func() backbone.Family {
 // New returns the VGG backbone. It is safe for concurrent use.
 func New() sdk.Backbone { return backbone.New(Family) }
 
-// infer reads num_classes from a checkpoint's classifier.6.
-func infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
-	out := map[string]string{}
-	if fc := sd["classifier.6.weight"]; fc != nil && len(fc.Shape) == 2 {
-		out["num_classes"] = fmt.Sprint(fc.Shape[0])
-	}
-	return out, nil
-}
-
 // net is one configured VGG.
 type net struct {
+	backbone.Image
 	arch
 	numClasses int64
 }
-
-func (n *net) Input() sdk.InputSpec {
-	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
-}
-
-func (n *net) DefaultInput() []int64 { return []int64{-1, 3, 224, 224} }
-
-func (n *net) DefaultLayer() string { return "classifier" }
 
 func (n *net) Build(input []int64) *nn.Builder { return n.build(n.numClasses, input) }
 
