@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
-	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -56,7 +56,7 @@ func TestLayerShapes(t *testing.T) {
 			in = slices.Clone(tc.input)
 			in[0] = -1
 		}
-		g := newNet(t, tc.arch).Build(in)
+		g := sdktest.NewNet(t, Family, tc.arch, nil).Build(in)
 		ls, err := g.Layers(), g.Err()
 		if err != nil {
 			t.Fatalf("%s Layers: %v", tc.arch, err)
@@ -230,24 +230,4 @@ func TestWidthOption(t *testing.T) {
 	if n != 177362 {
 		t.Errorf("width 8 resnet18 has %d parameters; PyTorch's has 177362", n)
 	}
-}
-
-// newNet configures arch with its default options.
-func newNet(t *testing.T, arch string) backbone.Net {
-	t.Helper()
-	for i := range Family.Archs {
-		if a := &Family.Archs[i]; a.Name == arch {
-			o, err := backbone.NewOptions(a, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := a.New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no arch %s", arch)
-	return nil
 }
