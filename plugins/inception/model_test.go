@@ -163,13 +163,16 @@ func TestSetTrainable(t *testing.T) {
 // the checkpoint sets aux_logits when not given (false without heads); a
 // user's aux_logits=true contradicts a checkpoint without them.
 func TestAuxKeys(t *testing.T) {
-	var v3 string
-	for arch, head := range map[string]string{"inception_v3": "AuxLogits.", "googlenet": "aux1."} {
-		with := makeFixture(t, arch, 75, 75, true, false, []string{"fc"}).Weights()
-		without := makeFixture(t, arch, 75, 75, false, false, []string{"fc"}).Weights()
-		if arch == "inception_v3" {
-			v3 = with
-		}
+	archs := []string{"inception_v3", "googlenet"}
+	var cases [][]string
+	for _, arch := range archs {
+		cases = append(cases, fixtureArgs(arch, 75, 75, true, false, []string{"fc"}), fixtureArgs(arch, 75, 75, false, false, []string{"fc"}))
+	}
+	fs := sdktest.MakeFixtures(t, "testdata/make_parity.py", cases)
+	v3 := fs[0].Weights()
+	for i, arch := range archs {
+		with, without := fs[2*i].Weights(), fs[2*i+1].Weights()
+		head := map[string]string{"inception_v3": "AuxLogits.", "googlenet": "aux1."}[arch]
 		tests := []struct {
 			path    string
 			aux     string // "" leaves it to the checkpoint

@@ -21,12 +21,17 @@ func needORT(t *testing.T) {
 	}
 }
 
+// fixtureArgs are make_parity.py's arguments for arch at h x w, with or
+// without aux heads.
+func fixtureArgs(arch string, h, w int, aux, transform bool, layers []string, extra ...string) []string {
+	return append([]string{arch, "--height", strconv.Itoa(h), "--width", strconv.Itoa(w),
+		"--aux-logits", b2i(aux), "--transform-input", b2i(transform), "--layers", strings.Join(layers, ",")}, extra...)
+}
+
 // makeFixture runs make_parity.py for arch with or without aux heads.
 func makeFixture(t *testing.T, arch string, h, w int, aux, transform bool, layers []string, extra ...string) *sdktest.Fixture {
 	t.Helper()
-	args := append([]string{arch, "--height", strconv.Itoa(h), "--width", strconv.Itoa(w),
-		"--aux-logits", b2i(aux), "--transform-input", b2i(transform), "--layers", strings.Join(layers, ",")}, extra...)
-	return sdktest.MakeFixture(t, "testdata/make_parity.py", args...)
+	return sdktest.MakeFixture(t, "testdata/make_parity.py", fixtureArgs(arch, h, w, aux, transform, layers, extra...)...)
 }
 
 func b2i(b bool) string {

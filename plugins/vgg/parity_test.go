@@ -23,12 +23,16 @@ func needORT(t *testing.T) {
 	}
 }
 
+// fixtureArgs are make_parity.py's arguments for arch at h x w.
+func fixtureArgs(arch string, h, w int, layers []string, extra ...string) []string {
+	return append([]string{arch, "--height", strconv.Itoa(h), "--width", strconv.Itoa(w),
+		"--layers", strings.Join(layers, ",")}, extra...)
+}
+
 // makeFixture runs make_parity.py for arch.
 func makeFixture(t *testing.T, arch string, h, w int, layers []string, extra ...string) *sdktest.Fixture {
 	t.Helper()
-	args := append([]string{arch, "--height", strconv.Itoa(h), "--width", strconv.Itoa(w),
-		"--layers", strings.Join(layers, ",")}, extra...)
-	return sdktest.MakeFixture(t, "testdata/make_parity.py", args...)
+	return sdktest.MakeFixture(t, "testdata/make_parity.py", fixtureArgs(arch, h, w, layers, extra...)...)
 }
 
 // parityCases covers every arch at several input sizes: 224 (avgpool a
@@ -94,18 +98,18 @@ func TestParity(t *testing.T) {
 			if c.arch == "vgg19_bn" {
 				extra = append(extra, "--float64")
 			}
-			var m sdk.Model
+			var cases [][]string
 			for _, size := range c.sizes {
-				// Same arch, seed and num_classes: the same weights.
-				f := makeFixture(t, c.arch, size[0], size[1], layers, extra...)
-				if m == nil {
-					var err error
-					m, err = New().Load(context.Background(), &sdk.LoadRequest{Arch: c.arch, WeightsPath: f.Weights(), Threads: 2})
-					if err != nil {
-						t.Fatalf("Load(%s): %v", c.arch, err)
-					}
-					defer m.Close()
-				}
+				cases = append(cases, fixtureArgs(c.arch, size[0], size[1], layers, extra...))
+			}
+			// Same arch, seed and num_classes: the same weights.
+			fs := sdktest.MakeFixtures(t, "testdata/make_parity.py", cases)
+			m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: c.arch, WeightsPath: fs[0].Weights(), Threads: 2})
+			if err != nil {
+				t.Fatalf("Load(%s): %v", c.arch, err)
+			}
+			defer m.Close()
+			for _, f := range fs {
 				f.Check(t, m, layers)
 				f.CheckCoverage(t, m)
 			}

@@ -5,6 +5,7 @@ BatchNorm statistics.
 Usage: make_parity.py OUTDIR ARCH [--height H] [--width W] [--batch N]
        [--seed S] [--num-classes C] [--layers a,b,c] [--aux-logits 0|1]
        [--transform-input 0|1] [--float64]
+       make_parity.py --cases FILE   (a line OUTDIR ARCH ... per fixture)
 
 With --aux-logits 1 the weights hold the aux heads. They run only in
 training mode, so layers of a head are hooked by calling it, in eval
@@ -41,7 +42,7 @@ def with_heads(model, heads):
     model.__class__ = WithHeads
 
 
-def main():
+def main(argv):
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("arch")
@@ -54,7 +55,7 @@ def main():
     p.add_argument("--aux-logits", type=int, default=1)
     p.add_argument("--transform-input", type=int, default=0)
     p.add_argument("--float64", action="store_true")
-    a = p.parse_args()
+    a = p.parse_args(argv)
 
     torch.manual_seed(a.seed)
     gp.threads()
@@ -79,4 +80,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    gp.main(main)

@@ -4,6 +4,7 @@ realistic BatchNorm statistics.
 
 Usage: make_parity.py OUTDIR ARCH [--height H] [--width W] [--batch N]
        [--seed S] [--num-classes C] [--layers a,b,c] [--float64]
+       make_parity.py --cases FILE   (a line OUTDIR ARCH ... per fixture)
 
 The weights depend on ARCH, --seed and --num-classes only, so fixtures
 at several input sizes share them.
@@ -16,7 +17,7 @@ import torchvision
 import gozoo_parity as gp
 
 
-def main():
+def main(argv):
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("arch")
@@ -27,7 +28,7 @@ def main():
     p.add_argument("--num-classes", type=int, default=1000)
     p.add_argument("--layers", default="features.0,features,avgpool,classifier.0,classifier")
     p.add_argument("--float64", action="store_true")
-    a = p.parse_args()
+    a = p.parse_args(argv)
 
     torch.manual_seed(a.seed)
     gp.threads()
@@ -46,4 +47,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    gp.main(main)
