@@ -10,7 +10,7 @@ import (
 
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
-	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -39,26 +39,6 @@ func TestDescribe(t *testing.T) {
 	if !slices.Equal(names, []string{archDCGAN, archSNDCGAN}) {
 		t.Errorf("archs = %v", names)
 	}
-}
-
-// newNet configures arch with the given options.
-func newNet(t *testing.T, arch string, opts map[string]string) backbone.Net {
-	t.Helper()
-	for i := range Family.Archs {
-		if a := &Family.Archs[i]; a.Name == arch {
-			o, err := backbone.NewOptions(a, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := a.New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no arch %s", arch)
-	return nil
 }
 
 // TestLayout checks the module numbering the package doc documents, at
@@ -101,7 +81,7 @@ func TestLayout(t *testing.T) {
 					convKind = "ParametrizedConv2d"
 				}
 			}
-			n := newNet(t, tc.arch, opts)
+			n := sdktest.NewNet(t, Family, tc.arch, opts)
 			if got := n.DefaultLayer(); got != tc.deflt {
 				t.Errorf("DefaultLayer() = %s; want %s", got, tc.deflt)
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
-	"github.com/gozoo/gozoo/sdk/backbone"
 	"github.com/gozoo/gozoo/sdk/nn"
 	"github.com/gozoo/gozoo/sdk/sdktest"
 )
@@ -118,7 +117,7 @@ func TestBadInput(t *testing.T) {
 // checkpoint, its state_dict edited by edit when given.
 func checkpoint(t *testing.T, arch string, opts map[string]string, edit func(map[string]*sdk.Tensor)) string {
 	t.Helper()
-	n := configure(t, arch, opts)
+	n := sdktest.NewNet(t, Family, arch, opts)
 	sd := nn.RandomWeights(n.Build(n.DefaultInput()).Specs(), 1).StateDict()
 	if edit != nil {
 		edit(sd)
@@ -231,26 +230,6 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
-// configure returns arch configured by opts.
-func configure(t *testing.T, arch string, opts map[string]string) backbone.Net {
-	t.Helper()
-	for i := range Family.Archs {
-		if a := &Family.Archs[i]; a.Name == arch {
-			o, err := backbone.NewOptions(a, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := a.New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no arch %s", arch)
-	return nil
-}
-
 // TestInputSpec checks the input each layout and front reports: the
 // batch axis a host batches along and the dtype.
 func TestInputSpec(t *testing.T) {
@@ -266,7 +245,7 @@ func TestInputSpec(t *testing.T) {
 		{"gru", map[string]string{"num_embeddings": "20"}, []int64{-1, -1}, 0, sdk.Int64},
 		{"gru", map[string]string{"num_embeddings": "20", "batch_first": "false"}, []int64{-1, -1}, 1, sdk.Int64},
 	} {
-		in := configure(t, tc.arch, tc.opts).Input()
+		in := sdktest.NewNet(t, Family, tc.arch, tc.opts).Input()
 		if !sdk.EqualShape(in.Shape, tc.shape) || in.BatchAxis != tc.axis || in.DType != tc.dtype {
 			t.Errorf("%s %v: Input() = %+v; want %v, batch axis %d, %s", tc.arch, tc.opts, in, tc.shape, tc.axis, tc.dtype)
 		}
