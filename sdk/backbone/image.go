@@ -20,6 +20,13 @@ func InferClasses(key string) func(map[string]*sdk.Tensor) (map[string]string, e
 	}
 }
 
+// NumClasses is the num_classes option of an image classifier whose
+// last Linear is layer: 1000 (ImageNet's) unless the user or the
+// checkpoint (InferClasses(layer + ".weight")) sets it.
+func NumClasses(layer string) Option {
+	return Option{Name: "num_classes", Kind: Int, Min: 1, Default: "1000", Usage: "output features of " + layer + " (read from the checkpoint)"}
+}
+
 // CheckImage is an InputChecker's check of RGB images [N, 3, H, W]
 // whose height and width are at least min; why says what needs that
 // size. free allows a batch of -1 (Layers). Errors name arch and wrap

@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -45,5 +46,16 @@ func TestImage(t *testing.T) {
 	}
 	if got := n.DefaultInput(); !sdk.EqualShape(got, []int64{-1, 3, 299, 320}) || n.DefaultLayer() != "fc" {
 		t.Errorf("DefaultInput(), DefaultLayer() = %v, %s; want [-1 3 299 320], fc", got, n.DefaultLayer())
+	}
+}
+
+func TestNumClasses(t *testing.T) {
+	a := &Arch{Name: "net", Options: []Option{NumClasses("head")}}
+	o, err := NewOptions(a, nil)
+	if err != nil || o.Int("num_classes") != 1000 || !strings.Contains(a.Options[0].Usage, "head") {
+		t.Errorf("NumClasses default = %v, %v; want 1000", o.Values(), err)
+	}
+	if _, err := NewOptions(a, map[string]string{"num_classes": "0"}); !errors.Is(err, sdk.ErrBadOption) {
+		t.Errorf("num_classes=0: %v; want ErrBadOption", err)
 	}
 }
