@@ -32,13 +32,11 @@ var Family = func() backbone.Family {
 	}
 	for _, a := range archs {
 		f.Archs = append(f.Archs, backbone.Arch{
-			Name:  a.name,
-			Doc:   a.doc + ", as torchvision 0.14 defines it",
-			Input: defaultInput,
-			Options: []backbone.Option{
-				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of classifier.6"},
-			},
-			Infer: backbone.InferClasses("classifier.6.weight"),
+			Name:    a.name,
+			Doc:     a.doc + ", as torchvision 0.14 defines it",
+			Input:   defaultInput,
+			Options: []backbone.Option{backbone.NumClasses("classifier.6")},
+			Infer:   backbone.InferClasses("classifier.6.weight"),
 			New: func(o backbone.Options) (backbone.Net, error) {
 				return &net{Image: backbone.Image{H: 224, W: 224, Layer: "classifier"}, arch: a, numClasses: o.Int("num_classes")}, nil
 			},
