@@ -1,0 +1,180 @@
+package mobilenet
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/nn"
+)
+
+// Version is the plugin's version, reported by Describe.
+const Version = "0.1.0"
+
+const inputName = "input"
+
+// defaultInput is every arch's default input, [N, 3, 224, 224].
+var defaultInput = sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}
+
+// arch is one torchvision variant.
+type arch struct {
+	name, doc string
+	kind      string // the root module's class
+	// head is the classifier's last Linear: its weight sets num_classes,
+	// and its output is the default layer.
+	head string
+	// pooled is the layer of pooled features, [N, C] or [N, C, 1, 1].
+	pooled string
+	build  func(b *nn.Builder, x nn.Value, numClasses int64)
+	// mnasnet marks the archs whose checkpoints may have version 1's
+	// stem (alpha != 1): their option v1_stem builds it.
+	mnasnet func(v1Stem bool) func(b *nn.Builder, x nn.Value, numClasses int64)
+}
+
+// archs lists the variants as torchvision 0.14 defines them.
+var archs = []arch{
+	{name: "mobilenet_v2", doc: "MobileNetV2", kind: "MobileNetV2", head: "classifier.1", pooled: "flatten", build: mobilenetV2},
+	{name: "mobilenet_v3_large", doc: "MobileNetV3-Large", kind: "MobileNetV3", head: "classifier.3", pooled: "flatten", build: mobilenetV3(v3Large, v3LargeLast)},
+	{name: "mobilenet_v3_small", doc: "MobileNetV3-Small", kind: "MobileNetV3", head: "classifier.3", pooled: "flatten", build: mobilenetV3(v3Small, v3SmallLast)},
+	mnasnetArch("mnasnet0_5", "MNASNet-B1 0.5", 0.5),
+	mnasnetArch("mnasnet0_75", "MNASNet-B1 0.75", 0.75),
+	mnasnetArch("mnasnet1_0", "MNASNet-B1 1.0", 1.0),
+	mnasnetArch("mnasnet1_3", "MNASNet-B1 1.3", 1.3),
+	shufflenetArch("shufflenet_v2_x0_5", "ShuffleNetV2 x0.5", [5]int64{24, 48, 96, 192, 1024}),
+	shufflenetArch("shufflenet_v2_x1_0", "ShuffleNetV2 x1.0", [5]int64{24, 116, 232, 464, 1024}),
+	shufflenetArch("shufflenet_v2_x1_5", "ShuffleNetV2 x1.5", [5]int64{24, 176, 352, 704, 1024}),
+	shufflenetArch("shufflenet_v2_x2_0", "ShuffleNetV2 x2.0", [5]int64{24, 244, 488, 976, 2048}),
+}
+
+func mnasnetArch(name, doc string, alpha float64) arch {
+	a := arch{name: name, doc: doc, kind: "MNASNet", head: "classifier.1", pooled: "mean", build: mnasnet(alpha, false)}
+	if alpha != 1 {
+		a.mnasnet = func(v1 bool) func(*nn.Builder, nn.Value, int64) { return mnasnet(alpha, v1) }
+	}
+	return a
+}
+
+func shufflenetArch(name, doc string, channels [5]int64) arch {
+	return arch{name: name, doc: doc, kind: "ShuffleNetV2", head: "fc", pooled: "mean", build: shufflenet(channels)}
+}
+
+// v1StemOption is the option of the MNASNets whose version-1 stem
+// differs from version 2's.
+var v1StemOption = backbone.Option{Name: "v1_stem", Kind: backbone.Bool, Default: "false",
+	Usage: "MNASNet's version-1 stem (32 and 16 channels whatever alpha), as in checkpoints saved before torchvision 0.5, which torchvision still loads; read from the checkpoint"}
+
+// Family is the mobile-net family on the shared backbone runtime.
+var Family = func() backbone.Family {
+	f := backbone.Family{Name: "mobilenet", Version: Version}
+	for _, a := range archs {
+		opts := []backbone.Option{
+			{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of " + a.head + "; read from the checkpoint"},
+		}
+		if a.mnasnet != nil {
+			opts = append(opts, v1StemOption)
+		}
+		f.Archs = append(f.Archs, backbone.Arch{
+			Name:    a.name,
+			Doc:     a.doc + ", as torchvision 0.14 defines it",
+			Input:   defaultInput,
+			Options: opts,
+			Infer:   a.infer,
+			New: func(o backbone.Options) (backbone.Net, error) {
+				n := &net{arch: a, numClasses: o.Int("num_classes")}
+				if a.mnasnet != nil && o.Bool("v1_stem") {
+					n.build = a.mnasnet(true)
+				}
+				return n, nil
+			},
+		})
+	}
+	return f
+}()
+
+// New returns the mobile-net backbone. It is safe for concurrent use.
+func New() sdk.Backbone { return backbone.New(Family) }
+
+// infer reads num_classes from the head's weight and, for MNASNet,
+// whether the stem is version 1's (32 channels out of the first conv
+// where version 2 has fewer or more).
+func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
+	out := map[string]string{}
+	if w := sd[a.head+".weight"]; w != nil && len(w.Shape) == 2 {
+		out["num_classes"] = fmt.Sprint(w.Shape[0])
+	}
+	if a.mnasnet != nil {
+		if w := sd["layers.0.weight"]; w != nil && len(w.Shape) == 4 {
+			out["v1_stem"] = fmt.Sprint(w.Shape[0] == 32)
+		}
+	}
+	return out, nil
+}
+
+// net is one configured arch.
+type net struct {
+	arch
+	numClasses int64
+}
+
+func (n *net) Input() sdk.InputSpec {
+	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
+}
+
+func (n *net) DefaultInput() []int64 { return slices.Clone(defaultInput.Shape) }
+
+func (n *net) DefaultLayer() string { return n.head }
+
+func (n *net) Build(input []int64) *nn.Builder {
+	b := nn.NewBuilder(n.kind)
+	n.build(b, b.Input(inputName, input, 0, 2, 3), n.numClasses)
+	return b
+}
+
+// Hint names the arch of this family whose state_dict a checkpoint
+// matches, when that is another one than n's.
+func (n *net) Hint(sd map[string]*sdk.Tensor) string {
+	var fits []string
+	for _, a := range archs {
+		cls := int64(1000)
+		if w := sd[a.head+".weight"]; w != nil && len(w.Shape) == 2 {
+			cls = w.Shape[0]
+		}
+		builds := []func(*nn.Builder, nn.Value, int64){a.build}
+		if a.mnasnet != nil {
+			builds = append(builds, a.mnasnet(true))
+		}
+		for _, build := range builds {
+			b := nn.NewBuilder(a.kind)
+			build(b, b.Input(inputName, defaultInput.Shape, 0, 2, 3), cls)
+			if b.Err() == nil && matches(b.Specs(), sd) && !slices.Contains(fits, a.name) {
+				fits = append(fits, a.name)
+			}
+		}
+	}
+	if len(fits) > 0 && !slices.Contains(fits, n.name) {
+		return fmt.Sprintf(" (the checkpoint is a %s state_dict: load it with arch %s)", strings.Join(fits, " or "), fits[0])
+	}
+	return " (the checkpoint looks like another architecture: load it with the arch it was saved from)"
+}
+
+// matches reports whether sd has exactly the keys and shapes of specs
+// (num_batches_tracked may be absent, as torch allows).
+func matches(specs []nn.ParamSpec, sd map[string]*sdk.Tensor) bool {
+	n := 0
+	for _, s := range specs {
+		t := sd[s.Name]
+		if t == nil {
+			if s.Optional {
+				continue
+			}
+			return false
+		}
+		if !sdk.EqualShape(t.Shape, s.Shape) {
+			return false
+		}
+		n++
+	}
+	return n == len(sd)
+}
