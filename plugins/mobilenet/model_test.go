@@ -10,6 +10,7 @@ import (
 	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/zoo"
 )
 
 func TestDescribe(t *testing.T) {
@@ -190,4 +191,35 @@ func newNet(t testing.TB, arch string, opts map[string]string) backbone.Net {
 	}
 	t.Fatalf("no arch %s", arch)
 	return nil
+}
+
+// TestCatalog checks that the zoo catalog's torchvision entries for this
+// plugin name its archs and their pooled features, [N, C], as their
+// layer.
+func TestCatalog(t *testing.T) {
+	c, err := zoo.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range c.Entries() {
+		if e.Plugin != "mobilenet" {
+			continue
+		}
+		i := slices.IndexFunc(archs, func(a arch) bool { return a.name == e.Arch })
+		if i < 0 {
+			t.Errorf("%s: arch %s is not one of the plugin's", e.Name, e.Arch)
+			continue
+		}
+		seen[e.Arch] = true
+		l, err := newNet(t, e.Arch, e.Options).Build(defaultInput.Shape).Layer(e.Layer)
+		if err != nil || e.Layer != archs[i].pooled || len(l.Shape) != 2 {
+			t.Errorf("%s: layer %s (%v, %v); want the pooled features %s, [N, C]", e.Name, e.Layer, l.Shape, err, archs[i].pooled)
+		}
+	}
+	for _, a := range archs {
+		if !seen[a.name] {
+			t.Errorf("the catalog has no entry for %s", a.name)
+		}
+	}
 }

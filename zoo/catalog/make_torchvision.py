@@ -15,8 +15,17 @@ PLUGINS = {
                "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"],
     "vgg": ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"],
     "inception": ["inception_v3", "googlenet"],
+    "mobilenet": ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mnasnet0_5", "mnasnet0_75",
+                  "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+                  "shufflenet_v2_x2_0"],
 }
 LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool"}
+# The pooled features of nets that pool with a function, named as torch.fx
+# names the call (see plugins/mobilenet).
+ARCH_LAYER = {"mobilenet_v2": "flatten", "mobilenet_v3_large": "flatten", "mobilenet_v3_small": "flatten",
+              "mnasnet0_5": "mean", "mnasnet0_75": "mean", "mnasnet1_0": "mean", "mnasnet1_3": "mean",
+              "shufflenet_v2_x0_5": "mean", "shufflenet_v2_x1_0": "mean", "shufflenet_v2_x1_5": "mean",
+              "shufflenet_v2_x2_0": "mean"}
 # torchvision builds these with transform_input=True when it loads
 # ImageNet weights (the Google weights expect inputs in [-1, 1]), and drops
 # the aux heads (aux_logits=False) while keeping their keys in the file.
@@ -51,7 +60,7 @@ for plugin, archs in PLUGINS.items():
             print("      interpolation: %s" % t.interpolation.value)
             print("      mean: [%s]" % ", ".join(str(v) for v in t.mean))
             print("      std: [%s]" % ", ".join(str(v) for v in t.std))
-            print("    layer: %s" % LAYER[plugin])
+            print("    layer: %s" % ARCH_LAYER.get(arch, LAYER.get(plugin)))
             print("    class_set: imagenet1k")
             print("    license: BSD-3-Clause (torchvision); weights trained on ImageNet-1k, whose terms allow non-commercial research use")
             print("    metrics: {imagenet_top1: %s, imagenet_top5: %s}" % (acc["acc@1"], acc["acc@5"]))
