@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gozoo/gozoo/plugins/inception"
+	"github.com/gozoo/gozoo/plugins/mobilenet"
 	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk"
@@ -34,6 +35,7 @@ var inProcess = map[string]func() sdk.Backbone{
 	"resnet":    resnet.New,
 	"vgg":       vgg.New,
 	"inception": inception.New,
+	"mobilenet": mobilenet.New,
 }
 
 type config struct {
@@ -71,7 +73,7 @@ func run(ctx context.Context, c config) error {
 
 	newBackbone, ok := inProcess[c.plugin]
 	if !ok {
-		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg or inception", c.plugin)
+		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception or mobilenet", c.plugin)
 	}
 	inproc, err := newBackbone().Load(ctx, load)
 	if err != nil {
