@@ -204,17 +204,8 @@ func (s *source) read() (map[string]*sdk.Tensor, error) {
 
 // match checks sd strictly against the specs and returns the weights.
 func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) {
-	want := make([]bridge.Spec, 0, len(s.specs))
-	for _, p := range s.specs {
-		if p.Optional {
-			if _, ok := sd[p.Name]; !ok {
-				continue // torch accepts a missing num_batches_tracked
-			}
-		}
-		want = append(want, bridge.Spec{Name: p.Name, Shape: p.Shape})
-	}
 	base := filepath.Base(s.path)
-	if err := (&bridge.StateDict{Tensors: sd, Keys: keys(sd), Source: s.path}).Match(want); err != nil {
+	if err := matchSpecs(s.specs, sd, s.path); err != nil {
 		hint := ""
 		if h, ok := net.(Hinter); ok {
 			hint = h.Hint(sd)
@@ -226,6 +217,21 @@ func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) 
 		return nil, fmt.Errorf("%s: weights %s: %w", s.arch.Name, base, err)
 	}
 	return w, nil
+}
+
+// matchSpecs checks sd strictly against specs: every key, no extra one,
+// every shape; an optional entry may be absent.
+func matchSpecs(specs []nn.ParamSpec, sd map[string]*sdk.Tensor, source string) error {
+	want := make([]bridge.Spec, 0, len(specs))
+	for _, p := range specs {
+		if p.Optional {
+			if _, ok := sd[p.Name]; !ok {
+				continue // torch accepts a missing num_batches_tracked
+			}
+		}
+		want = append(want, bridge.Spec{Name: p.Name, Shape: p.Shape})
+	}
+	return (&bridge.StateDict{Tensors: sd, Keys: keys(sd), Source: source}).Match(want)
 }
 
 // weights returns the weights again: the checkpoint read and matched, or

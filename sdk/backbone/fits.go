@@ -1,0 +1,37 @@
+package backbone
+
+import (
+	"github.com/gozoo/gozoo/sdk"
+)
+
+// Fits returns the names of the family's archs whose state_dict sd is,
+// key for key and shape for shape, with the options sd's shapes set
+// (Arch.Infer) and the defaults for the rest. sd is as Arch.Adapt left
+// it. A family's Hinter uses it to name the arch a checkpoint was saved
+// from ("the checkpoint is a mobilenet_v3_small state_dict"). It builds
+// every arch's graph, so it is for error paths.
+func (f Family) Fits(sd map[string]*sdk.Tensor) []string {
+	var out []string
+	for i := range f.Archs {
+		a := &f.Archs[i]
+		o, err := NewOptions(a, nil)
+		if err != nil {
+			continue
+		}
+		if a.Infer != nil {
+			inferred, err := a.Infer(sd)
+			if err != nil || o.merge(a, inferred, "") != nil {
+				continue
+			}
+		}
+		net, err := a.New(o)
+		if err != nil {
+			continue
+		}
+		b := net.Build(net.DefaultInput())
+		if b.Err() == nil && matchSpecs(b.Specs(), sd, "") == nil {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,42 @@
+package backbone
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/nn"
+)
+
+// TestFits checks which archs Family.Fits names for checkpoints that are
+// one arch's, both archs', or none's.
+func TestFits(t *testing.T) {
+	fixed := tinyFamily.Archs[0]
+	fixed.Name = "tiny_fixed"
+	fixed.Infer = nil // width 4 and 3 classes, whatever the checkpoint
+	f := Family{Name: "tiny", Archs: []Arch{tinyFamily.Archs[0], fixed}}
+	state := func(width, classes int64, edit func(map[string]*sdk.Tensor)) map[string]*sdk.Tensor {
+		b := (&tinyNet{width: width, classes: classes}).Build([]int64{-1, 3, 16, 16})
+		sd := nn.RandomWeights(b.Specs(), 1).StateDict()
+		if edit != nil {
+			edit(sd)
+		}
+		return sd
+	}
+	tests := []struct {
+		name string
+		sd   map[string]*sdk.Tensor
+		want []string
+	}{
+		{"defaults", state(4, 3, nil), []string{"tiny", "tiny_fixed"}},
+		{"inferred", state(8, 5, nil), []string{"tiny"}},
+		{"missing key", state(4, 3, func(sd map[string]*sdk.Tensor) { delete(sd, "fc.bias") }), nil},
+		{"extra key", state(4, 3, func(sd map[string]*sdk.Tensor) { sd["head.weight"] = sdk.Zeros(2) }), nil},
+		{"shape", state(4, 3, func(sd map[string]*sdk.Tensor) { sd["conv.weight"] = sdk.Zeros(4, 3, 5, 5) }), nil},
+	}
+	for _, tc := range tests {
+		if got := f.Fits(tc.sd); !slices.Equal(got, tc.want) {
+			t.Errorf("Fits(%s) = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
