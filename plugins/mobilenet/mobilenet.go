@@ -132,49 +132,11 @@ func (n *net) Build(input []int64) *nn.Builder {
 	return b
 }
 
-// Hint names the arch of this family whose state_dict a checkpoint
-// matches, when that is another one than n's.
+// Hint names the arch of this family whose state_dict a checkpoint is,
+// when that is another one than n's.
 func (n *net) Hint(sd map[string]*sdk.Tensor) string {
-	var fits []string
-	for _, a := range archs {
-		cls := int64(1000)
-		if w := sd[a.head+".weight"]; w != nil && len(w.Shape) == 2 {
-			cls = w.Shape[0]
-		}
-		builds := []func(*nn.Builder, nn.Value, int64){a.build}
-		if a.mnasnet != nil {
-			builds = append(builds, a.mnasnet(true))
-		}
-		for _, build := range builds {
-			b := nn.NewBuilder(a.kind)
-			build(b, b.Input(inputName, defaultInput.Shape, 0, 2, 3), cls)
-			if b.Err() == nil && matches(b.Specs(), sd) && !slices.Contains(fits, a.name) {
-				fits = append(fits, a.name)
-			}
-		}
-	}
-	if len(fits) > 0 && !slices.Contains(fits, n.name) {
+	if fits := Family.Fits(sd); len(fits) > 0 && !slices.Contains(fits, n.name) {
 		return fmt.Sprintf(" (the checkpoint is a %s state_dict: load it with arch %s)", strings.Join(fits, " or "), fits[0])
 	}
 	return " (the checkpoint looks like another architecture: load it with the arch it was saved from)"
-}
-
-// matches reports whether sd has exactly the keys and shapes of specs
-// (num_batches_tracked may be absent, as torch allows).
-func matches(specs []nn.ParamSpec, sd map[string]*sdk.Tensor) bool {
-	n := 0
-	for _, s := range specs {
-		t := sd[s.Name]
-		if t == nil {
-			if s.Optional {
-				continue
-			}
-			return false
-		}
-		if !sdk.EqualShape(t.Shape, s.Shape) {
-			return false
-		}
-		n++
-	}
-	return n == len(sd)
 }
