@@ -1,6 +1,10 @@
 package backbone
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/gozoo/gozoo/sdk"
 )
 
@@ -34,4 +38,16 @@ func (f Family) Fits(sd map[string]*sdk.Tensor) []string {
 		}
 	}
 	return out
+}
+
+// FitsHint is a Hinter's text for a checkpoint that did not fit arch:
+// the family's archs whose state_dict it is, as " (the checkpoint is a
+// mnasnet0_5 state_dict: load it with arch mnasnet0_5)", or "" when it
+// is none of them (or arch's).
+func (f Family) FitsHint(arch string, sd map[string]*sdk.Tensor) string {
+	fits := f.Fits(sd)
+	if len(fits) == 0 || slices.Contains(fits, arch) {
+		return ""
+	}
+	return fmt.Sprintf(" (the checkpoint is a %s state_dict: load it with arch %s)", strings.Join(fits, " or "), fits[0])
 }

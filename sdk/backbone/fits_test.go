@@ -39,4 +39,17 @@ func TestFits(t *testing.T) {
 			t.Errorf("Fits(%s) = %v; want %v", tc.name, got, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		arch string
+		sd   map[string]*sdk.Tensor
+		want string
+	}{
+		{"tiny_fixed", state(8, 5, nil), " (the checkpoint is a tiny state_dict: load it with arch tiny)"},
+		{"tiny", state(8, 5, nil), ""},
+		{"tiny_fixed", tests[2].sd, ""},
+	} {
+		if got := f.FitsHint(tc.arch, tc.sd); got != tc.want {
+			t.Errorf("FitsHint(%s) = %q; want %q", tc.arch, got, tc.want)
+		}
+	}
 }
