@@ -3,7 +3,6 @@ package mobilenet
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/backbone"
@@ -135,8 +134,8 @@ func (n *net) Build(input []int64) *nn.Builder {
 // Hint names the arch of this family whose state_dict a checkpoint is,
 // when that is another one than n's.
 func (n *net) Hint(sd map[string]*sdk.Tensor) string {
-	if fits := Family.Fits(sd); len(fits) > 0 && !slices.Contains(fits, n.name) {
-		return fmt.Sprintf(" (the checkpoint is a %s state_dict: load it with arch %s)", strings.Join(fits, " or "), fits[0])
+	if h := Family.FitsHint(n.name, sd); h != "" {
+		return h
 	}
-	return " (the checkpoint looks like another architecture: load it with the arch it was saved from)"
+	return " (the checkpoint is no mobile net's of torchvision: load it with the arch it was saved from)"
 }
