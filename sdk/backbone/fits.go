@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -12,8 +13,9 @@ import (
 // key for key and shape for shape, with the options sd's shapes set
 // (Arch.Infer) and the defaults for the rest. sd is as Arch.Adapt left
 // it. A family's Hinter uses it to name the arch a checkpoint was saved
-// from ("the checkpoint is a mobilenet_v3_small state_dict"). It builds
-// every arch's graph, so it is for error paths.
+// from ("the checkpoint is a mobilenet_v3_small state_dict"). An arch
+// with an Adapt sees a copy of sd as its Adapt leaves it. It builds every
+// arch's graph, so it is for error paths.
 func (f Family) Fits(sd map[string]*sdk.Tensor) []string {
 	var out []string
 	for i := range f.Archs {
@@ -21,6 +23,12 @@ func (f Family) Fits(sd map[string]*sdk.Tensor) []string {
 		o, err := NewOptions(a, nil)
 		if err != nil {
 			continue
+		}
+		sd := sd
+		if a.Adapt != nil {
+			if sd, err = a.Adapt(maps.Clone(sd)); err != nil {
+				continue
+			}
 		}
 		if a.Infer != nil {
 			inferred, err := a.Infer(sd)
