@@ -18,6 +18,7 @@ PLUGINS = {
     "mobilenet": ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mnasnet0_5", "mnasnet0_75",
                   "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
                   "shufflenet_v2_x2_0"],
+    "classic": ["alexnet", "squeezenet1_0", "squeezenet1_1", "densenet121", "densenet161", "densenet169", "densenet201"],
 }
 LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool"}
 # The pooled features of nets that pool with a function, named as torch.fx
@@ -25,7 +26,12 @@ LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool"}
 ARCH_LAYER = {"mobilenet_v2": "flatten", "mobilenet_v3_large": "flatten", "mobilenet_v3_small": "flatten",
               "mnasnet0_5": "mean", "mnasnet0_75": "mean", "mnasnet1_0": "mean", "mnasnet1_3": "mean",
               "shufflenet_v2_x0_5": "mean", "shufflenet_v2_x1_0": "mean", "shufflenet_v2_x1_5": "mean",
-              "shufflenet_v2_x2_0": "mean"}
+              "shufflenet_v2_x2_0": "mean",
+              # AlexNet's fc7 after its ReLU (as VGG's), SqueezeNet's last Fire
+              # module (its classifier is a conv to the classes), DenseNet's
+              # pooled features.
+              "alexnet": "classifier.5", "squeezenet1_0": "features", "squeezenet1_1": "features",
+              "densenet121": "flatten", "densenet161": "flatten", "densenet169": "flatten", "densenet201": "flatten"}
 # torchvision builds these with transform_input=True when it loads
 # ImageNet weights (the Google weights expect inputs in [-1, 1]), and drops
 # the aux heads (aux_logits=False) while keeping their keys in the file.
