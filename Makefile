@@ -5,7 +5,7 @@ PYTHON  ?= /usr/bin/python3
 GOBIN_PATH := $(shell $(GO) env GOPATH)/bin
 export PATH := $(PATH):$(GOBIN_PATH)
 
-PLUGINS := resnet lstm autoencoder vgg inception onnx gan mobilenet classic
+PLUGINS := resnet lstm autoencoder vgg inception onnx gan transformer mobilenet classic
 
 .PHONY: all setup build plugins demo test test-short bench proto fmt vet clean
 
@@ -26,8 +26,11 @@ build: plugins
 plugins:
 	@mkdir -p $(BIN)/plugins
 	for p in $(PLUGINS); do $(GO) build -o $(BIN)/plugins/gozoo-backbone-$$p ./plugins/$$p/cmd/gozoo-backbone-$$p || exit 1; done
-	# The PyTorch plugin: its manifest and Python package, side by side.
-	rm -rf $(BIN)/plugins/gozoo_torch
+	# Python plugins: gozoo_plugin, and the PyTorch plugin's manifest and
+	# package beside it (python3 -m gozoo_torch imports gozoo_plugin from
+	# the manifest's folder).
+	rm -rf $(BIN)/plugins/gozoo_plugin $(BIN)/plugins/gozoo_torch
+	cp -R plugins/python/gozoo_plugin $(BIN)/plugins/gozoo_plugin
 	cp -R plugins/torch/gozoo_torch $(BIN)/plugins/gozoo_torch
 	sed 's|/usr/bin/python3|$(PYTHON)|' plugins/torch/gozoo-backbone-torch.plugin >$(BIN)/plugins/gozoo-backbone-torch.plugin
 
@@ -53,7 +56,7 @@ proto:
 	internal/backbonev1/gen.sh
 	internal/onnxpb/gen.sh
 	internal/inferencev2/gen.sh
-	plugins/torch/gen.sh
+	plugins/python/gen.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

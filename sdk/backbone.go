@@ -5,8 +5,10 @@ import "context"
 // ProtocolMinor is the minor version of the plugin protocol this package
 // describes. The major version is the go-plugin handshake's
 // ProtocolVersion; minors only add fields and RPCs. Minor 1 added
-// ExtractRequest.Inputs (named input chunks after the first input).
-const ProtocolMinor = 1
+// ExtractRequest.Inputs (named input chunks after the first input). Minor
+// 2 added InputSpec.BatchAxis on the wire and the loaded model's input
+// in Load's answer (see InputDescriber).
+const ProtocolMinor = 2
 
 // Backbone is a family of architectures offered by one plugin. A host gets
 // one from sdk/host; a plugin author implements it and passes it to
@@ -37,6 +39,34 @@ type Model interface {
 	// one of req.Patterns (see MatchPattern).
 	SetTrainable(ctx context.Context, req *SetTrainableRequest) (*SetTrainableResponse, error)
 	Close() error
+}
+
+// InputDescriber is implemented by models that say which input they take
+// as loaded: the options a model was loaded with may change it from the
+// architecture's default (Arch.Input), as a sequence model's layout moves
+// the batch to dimension 1 ([T, N, F]). Models of sdk/backbone implement
+// it, and so do the models sdk/host returns; for those of a plugin that
+// did not report the input (protocol minor < 2, or a model that does not
+// implement InputDescriber) Input returns the zero InputSpec, whose empty
+// Shape means unknown: take the batch as the first dimension then.
+type InputDescriber interface {
+	Input() InputSpec
+}
+
+// LoadedOption is one option of a loaded model: the value in effect and
+// where it came from.
+type LoadedOption struct {
+	Name   string
+	Value  string
+	Source string // "user", "checkpoint" or "default"
+}
+
+// OptionsDescriber is implemented by models that report their options as
+// loaded, with the values a checkpoint set (models of sdk/backbone, and
+// the models sdk/host returns for plugins that report them; others return
+// none).
+type OptionsDescriber interface {
+	LoadedOptions() []LoadedOption
 }
 
 // Trainer is implemented by models that can train (Capabilities.Train).

@@ -36,37 +36,55 @@ type kindError struct {
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.kind }
 
-// Sentinels lists every sentinel with a stable code, the name it travels
-// under on the plugin wire.
-var Sentinels = map[string]error{
-	"UNKNOWN_ARCH":       ErrUnknownArch,
-	"UNKNOWN_LAYER":      ErrUnknownLayer,
-	"BAD_INPUT":          ErrBadInput,
-	"BAD_OPTION":         ErrBadOption,
-	"WEIGHTS":            ErrWeights,
-	"UNSUPPORTED":        ErrUnsupported,
-	"DEVICE_UNAVAILABLE": ErrDeviceUnavailable,
-	"CLOSED":             ErrClosed,
-	"PLUGIN_CRASHED":     ErrPluginCrashed,
-	"NO_MATCH":           ErrNoMatch,
+// sentinels lists every sentinel with its stable code, the name it
+// travels under on the plugin wire, from the most specific to the most
+// general. Code returns the first that an error wraps, so an error
+// wrapping several (errors.Join, or fmt.Errorf with two %w) always gets
+// the same code: a sentinel that is a kind of another comes before it
+// (NO_MATCH before BAD_INPUT); conditions of the plugin, the model or the
+// device come before complaints about a request's content; an option
+// comes before the checkpoint it may have made not fit; and BAD_INPUT,
+// the most general complaint, comes last.
+var sentinels = []struct {
+	code string
+	err  error
+}{
+	{"NO_MATCH", ErrNoMatch},
+	{"PLUGIN_CRASHED", ErrPluginCrashed},
+	{"CLOSED", ErrClosed},
+	{"DEVICE_UNAVAILABLE", ErrDeviceUnavailable},
+	{"UNSUPPORTED", ErrUnsupported},
+	{"UNKNOWN_ARCH", ErrUnknownArch},
+	{"UNKNOWN_LAYER", ErrUnknownLayer},
+	{"BAD_OPTION", ErrBadOption},
+	{"WEIGHTS", ErrWeights},
+	{"BAD_INPUT", ErrBadInput},
 }
 
-// Code returns the wire code of the most specific sentinel err wraps (for
-// ErrNoMatch, NO_MATCH rather than BAD_INPUT), or "" when it wraps none.
+// Code returns the wire code of the sentinel err wraps, or "" when it
+// wraps none. When err wraps several, the most specific wins, in this
+// fixed order: NO_MATCH, PLUGIN_CRASHED, CLOSED, DEVICE_UNAVAILABLE,
+// UNSUPPORTED, UNKNOWN_ARCH, UNKNOWN_LAYER, BAD_OPTION, WEIGHTS,
+// BAD_INPUT. So ErrNoMatch, which is also a bad input, travels as
+// NO_MATCH, and an error joining ErrClosed and ErrBadInput as CLOSED.
 func Code(err error) string {
-	best := ""
-	for code, s := range Sentinels {
-		if !errors.Is(err, s) {
-			continue
-		}
-		// s is more specific than best when s is a kind of best; among
-		// unrelated sentinels the smaller code wins, so that the answer
-		// never depends on map order.
-		if b := Sentinels[best]; best == "" || (errors.Is(s, b) && s != b) || (!errors.Is(b, s) && code < best) {
-			best = code
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return s.code
 		}
 	}
-	return best
+	return ""
+}
+
+// Sentinel returns the sentinel error whose wire code is code (see Code),
+// or nil for a code it does not know, such as one from a newer plugin.
+func Sentinel(code string) error {
+	for _, s := range sentinels {
+		if s.code == code {
+			return s.err
+		}
+	}
+	return nil
 }
 
 // LayerError reports a layer name a model does not have, with the closest

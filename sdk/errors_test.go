@@ -34,3 +34,63 @@ func TestShapeErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeOrder checks that an error wrapping two sentinels, joined or
+// wrapped twice with %w in either order, gets the code of the one that
+// comes first in the documented order.
+func TestCodeOrder(t *testing.T) {
+	for _, tc := range []struct {
+		a, b error
+		want string
+	}{
+		{ErrBadInput, ErrNoMatch, "NO_MATCH"},
+		{ErrBadOption, ErrUnknownArch, "UNKNOWN_ARCH"},
+		{ErrBadInput, ErrClosed, "CLOSED"},
+		{ErrWeights, ErrBadOption, "BAD_OPTION"},
+		{ErrUnknownLayer, ErrUnsupported, "UNSUPPORTED"},
+		{&ShapeError{What: "input"}, &LayerError{Name: "x"}, "UNKNOWN_LAYER"},
+		{ErrDeviceUnavailable, ErrPluginCrashed, "PLUGIN_CRASHED"},
+	} {
+		for _, err := range []error{
+			errors.Join(tc.a, tc.b),
+			errors.Join(tc.b, tc.a),
+			fmt.Errorf("load: %w: %w", tc.a, tc.b),
+			fmt.Errorf("load: %w: %w", tc.b, tc.a),
+			fmt.Errorf("extract: %w", errors.Join(errors.New("other"), fmt.Errorf("x: %w", tc.b), tc.a)),
+		} {
+			if got := Code(err); got != tc.want {
+				t.Errorf("Code(%v) = %q; want %q", err, got, tc.want)
+			}
+		}
+	}
+	if got := Code(errors.Join(errors.New("a"), errors.New("b"))); got != "" {
+		t.Errorf("Code(no sentinel) = %q; want \"\"", got)
+	}
+}
+
+// TestSentinelTable checks the table Code walks: codes are unique, each
+// names its own sentinel, and no sentinel comes after one it is a kind
+// of, which would make the general code win.
+func TestSentinelTable(t *testing.T) {
+	seen := map[string]bool{}
+	for i, s := range sentinels {
+		if seen[s.code] {
+			t.Errorf("code %s is listed twice", s.code)
+		}
+		seen[s.code] = true
+		if got := Sentinel(s.code); got != s.err {
+			t.Errorf("Sentinel(%q) = %v; want %v", s.code, got, s.err)
+		}
+		if got := Code(fmt.Errorf("wrapped: %w", s.err)); got != s.code {
+			t.Errorf("Code(%v) = %q; want %q", s.err, got, s.code)
+		}
+		for _, earlier := range sentinels[:i] {
+			if errors.Is(s.err, earlier.err) {
+				t.Errorf("%s is a kind of %s but comes after it", s.code, earlier.code)
+			}
+		}
+	}
+	if Sentinel("FROM_A_NEWER_PLUGIN") != nil {
+		t.Errorf("Sentinel(unknown code) = %v; want nil", Sentinel("FROM_A_NEWER_PLUGIN"))
+	}
+}

@@ -130,25 +130,40 @@ func (t *Tensor) Rows(i, j int64) (*Tensor, error) {
 	return out, nil
 }
 
-// Concat joins tensors along their first dimension. All must share dtype
-// and trailing dimensions. The result is a new tensor.
+// Concat joins tensors along their first dimension. All must be valid
+// (see Validate) and share dtype and trailing dimensions. The result is a
+// new tensor, allocated once at its full size.
 func Concat(ts []*Tensor) (*Tensor, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: concat of no tensors", ErrBadInput)
 	}
 	first := ts[0]
-	if len(first.Shape) == 0 {
-		return nil, fmt.Errorf("%w: cannot concat scalars", ErrBadInput)
+	if first == nil || len(first.Shape) == 0 {
+		return nil, fmt.Errorf("%w: concat needs tensors with a first dimension, not a scalar or nil", ErrBadInput)
 	}
 	out := &Tensor{Shape: append([]int64{0}, first.Shape[1:]...)}
-	for _, t := range ts {
-		if t.DType() != first.DType() || !EqualShape(t.Shape[1:], first.Shape[1:]) {
+	n := 0
+	for i, t := range ts {
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("concat tensor %d: %w", i, err)
+		}
+		if t.DType() != first.DType() {
+			return nil, &ShapeError{What: "concat", Want: first.Shape, Got: t.Shape, DType: t.DType(), WantDType: first.DType()}
+		}
+		if len(t.Shape) == 0 || !EqualShape(t.Shape[1:], first.Shape[1:]) {
 			return nil, &ShapeError{What: "concat", Want: first.Shape, Got: t.Shape}
 		}
 		out.Shape[0] += t.Shape[0]
-		if first.Int64 != nil {
+		n += t.Len()
+	}
+	if first.DType() == Int64 {
+		out.Int64 = make([]int64, 0, n)
+		for _, t := range ts {
 			out.Int64 = append(out.Int64, t.Int64...)
-		} else {
+		}
+	} else {
+		out.Float32 = make([]float32, 0, n)
+		for _, t := range ts {
 			out.Float32 = append(out.Float32, t.Float32...)
 		}
 	}

@@ -9,4 +9,4 @@ import (
 	"github.com/gozoo/gozoo/sdk/plugin"
 )
 
-func main() { plugin.Serve(backbone.New(family)) }
+func main() { plugin.Main(backbone.New(family)) }

@@ -536,10 +536,15 @@ func (x *Arch) GetDoc() string {
 	return ""
 }
 
+// InputSpec: shape uses -1 for the batch and any other free dimension.
 type InputSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Shape         []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
-	Dtype         DType                  `protobuf:"varint,2,opt,name=dtype,proto3,enum=gozoo.backbone.v1.DType" json:"dtype,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Shape []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	Dtype DType                  `protobuf:"varint,2,opt,name=dtype,proto3,enum=gozoo.backbone.v1.DType" json:"dtype,omitempty"`
+	// batch_axis is the dimension that is the batch: 0 for images, 1 for a
+	// sequence-major [T, N, ...] input. Added in minor 2; plugins of minor
+	// < 2 leave it 0.
+	BatchAxis     int32 `protobuf:"varint,3,opt,name=batch_axis,json=batchAxis,proto3" json:"batch_axis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,6 +591,13 @@ func (x *InputSpec) GetDtype() DType {
 		return x.Dtype
 	}
 	return DType_DTYPE_UNSPECIFIED
+}
+
+func (x *InputSpec) GetBatchAxis() int32 {
+	if x != nil {
+		return x.BatchAxis
+	}
+	return 0
 }
 
 type OptionSpec struct {
@@ -830,8 +842,18 @@ func (x *LoadRequest) GetThreads() int32 {
 }
 
 type LoadResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Handle string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	// input is the input the loaded model takes, which its options may
+	// change from the arch's default (a sequence model's layout). Added in
+	// minor 2; absent from plugins of minor < 2 and for models that do not
+	// describe their input, whose batch a host takes as the first dimension.
+	Input *InputSpec `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
+	// options are the model's options as loaded: every option the arch
+	// declares with the value in effect and where it came from ("user",
+	// "checkpoint" or "default"), so a host can show what a checkpoint set.
+	// Added in minor 2; empty from plugins that do not report them.
+	Options       []*LoadedOption `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -873,6 +895,80 @@ func (x *LoadResponse) GetHandle() string {
 	return ""
 }
 
+func (x *LoadResponse) GetInput() *InputSpec {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *LoadResponse) GetOptions() []*LoadedOption {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type LoadedOption struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Source        string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadedOption) Reset() {
+	*x = LoadedOption{}
+	mi := &file_backbone_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadedOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadedOption) ProtoMessage() {}
+
+func (x *LoadedOption) ProtoReflect() protoreflect.Message {
+	mi := &file_backbone_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadedOption.ProtoReflect.Descriptor instead.
+func (*LoadedOption) Descriptor() ([]byte, []int) {
+	return file_backbone_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LoadedOption) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LoadedOption) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *LoadedOption) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 type LayersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
@@ -883,7 +979,7 @@ type LayersRequest struct {
 
 func (x *LayersRequest) Reset() {
 	*x = LayersRequest{}
-	mi := &file_backbone_proto_msgTypes[11]
+	mi := &file_backbone_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +991,7 @@ func (x *LayersRequest) String() string {
 func (*LayersRequest) ProtoMessage() {}
 
 func (x *LayersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[11]
+	mi := &file_backbone_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1004,7 @@ func (x *LayersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LayersRequest.ProtoReflect.Descriptor instead.
 func (*LayersRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{11}
+	return file_backbone_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LayersRequest) GetHandle() string {
@@ -934,7 +1030,7 @@ type LayersResponse struct {
 
 func (x *LayersResponse) Reset() {
 	*x = LayersResponse{}
-	mi := &file_backbone_proto_msgTypes[12]
+	mi := &file_backbone_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1042,7 @@ func (x *LayersResponse) String() string {
 func (*LayersResponse) ProtoMessage() {}
 
 func (x *LayersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[12]
+	mi := &file_backbone_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1055,7 @@ func (x *LayersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LayersResponse.ProtoReflect.Descriptor instead.
 func (*LayersResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{12}
+	return file_backbone_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LayersResponse) GetLayers() []*Layer {
@@ -981,7 +1077,7 @@ type Layer struct {
 
 func (x *Layer) Reset() {
 	*x = Layer{}
-	mi := &file_backbone_proto_msgTypes[13]
+	mi := &file_backbone_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1089,7 @@ func (x *Layer) String() string {
 func (*Layer) ProtoMessage() {}
 
 func (x *Layer) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[13]
+	mi := &file_backbone_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1102,7 @@ func (x *Layer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Layer.ProtoReflect.Descriptor instead.
 func (*Layer) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{13}
+	return file_backbone_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Layer) GetName() string {
@@ -1054,7 +1150,7 @@ type ExtractRequest struct {
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_backbone_proto_msgTypes[14]
+	mi := &file_backbone_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1162,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[14]
+	mi := &file_backbone_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1175,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{14}
+	return file_backbone_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExtractRequest) GetHandle() string {
@@ -1132,7 +1228,7 @@ type OutputFiles struct {
 
 func (x *OutputFiles) Reset() {
 	*x = OutputFiles{}
-	mi := &file_backbone_proto_msgTypes[15]
+	mi := &file_backbone_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1240,7 @@ func (x *OutputFiles) String() string {
 func (*OutputFiles) ProtoMessage() {}
 
 func (x *OutputFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[15]
+	mi := &file_backbone_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1253,7 @@ func (x *OutputFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputFiles.ProtoReflect.Descriptor instead.
 func (*OutputFiles) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{15}
+	return file_backbone_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OutputFiles) GetDir() string {
@@ -1192,7 +1288,7 @@ type ExtractResponse struct {
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_backbone_proto_msgTypes[16]
+	mi := &file_backbone_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1300,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[16]
+	mi := &file_backbone_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1313,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{16}
+	return file_backbone_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExtractResponse) GetOutput() *TensorChunk {
@@ -1236,7 +1332,7 @@ type ParamsRequest struct {
 
 func (x *ParamsRequest) Reset() {
 	*x = ParamsRequest{}
-	mi := &file_backbone_proto_msgTypes[17]
+	mi := &file_backbone_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1344,7 @@ func (x *ParamsRequest) String() string {
 func (*ParamsRequest) ProtoMessage() {}
 
 func (x *ParamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[17]
+	mi := &file_backbone_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1357,7 @@ func (x *ParamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamsRequest.ProtoReflect.Descriptor instead.
 func (*ParamsRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{17}
+	return file_backbone_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ParamsRequest) GetHandle() string {
@@ -1280,7 +1376,7 @@ type ParamsResponse struct {
 
 func (x *ParamsResponse) Reset() {
 	*x = ParamsResponse{}
-	mi := &file_backbone_proto_msgTypes[18]
+	mi := &file_backbone_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1388,7 @@ func (x *ParamsResponse) String() string {
 func (*ParamsResponse) ProtoMessage() {}
 
 func (x *ParamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[18]
+	mi := &file_backbone_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1401,7 @@ func (x *ParamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamsResponse.ProtoReflect.Descriptor instead.
 func (*ParamsResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{18}
+	return file_backbone_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ParamsResponse) GetParams() []*Param {
@@ -1326,7 +1422,7 @@ type Param struct {
 
 func (x *Param) Reset() {
 	*x = Param{}
-	mi := &file_backbone_proto_msgTypes[19]
+	mi := &file_backbone_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1434,7 @@ func (x *Param) String() string {
 func (*Param) ProtoMessage() {}
 
 func (x *Param) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[19]
+	mi := &file_backbone_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1447,7 @@ func (x *Param) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Param.ProtoReflect.Descriptor instead.
 func (*Param) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{19}
+	return file_backbone_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Param) GetName() string {
@@ -1386,7 +1482,7 @@ type SetTrainableRequest struct {
 
 func (x *SetTrainableRequest) Reset() {
 	*x = SetTrainableRequest{}
-	mi := &file_backbone_proto_msgTypes[20]
+	mi := &file_backbone_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1494,7 @@ func (x *SetTrainableRequest) String() string {
 func (*SetTrainableRequest) ProtoMessage() {}
 
 func (x *SetTrainableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[20]
+	mi := &file_backbone_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1507,7 @@ func (x *SetTrainableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrainableRequest.ProtoReflect.Descriptor instead.
 func (*SetTrainableRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{20}
+	return file_backbone_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetTrainableRequest) GetHandle() string {
@@ -1444,7 +1540,7 @@ type SetTrainableResponse struct {
 
 func (x *SetTrainableResponse) Reset() {
 	*x = SetTrainableResponse{}
-	mi := &file_backbone_proto_msgTypes[21]
+	mi := &file_backbone_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1552,7 @@ func (x *SetTrainableResponse) String() string {
 func (*SetTrainableResponse) ProtoMessage() {}
 
 func (x *SetTrainableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[21]
+	mi := &file_backbone_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1565,7 @@ func (x *SetTrainableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTrainableResponse.ProtoReflect.Descriptor instead.
 func (*SetTrainableResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{21}
+	return file_backbone_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetTrainableResponse) GetMatched() []string {
@@ -1495,7 +1591,7 @@ type TrainRequest struct {
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_backbone_proto_msgTypes[22]
+	mi := &file_backbone_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1603,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[22]
+	mi := &file_backbone_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1616,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{22}
+	return file_backbone_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TrainRequest) GetMsg() isTrainRequest_Msg {
@@ -1584,7 +1680,7 @@ type TrainConfig struct {
 
 func (x *TrainConfig) Reset() {
 	*x = TrainConfig{}
-	mi := &file_backbone_proto_msgTypes[23]
+	mi := &file_backbone_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1692,7 @@ func (x *TrainConfig) String() string {
 func (*TrainConfig) ProtoMessage() {}
 
 func (x *TrainConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[23]
+	mi := &file_backbone_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1705,7 @@ func (x *TrainConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainConfig.ProtoReflect.Descriptor instead.
 func (*TrainConfig) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{23}
+	return file_backbone_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TrainConfig) GetHandle() string {
@@ -1708,7 +1804,7 @@ type TrainBatch struct {
 
 func (x *TrainBatch) Reset() {
 	*x = TrainBatch{}
-	mi := &file_backbone_proto_msgTypes[24]
+	mi := &file_backbone_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1816,7 @@ func (x *TrainBatch) String() string {
 func (*TrainBatch) ProtoMessage() {}
 
 func (x *TrainBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[24]
+	mi := &file_backbone_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1829,7 @@ func (x *TrainBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainBatch.ProtoReflect.Descriptor instead.
 func (*TrainBatch) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{24}
+	return file_backbone_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TrainBatch) GetInput() *TensorChunk {
@@ -1781,7 +1877,7 @@ type TrainEvent struct {
 
 func (x *TrainEvent) Reset() {
 	*x = TrainEvent{}
-	mi := &file_backbone_proto_msgTypes[25]
+	mi := &file_backbone_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1889,7 @@ func (x *TrainEvent) String() string {
 func (*TrainEvent) ProtoMessage() {}
 
 func (x *TrainEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[25]
+	mi := &file_backbone_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1902,7 @@ func (x *TrainEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainEvent.ProtoReflect.Descriptor instead.
 func (*TrainEvent) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{25}
+	return file_backbone_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TrainEvent) GetEpoch() int32 {
@@ -1885,7 +1981,7 @@ type ExportRequest struct {
 
 func (x *ExportRequest) Reset() {
 	*x = ExportRequest{}
-	mi := &file_backbone_proto_msgTypes[26]
+	mi := &file_backbone_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +1993,7 @@ func (x *ExportRequest) String() string {
 func (*ExportRequest) ProtoMessage() {}
 
 func (x *ExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[26]
+	mi := &file_backbone_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2006,7 @@ func (x *ExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportRequest.ProtoReflect.Descriptor instead.
 func (*ExportRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{26}
+	return file_backbone_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExportRequest) GetHandle() string {
@@ -1958,7 +2054,7 @@ type ExportResponse struct {
 
 func (x *ExportResponse) Reset() {
 	*x = ExportResponse{}
-	mi := &file_backbone_proto_msgTypes[27]
+	mi := &file_backbone_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2066,7 @@ func (x *ExportResponse) String() string {
 func (*ExportResponse) ProtoMessage() {}
 
 func (x *ExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[27]
+	mi := &file_backbone_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2079,7 @@ func (x *ExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportResponse.ProtoReflect.Descriptor instead.
 func (*ExportResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{27}
+	return file_backbone_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExportResponse) GetPath() string {
@@ -2009,7 +2105,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_backbone_proto_msgTypes[28]
+	mi := &file_backbone_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2021,7 +2117,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[28]
+	mi := &file_backbone_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2034,7 +2130,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{28}
+	return file_backbone_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CloseRequest) GetHandle() string {
@@ -2052,7 +2148,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_backbone_proto_msgTypes[29]
+	mi := &file_backbone_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2160,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_backbone_proto_msgTypes[29]
+	mi := &file_backbone_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2173,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_backbone_proto_rawDescGZIP(), []int{29}
+	return file_backbone_proto_rawDescGZIP(), []int{30}
 }
 
 var File_backbone_proto protoreflect.FileDescriptor
@@ -2114,10 +2210,12 @@ const file_backbone_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05input\x18\x02 \x01(\v2\x1c.gozoo.backbone.v1.InputSpecR\x05input\x127\n" +
 	"\aoptions\x18\x03 \x03(\v2\x1d.gozoo.backbone.v1.OptionSpecR\aoptions\x12\x10\n" +
-	"\x03doc\x18\x04 \x01(\tR\x03doc\"Q\n" +
+	"\x03doc\x18\x04 \x01(\tR\x03doc\"p\n" +
 	"\tInputSpec\x12\x14\n" +
 	"\x05shape\x18\x01 \x03(\x03R\x05shape\x12.\n" +
-	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\"d\n" +
+	"\x05dtype\x18\x02 \x01(\x0e2\x18.gozoo.backbone.v1.DTypeR\x05dtype\x12\x1d\n" +
+	"\n" +
+	"batch_axis\x18\x03 \x01(\x05R\tbatchAxis\"d\n" +
 	"\n" +
 	"OptionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2140,9 +2238,15 @@ const file_backbone_proto_rawDesc = "" +
 	"\athreads\x18\a \x01(\x05R\athreads\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x01\n" +
 	"\fLoadResponse\x12\x16\n" +
-	"\x06handle\x18\x01 \x01(\tR\x06handle\"H\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x122\n" +
+	"\x05input\x18\x02 \x01(\v2\x1c.gozoo.backbone.v1.InputSpecR\x05input\x129\n" +
+	"\aoptions\x18\x03 \x03(\v2\x1f.gozoo.backbone.v1.LoadedOptionR\aoptions\"P\n" +
+	"\fLoadedOption\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"H\n" +
 	"\rLayersRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x1f\n" +
 	"\vinput_shape\x18\x02 \x03(\x03R\n" +
@@ -2267,7 +2371,7 @@ func file_backbone_proto_rawDescGZIP() []byte {
 }
 
 var file_backbone_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_backbone_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_backbone_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_backbone_proto_goTypes = []any{
 	(DType)(0),                   // 0: gozoo.backbone.v1.DType
 	(WeightsFormat)(0),           // 1: gozoo.backbone.v1.WeightsFormat
@@ -2282,26 +2386,27 @@ var file_backbone_proto_goTypes = []any{
 	(*Capabilities)(nil),         // 10: gozoo.backbone.v1.Capabilities
 	(*LoadRequest)(nil),          // 11: gozoo.backbone.v1.LoadRequest
 	(*LoadResponse)(nil),         // 12: gozoo.backbone.v1.LoadResponse
-	(*LayersRequest)(nil),        // 13: gozoo.backbone.v1.LayersRequest
-	(*LayersResponse)(nil),       // 14: gozoo.backbone.v1.LayersResponse
-	(*Layer)(nil),                // 15: gozoo.backbone.v1.Layer
-	(*ExtractRequest)(nil),       // 16: gozoo.backbone.v1.ExtractRequest
-	(*OutputFiles)(nil),          // 17: gozoo.backbone.v1.OutputFiles
-	(*ExtractResponse)(nil),      // 18: gozoo.backbone.v1.ExtractResponse
-	(*ParamsRequest)(nil),        // 19: gozoo.backbone.v1.ParamsRequest
-	(*ParamsResponse)(nil),       // 20: gozoo.backbone.v1.ParamsResponse
-	(*Param)(nil),                // 21: gozoo.backbone.v1.Param
-	(*SetTrainableRequest)(nil),  // 22: gozoo.backbone.v1.SetTrainableRequest
-	(*SetTrainableResponse)(nil), // 23: gozoo.backbone.v1.SetTrainableResponse
-	(*TrainRequest)(nil),         // 24: gozoo.backbone.v1.TrainRequest
-	(*TrainConfig)(nil),          // 25: gozoo.backbone.v1.TrainConfig
-	(*TrainBatch)(nil),           // 26: gozoo.backbone.v1.TrainBatch
-	(*TrainEvent)(nil),           // 27: gozoo.backbone.v1.TrainEvent
-	(*ExportRequest)(nil),        // 28: gozoo.backbone.v1.ExportRequest
-	(*ExportResponse)(nil),       // 29: gozoo.backbone.v1.ExportResponse
-	(*CloseRequest)(nil),         // 30: gozoo.backbone.v1.CloseRequest
-	(*CloseResponse)(nil),        // 31: gozoo.backbone.v1.CloseResponse
-	nil,                          // 32: gozoo.backbone.v1.LoadRequest.OptionsEntry
+	(*LoadedOption)(nil),         // 13: gozoo.backbone.v1.LoadedOption
+	(*LayersRequest)(nil),        // 14: gozoo.backbone.v1.LayersRequest
+	(*LayersResponse)(nil),       // 15: gozoo.backbone.v1.LayersResponse
+	(*Layer)(nil),                // 16: gozoo.backbone.v1.Layer
+	(*ExtractRequest)(nil),       // 17: gozoo.backbone.v1.ExtractRequest
+	(*OutputFiles)(nil),          // 18: gozoo.backbone.v1.OutputFiles
+	(*ExtractResponse)(nil),      // 19: gozoo.backbone.v1.ExtractResponse
+	(*ParamsRequest)(nil),        // 20: gozoo.backbone.v1.ParamsRequest
+	(*ParamsResponse)(nil),       // 21: gozoo.backbone.v1.ParamsResponse
+	(*Param)(nil),                // 22: gozoo.backbone.v1.Param
+	(*SetTrainableRequest)(nil),  // 23: gozoo.backbone.v1.SetTrainableRequest
+	(*SetTrainableResponse)(nil), // 24: gozoo.backbone.v1.SetTrainableResponse
+	(*TrainRequest)(nil),         // 25: gozoo.backbone.v1.TrainRequest
+	(*TrainConfig)(nil),          // 26: gozoo.backbone.v1.TrainConfig
+	(*TrainBatch)(nil),           // 27: gozoo.backbone.v1.TrainBatch
+	(*TrainEvent)(nil),           // 28: gozoo.backbone.v1.TrainEvent
+	(*ExportRequest)(nil),        // 29: gozoo.backbone.v1.ExportRequest
+	(*ExportResponse)(nil),       // 30: gozoo.backbone.v1.ExportResponse
+	(*CloseRequest)(nil),         // 31: gozoo.backbone.v1.CloseRequest
+	(*CloseResponse)(nil),        // 32: gozoo.backbone.v1.CloseResponse
+	nil,                          // 33: gozoo.backbone.v1.LoadRequest.OptionsEntry
 }
 var file_backbone_proto_depIdxs = []int32{
 	0,  // 0: gozoo.backbone.v1.TensorChunk.dtype:type_name -> gozoo.backbone.v1.DType
@@ -2313,40 +2418,42 @@ var file_backbone_proto_depIdxs = []int32{
 	9,  // 6: gozoo.backbone.v1.Arch.options:type_name -> gozoo.backbone.v1.OptionSpec
 	0,  // 7: gozoo.backbone.v1.InputSpec.dtype:type_name -> gozoo.backbone.v1.DType
 	1,  // 8: gozoo.backbone.v1.Capabilities.weights_formats:type_name -> gozoo.backbone.v1.WeightsFormat
-	32, // 9: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
+	33, // 9: gozoo.backbone.v1.LoadRequest.options:type_name -> gozoo.backbone.v1.LoadRequest.OptionsEntry
 	1,  // 10: gozoo.backbone.v1.LoadRequest.weights_format:type_name -> gozoo.backbone.v1.WeightsFormat
-	15, // 11: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
-	2,  // 12: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
-	17, // 13: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
-	2,  // 14: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
-	21, // 15: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
-	25, // 16: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
-	26, // 17: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
-	2,  // 18: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
-	1,  // 19: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
-	4,  // 20: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
-	11, // 21: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
-	13, // 22: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
-	16, // 23: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
-	19, // 24: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
-	22, // 25: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
-	24, // 26: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
-	28, // 27: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
-	30, // 28: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
-	6,  // 29: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
-	12, // 30: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
-	14, // 31: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
-	18, // 32: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
-	20, // 33: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
-	23, // 34: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
-	27, // 35: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
-	29, // 36: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
-	31, // 37: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	8,  // 11: gozoo.backbone.v1.LoadResponse.input:type_name -> gozoo.backbone.v1.InputSpec
+	13, // 12: gozoo.backbone.v1.LoadResponse.options:type_name -> gozoo.backbone.v1.LoadedOption
+	16, // 13: gozoo.backbone.v1.LayersResponse.layers:type_name -> gozoo.backbone.v1.Layer
+	2,  // 14: gozoo.backbone.v1.ExtractRequest.input:type_name -> gozoo.backbone.v1.TensorChunk
+	18, // 15: gozoo.backbone.v1.ExtractRequest.output_files:type_name -> gozoo.backbone.v1.OutputFiles
+	2,  // 16: gozoo.backbone.v1.ExtractResponse.output:type_name -> gozoo.backbone.v1.TensorChunk
+	22, // 17: gozoo.backbone.v1.ParamsResponse.params:type_name -> gozoo.backbone.v1.Param
+	26, // 18: gozoo.backbone.v1.TrainRequest.config:type_name -> gozoo.backbone.v1.TrainConfig
+	27, // 19: gozoo.backbone.v1.TrainRequest.batch:type_name -> gozoo.backbone.v1.TrainBatch
+	2,  // 20: gozoo.backbone.v1.TrainBatch.input:type_name -> gozoo.backbone.v1.TensorChunk
+	1,  // 21: gozoo.backbone.v1.ExportRequest.format:type_name -> gozoo.backbone.v1.WeightsFormat
+	4,  // 22: gozoo.backbone.v1.Backbone.Describe:input_type -> gozoo.backbone.v1.DescribeRequest
+	11, // 23: gozoo.backbone.v1.Backbone.Load:input_type -> gozoo.backbone.v1.LoadRequest
+	14, // 24: gozoo.backbone.v1.Backbone.Layers:input_type -> gozoo.backbone.v1.LayersRequest
+	17, // 25: gozoo.backbone.v1.Backbone.Extract:input_type -> gozoo.backbone.v1.ExtractRequest
+	20, // 26: gozoo.backbone.v1.Backbone.Params:input_type -> gozoo.backbone.v1.ParamsRequest
+	23, // 27: gozoo.backbone.v1.Backbone.SetTrainable:input_type -> gozoo.backbone.v1.SetTrainableRequest
+	25, // 28: gozoo.backbone.v1.Backbone.Train:input_type -> gozoo.backbone.v1.TrainRequest
+	29, // 29: gozoo.backbone.v1.Backbone.Export:input_type -> gozoo.backbone.v1.ExportRequest
+	31, // 30: gozoo.backbone.v1.Backbone.Close:input_type -> gozoo.backbone.v1.CloseRequest
+	6,  // 31: gozoo.backbone.v1.Backbone.Describe:output_type -> gozoo.backbone.v1.DescribeResponse
+	12, // 32: gozoo.backbone.v1.Backbone.Load:output_type -> gozoo.backbone.v1.LoadResponse
+	15, // 33: gozoo.backbone.v1.Backbone.Layers:output_type -> gozoo.backbone.v1.LayersResponse
+	19, // 34: gozoo.backbone.v1.Backbone.Extract:output_type -> gozoo.backbone.v1.ExtractResponse
+	21, // 35: gozoo.backbone.v1.Backbone.Params:output_type -> gozoo.backbone.v1.ParamsResponse
+	24, // 36: gozoo.backbone.v1.Backbone.SetTrainable:output_type -> gozoo.backbone.v1.SetTrainableResponse
+	28, // 37: gozoo.backbone.v1.Backbone.Train:output_type -> gozoo.backbone.v1.TrainEvent
+	30, // 38: gozoo.backbone.v1.Backbone.Export:output_type -> gozoo.backbone.v1.ExportResponse
+	32, // 39: gozoo.backbone.v1.Backbone.Close:output_type -> gozoo.backbone.v1.CloseResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_backbone_proto_init() }
@@ -2354,7 +2461,7 @@ func file_backbone_proto_init() {
 	if File_backbone_proto != nil {
 		return
 	}
-	file_backbone_proto_msgTypes[22].OneofWrappers = []any{
+	file_backbone_proto_msgTypes[23].OneofWrappers = []any{
 		(*TrainRequest_Config)(nil),
 		(*TrainRequest_Batch)(nil),
 	}
@@ -2364,7 +2471,7 @@ func file_backbone_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_backbone_proto_rawDesc), len(file_backbone_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

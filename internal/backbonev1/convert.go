@@ -23,7 +23,7 @@ func DescriptionToProto(d *sdk.Description) *DescribeResponse {
 		}
 	}
 	for _, a := range d.Archs {
-		pa := &Arch{Name: a.Name, Doc: a.Doc, Input: &InputSpec{Shape: a.Input.Shape, Dtype: DTypeToProto(a.Input.DType)}}
+		pa := &Arch{Name: a.Name, Doc: a.Doc, Input: InputSpecToProto(a.Input)}
 		for _, o := range a.Options {
 			pa.Options = append(pa.Options, &OptionSpec{Name: o.Name, Default: o.Default, Usage: o.Usage, Path: o.Path})
 		}
@@ -56,15 +56,27 @@ func DescriptionFromProto(p *DescribeResponse) *sdk.Description {
 	}
 	for _, pa := range p.GetArchs() {
 		a := sdk.Arch{Name: pa.GetName(), Doc: pa.GetDoc()}
-		if in := pa.GetInput(); in != nil {
-			a.Input = sdk.InputSpec{Shape: in.Shape, DType: DTypeFromProto(in.Dtype)}
-		}
+		a.Input = InputSpecFromProto(pa.GetInput())
 		for _, o := range pa.GetOptions() {
 			a.Options = append(a.Options, sdk.OptionSpec{Name: o.GetName(), Default: o.GetDefault(), Usage: o.GetUsage(), Path: o.GetPath()})
 		}
 		d.Archs = append(d.Archs, a)
 	}
 	return d
+}
+
+// InputSpecToProto converts an input spec.
+func InputSpecToProto(in sdk.InputSpec) *InputSpec {
+	return &InputSpec{Shape: in.Shape, Dtype: DTypeToProto(in.DType), BatchAxis: int32(in.BatchAxis)}
+}
+
+// InputSpecFromProto converts a wire input spec; nil gives the zero
+// InputSpec.
+func InputSpecFromProto(p *InputSpec) sdk.InputSpec {
+	if p == nil {
+		return sdk.InputSpec{}
+	}
+	return sdk.InputSpec{Shape: p.GetShape(), DType: DTypeFromProto(p.GetDtype()), BatchAxis: int(p.GetBatchAxis())}
 }
 
 // DTypeToProto converts a tensor element type.

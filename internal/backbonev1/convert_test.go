@@ -30,7 +30,8 @@ func TestRoundTrip(t *testing.T) {
 			Input:   sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32},
 			Options: []sdk.OptionSpec{{Name: "num_classes", Default: "1000", Usage: "classes"}, {Name: "path", Usage: "a folder", Path: true}},
 			Doc:     "ResNet-18",
-		}, {Name: "lstm", Input: sdk.InputSpec{Shape: []int64{-1, -1}, DType: sdk.Int64}}},
+		}, {Name: "lstm", Input: sdk.InputSpec{Shape: []int64{-1, -1}, DType: sdk.Int64}},
+			{Name: "gru", Input: sdk.InputSpec{Shape: []int64{-1, -1, 8}, DType: sdk.Float32, BatchAxis: 1}}},
 		Capabilities: sdk.Capabilities{Extract: true, Train: true, Export: true, Devices: []string{"cpu", "cuda"}, WeightsFormats: []sdk.WeightsFormat{sdk.FormatSafetensors, sdk.FormatONNX}},
 	}
 	if got := DescriptionFromProto(wire(t, DescriptionToProto(desc))); !reflect.DeepEqual(got, desc) {
@@ -48,6 +49,13 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, load) {
 			t.Errorf("LoadRequest(%q) round trip = %+v, %v; want %+v", f, got, err, load)
 		}
+	}
+	in := sdk.InputSpec{Shape: []int64{12, -1, 3}, DType: sdk.Float32, BatchAxis: 1}
+	if got := InputSpecFromProto(wire(t, &LoadResponse{Handle: "1", Input: InputSpecToProto(in)}).GetInput()); !reflect.DeepEqual(got, in) {
+		t.Errorf("LoadResponse.input round trip = %+v; want %+v", got, in)
+	}
+	if got := InputSpecFromProto(wire(t, &LoadResponse{Handle: "1"}).GetInput()); !reflect.DeepEqual(got, sdk.InputSpec{}) {
+		t.Errorf("LoadResponse without input gives %+v; want the zero InputSpec", got)
 	}
 	if _, err := LoadRequestToProto(&sdk.LoadRequest{WeightsFormat: "pickle"}); err == nil {
 		t.Errorf("LoadRequestToProto(format pickle) = nil error; want ErrBadOption")

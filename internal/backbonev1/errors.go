@@ -14,7 +14,7 @@ import (
 )
 
 // ErrorDomain is the errdetails.ErrorInfo domain of gozoo errors; the
-// ErrorInfo reason is the sdk sentinel's wire code (sdk.Sentinels).
+// ErrorInfo reason is the sdk sentinel's wire code (sdk.Code).
 const ErrorDomain = "backbone.gozoo"
 
 // Metadata keys of the ErrorInfo that carry typed error details.
@@ -29,7 +29,8 @@ const (
 	metaWantDType   = "want_dtype"
 )
 
-// codeOf maps a sentinel wire code to the gRPC code it travels with.
+// codeOf maps a sentinel wire code to the gRPC code it travels with; a
+// code missing here travels as Unknown, still with its ErrorInfo.
 // Unavailable is left to the transport: the host reads it as "the plugin
 // went away".
 var codeOf = map[string]codes.Code{
@@ -72,8 +73,8 @@ func ToStatus(err error) error {
 	if wire == "" {
 		return status.Error(code, err.Error())
 	}
-	if code == codes.Unknown {
-		code = codeOf[wire]
+	if c, ok := codeOf[wire]; ok && code == codes.Unknown {
+		code = c
 	}
 	info := &errdetails.ErrorInfo{Reason: wire, Domain: ErrorDomain}
 	var le *sdk.LayerError
@@ -137,7 +138,7 @@ func FromStatus(err error) error {
 		if !ok || info.GetDomain() != ErrorDomain {
 			continue
 		}
-		if s, ok := sdk.Sentinels[info.GetReason()]; ok {
+		if s := sdk.Sentinel(info.GetReason()); s != nil {
 			re.errs = append(re.errs, s)
 		}
 		md := info.GetMetadata()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -31,8 +32,12 @@ func overWire(t *testing.T, err error) error {
 }
 
 func TestErrorMapping(t *testing.T) {
-	for code, sentinel := range sdk.Sentinels {
+	for code := range codeOf {
+		sentinel := sdk.Sentinel(code)
 		t.Run(code, func(t *testing.T) {
+			if sentinel == nil || sdk.Code(sentinel) != code {
+				t.Fatalf("sdk.Sentinel(%q) = %v, whose code is %q; want a sentinel of that code", code, sentinel, sdk.Code(sentinel))
+			}
 			in := fmt.Errorf("load resnet18: %w: try again", sentinel)
 			st := ToStatus(in)
 			if got := status.Code(st); got != codeOf[code] {
@@ -45,7 +50,8 @@ func TestErrorMapping(t *testing.T) {
 			if got.Error() != in.Error() {
 				t.Errorf("message = %q; want %q", got.Error(), in.Error())
 			}
-			for _, other := range sdk.Sentinels {
+			for other := range codeOf {
+				other := sdk.Sentinel(other)
 				// A sentinel that is a kind of another (ErrNoMatch of
 				// ErrBadInput) matches that one too, as it does locally.
 				if other != sentinel && errors.Is(got, other) && !errors.Is(sentinel, other) {
@@ -103,5 +109,33 @@ func TestContextAndPlainErrors(t *testing.T) {
 	}
 	if ToStatus(nil) != nil || FromStatus(nil) != nil {
 		t.Errorf("nil errors must stay nil")
+	}
+}
+
+// TestJoinedSentinels checks that an error wrapping two sentinels crosses
+// the wire under the code sdk.Code picks, whichever order it wraps them
+// in, and that a code this host does not know is kept as a plain status.
+func TestJoinedSentinels(t *testing.T) {
+	for _, in := range []error{
+		errors.Join(sdk.ErrBadInput, sdk.ErrClosed),
+		fmt.Errorf("extract: %w: %w", sdk.ErrClosed, sdk.ErrBadInput),
+	} {
+		st := ToStatus(in)
+		if status.Code(st) != codes.FailedPrecondition {
+			t.Errorf("ToStatus(%v) code = %v; want %v (CLOSED)", in, status.Code(st), codes.FailedPrecondition)
+		}
+		got := FromStatus(overWire(t, st))
+		if !errors.Is(got, sdk.ErrClosed) || errors.Is(got, sdk.ErrBadInput) {
+			t.Errorf("FromStatus(ToStatus(%v)) = %v; want it to match ErrClosed only", in, got)
+		}
+	}
+	st, err := status.New(codes.Aborted, "from a newer plugin").WithDetails(&errdetails.ErrorInfo{Reason: "NEWER_CODE", Domain: ErrorDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := FromStatus(overWire(t, st.Err()))
+	var re *RemoteError
+	if sdk.Code(got) != "" || !errors.As(got, &re) || re.Code != codes.Aborted || got.Error() != "from a newer plugin" {
+		t.Errorf("FromStatus(unknown reason) = %#v (sentinel code %q); want a RemoteError with code Aborted and no sentinel", got, sdk.Code(got))
 	}
 }

@@ -6,6 +6,7 @@
 //
 //	go run ./internal/bench -arch resnet50 -layer avgpool -batch 8 -size 224 -threads 2
 //	go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 8 -size 224 -threads 2
+//	go run ./internal/bench -plugin transformer -arch vit_b_16 -layer heads.head -batch 4 -size 224 -threads 2
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/plugins/mobilenet"
 	"github.com/gozoo/gozoo/plugins/resnet"
+	"github.com/gozoo/gozoo/plugins/transformer"
 	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
@@ -32,10 +34,11 @@ import (
 // inProcess maps a plugin name to its backbone, run in this process for
 // the in-process engine.
 var inProcess = map[string]func() sdk.Backbone{
-	"resnet":    resnet.New,
-	"vgg":       vgg.New,
-	"inception": inception.New,
-	"mobilenet": mobilenet.New,
+	"resnet":      resnet.New,
+	"vgg":         vgg.New,
+	"inception":   inception.New,
+	"transformer": transformer.New,
+	"mobilenet":   mobilenet.New,
 }
 
 type config struct {
@@ -73,7 +76,7 @@ func run(ctx context.Context, c config) error {
 
 	newBackbone, ok := inProcess[c.plugin]
 	if !ok {
-		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception or mobilenet", c.plugin)
+		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception, transformer or mobilenet", c.plugin)
 	}
 	inproc, err := newBackbone().Load(ctx, load)
 	if err != nil {

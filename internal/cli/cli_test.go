@@ -13,8 +13,12 @@ import (
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/internal/toyplugin"
+	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/nn"
 	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 func TestMain(m *testing.M) {
@@ -287,5 +291,32 @@ func TestParams(t *testing.T) {
 	}
 	if _, _, err := execute(t, &Factory{}, "--plugin-path", plugins, "params", "resnet18", "--unfreeze", "layer9.*"); !errors.Is(err, sdk.ErrNoMatch) {
 		t.Errorf("params --unfreeze layer9.* = %v; want a no-match error", err)
+	}
+}
+
+// TestLayersShowsLoadedOptions checks that gozoo layers prints the
+// options a model was loaded with: the checkpoint's num_classes, the
+// user's width, not the arch's defaults.
+func TestLayersShowsLoadedOptions(t *testing.T) {
+	testenv.ORT(t, ort.LibraryPath())
+	plugins := testenv.BuildPlugin(t, "resnet")
+	a := &resnet.Family.Archs[0] // resnet18
+	o, err := backbone.NewOptions(a, map[string]string{"width": "8", "num_classes": "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := a.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := sdktest.WriteCheckpoint(t, nn.RandomWeights(n.Build(n.DefaultInput()).Specs(), 1).StateDict())
+	stdout, stderr, err := execute(t, &Factory{}, "--plugin-path", plugins, "layers", "resnet18", "--weights", ckpt, "--opt", "width=8")
+	if err != nil {
+		t.Fatalf("layers: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"num_classes=10 (from the checkpoint)", "width=8 (given)", "[N, 10]"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("gozoo layers output lacks %q:\n%s", want, stdout)
+		}
 	}
 }

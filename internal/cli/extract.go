@@ -156,14 +156,18 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 		return err
 	}
 	defer model.Close()
+	// Rows are the batch dimension of the model's input: the first, or the
+	// second of sequence-major input ([T, N, ...]).
+	axis, note := batchAxis(model, res0)
+	if note != "" {
+		fmt.Fprintf(o.f.Err, "note: %s\n", note)
+	}
+	if axis < 0 || axis >= len(in.Shape) {
+		return fmt.Errorf("%s (%s): %w: %s takes the batch as dimension %d, which the input does not have",
+			o.Input, describeNPY(o.Input, in), sdk.ErrBadInput, o.Model.Arch, axis)
+	}
 	var index *sdk.Tensor
 	if shardN > 1 {
-		// Rows are the batch dimension: the first, or the second of
-		// sequence-major input ([T, N, ...]).
-		axis := 0
-		if seqMajor(res0, &o.Model) {
-			axis = 1
-		}
 		if in, lengths, index, err = shardTensor(in, lengths, axis, shardI, shardN); err != nil {
 			return fmt.Errorf("--shard %s of %s: %w", o.Images.Shard, o.Input, err)
 		}
@@ -173,7 +177,7 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 	progress := newProgress(o.f.Err, in.Shape[0])
 	req := &sdk.ExtractRequest{Layers: o.Layers, Input: in, Lengths: lengths}
 	var res *sdk.ExtractResponse
-	if seqMajor(res0, &o.Model) || !batchLeading(ctx, model, o.Layers, in.Shape) {
+	if axis != 0 || !batchLeading(ctx, model, o.Layers, in.Shape) {
 		// Rows are steps ([T, N, ...] input), or a layer's batch is not
 		// its first dimension (h_n): one pass.
 		res, err = model.Extract(ctx, req)
@@ -209,10 +213,7 @@ func runExtract(ctx context.Context, o *ExtractOptions) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	rows := int(in.Shape[0])
-	if seqMajor(res0, &o.Model) && len(in.Shape) > 1 {
-		rows = int(in.Shape[1]) // [T, N, ...]: the rows are the sequences
-	}
+	rows := int(in.Shape[axis]) // [T, N, ...]: the rows are the sequences
 	if index != nil {
 		rows = index.Len()
 	}
@@ -340,29 +341,22 @@ func readLengths(path string) ([]int64, error) {
 	return t.Int64, nil
 }
 
-// seqMajor reports whether the arch takes sequence-major input ([T, N,
-// ...]): it has a batch_first option that is false, given or by default.
-func seqMajor(r *resolved, m *modelFlags) bool {
-	if r == nil {
-		return false
-	}
-	for _, o := range r.Arch.Options {
-		if o.Name != "batch_first" {
-			continue
-		}
-		v := o.Default
-		opts, err := parseOpts(m.Opts)
-		if err == nil {
-			if given, ok := opts["batch_first"]; ok {
-				v = given
-			}
-		}
-		switch strings.ToLower(v) {
-		case "false", "0", "no":
-			return true
+// batchAxis returns the dimension of a loaded model's input that is the
+// batch, as the model reports it (sdk.InputDescriber): 0 for images, 1
+// for sequence-major input ([T, N, ...]). A model that does not report it
+// takes the batch first; when that is because its plugin predates
+// protocol minor 2, note says so.
+func batchAxis(m sdk.Model, r *resolved) (axis int, note string) {
+	if d, ok := m.(sdk.InputDescriber); ok {
+		if in := d.Input(); len(in.Shape) > 0 {
+			return in.BatchAxis, ""
 		}
 	}
-	return false
+	if r != nil && r.Desc != nil && r.Desc.ProtocolMinor < 2 {
+		note = fmt.Sprintf("plugin %s speaks protocol minor %d, which does not report a model's batch axis: taking the first dimension of the input as the batch (a plugin of minor 2 or later reports it)",
+			r.Plugin, r.Desc.ProtocolMinor)
+	}
+	return 0, note
 }
 
 // batchLeading reports whether every requested layer has the batch as its

@@ -10,6 +10,7 @@ import (
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
 // TestExtractLengths runs gozoo extract --lengths against the lstm plugin
@@ -34,13 +35,23 @@ func TestExtractLengths(t *testing.T) {
 		{"gru_bf_h_n", []string{"gru", "--batch-first", "--ragged", "--num-layers", "2", "--batch", "9", "--steps", "5"},
 			[]string{"--arch", "gru", "--batch-size", "4"}, "h_n,gru.l1,mean"},
 	}
-	for _, tc := range tests {
+	cases := make([][]string, len(tests))
+	for i, tc := range tests {
+		cases[i] = tc.fixture
+	}
+	fixtures := sdktest.MakeFixtures(t, script, cases)
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			testenv.RunPython(t, script, append([]string{tc.fixture[0], dir}, tc.fixture[1:]...)...)
-			out := filepath.Join(dir, "out.npz")
-			args := append([]string{"--plugin-path", plugins, "extract", "--weights", filepath.Join(dir, "weights.pth")}, tc.args...)
-			args = append(args, "--lengths", filepath.Join(dir, "lengths.npy"), "--layers", tc.layers, "--out", out, filepath.Join(dir, "input.npy"))
+			f := fixtures[i]
+			input, lengths := filepath.Join(f.Dir, "input.npy"), filepath.Join(f.Dir, "lengths.npy")
+			for j, p := range []string{input, lengths} {
+				if err := npy.WriteFile(p, f.InputTensor(t, j)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := filepath.Join(f.Dir, "out.npz")
+			args := append([]string{"--plugin-path", plugins, "extract", "--weights", f.Weights()}, tc.args...)
+			args = append(args, "--lengths", lengths, "--layers", tc.layers, "--out", out, input)
 			if _, stderr, err := execute(t, &Factory{}, args...); err != nil {
 				t.Fatalf("extract: %v\n%s", err, stderr)
 			}
@@ -48,22 +59,13 @@ func TestExtractLengths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _, err := npy.ReadNPZ(filepath.Join(dir, "outputs.npz"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			for _, l := range strings.Split(tc.layers, ",") {
-				g, w := got[l], want[l]
+				g, w := got[l], f.Tensor(t, l)
 				if g == nil || !sdk.EqualShape(g.Shape, w.Shape) {
 					t.Errorf("%s: got %v; torch shape %v", l, g, w.Shape)
 					continue
 				}
-				var diff, scale float64
-				for i := range w.Float32 {
-					diff = math.Max(diff, math.Abs(float64(g.Float32[i]-w.Float32[i])))
-					scale = math.Max(scale, math.Abs(float64(w.Float32[i])))
-				}
-				if diff > 1e-4*math.Max(1, scale) {
+				if diff, scale := sdktest.MaxDiff(g.Float32, w.Float32); diff > sdktest.ParityTolerance*math.Max(1, scale) {
 					t.Errorf("%s: max |gozoo - torch| = %g", l, diff)
 				}
 			}

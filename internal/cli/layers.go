@@ -125,7 +125,7 @@ func runLayers(ctx context.Context, opts *LayersOptions) error {
 		}
 		fmt.Fprintf(out, "%s (plugin %s %s), input %s\n", r.Arch.Name, r.Plugin, r.Desc.Version, sdk.FormatShape(in))
 		for _, o := range r.Arch.Options {
-			fmt.Fprintf(out, "  --opt %-24s %s\n", o.Name+"="+o.Default, o.Usage)
+			fmt.Fprintf(out, "  --opt %-24s %s\n", o.Name+"="+loadedValue(model, o), o.Usage)
 		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -146,4 +146,27 @@ func runLayers(ctx context.Context, opts *LayersOptions) error {
 	}
 	fmt.Fprintf(out, "%d layers, %d parameters\n", len(layers), total)
 	return nil
+}
+
+// loadedValue returns option o's value as the model was loaded, with
+// where it came from when that is not the default ("64, from the
+// checkpoint"); the arch's default for plugins that do not report it.
+func loadedValue(m sdk.Model, o sdk.OptionSpec) string {
+	d, ok := m.(sdk.OptionsDescriber)
+	if !ok {
+		return o.Default
+	}
+	for _, l := range d.LoadedOptions() {
+		if l.Name != o.Name {
+			continue
+		}
+		switch l.Source {
+		case "checkpoint":
+			return l.Value + " (from the checkpoint)"
+		case "user":
+			return l.Value + " (given)"
+		}
+		return l.Value
+	}
+	return o.Default
 }

@@ -71,8 +71,8 @@ func runBinary(t *testing.T) string {
 	return runCLIBin
 }
 
-// withTorchPlugin adds the PyTorch plugin (manifest and package) beside
-// the binary, as make build does.
+// withTorchPlugin adds the PyTorch plugin (manifest, package and the
+// gozoo_plugin package it imports) beside the binary, as make build does.
 func withTorchPlugin(t *testing.T, bin string) {
 	t.Helper()
 	py := testenv.Python(t)
@@ -85,7 +85,7 @@ func withTorchPlugin(t *testing.T, bin string) {
 	if err := os.WriteFile(filepath.Join(dir, "gozoo-backbone-torch.plugin"), bytes.ReplaceAll(m, []byte("/usr/bin/python3"), []byte(py)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("cp", "-R", filepath.Join(root, "plugins/torch/gozoo_torch"), dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-R", filepath.Join(root, "plugins/python/gozoo_plugin"), filepath.Join(root, "plugins/torch/gozoo_torch"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 }

@@ -271,10 +271,8 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 				continue
 			}
 			// A sequence model: [N, T, F] rows of any length T, with
-			// their valid lengths.
-			if seqMajor(r, &o.Model) {
-				return nil, usageErrorf("--arch %s: serving batches rows along the first dimension: use --opt batch_first=true", o.Model.Arch)
-			}
+			// their valid lengths. The server refuses a model loaded with
+			// its batch elsewhere ([T, N, F]).
 			m.Lengths = true
 			if in := r.Arch.Input.Shape; len(in) == 3 {
 				f := in[2]

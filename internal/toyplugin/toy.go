@@ -30,15 +30,10 @@ func (Backbone) Describe(context.Context) (*sdk.Description, error) {
 	if name == "" {
 		name = "toy"
 	}
-	// TOY_PROTOCOL_MINOR plays a plugin built for an older protocol.
-	minor := sdk.ProtocolMinor
-	if v, err := strconv.Atoi(os.Getenv("TOY_PROTOCOL_MINOR")); err == nil {
-		minor = v
-	}
 	return &sdk.Description{
 		Name:          name,
 		Version:       "0.1.0",
-		ProtocolMinor: minor,
+		ProtocolMinor: protocolMinor(),
 		Archs: []sdk.Arch{{
 			Name:  "toy",
 			Input: sdk.InputSpec{Shape: []int64{-1, 4}, DType: sdk.Float32},
@@ -51,6 +46,15 @@ func (Backbone) Describe(context.Context) (*sdk.Description, error) {
 		}},
 		Capabilities: sdk.Capabilities{Extract: true, Train: true, Devices: []string{"cpu"}},
 	}, nil
+}
+
+// protocolMinor is sdk.ProtocolMinor, or TOY_PROTOCOL_MINOR, which plays
+// a plugin built for an older protocol.
+func protocolMinor() int {
+	if v, err := strconv.Atoi(os.Getenv("TOY_PROTOCOL_MINOR")); err == nil {
+		return v
+	}
+	return sdk.ProtocolMinor
 }
 
 // Load builds a toy model. TOY_LOAD_DELAY_MS=N makes it take N ms (or
@@ -101,7 +105,10 @@ func (Backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, erro
 		m.head[i] = float32(r.NormFloat64() / math.Sqrt(float64(m.dim)))
 	}
 	m.trainable = map[string]bool{"lin.weight": true, "lin.bias": true, "head.weight": true}
-	return m, nil
+	if protocolMinor() < 2 {
+		return m, nil // models of older plugins do not describe their input
+	}
+	return describedModel{m}, nil
 }
 
 // readSeedFile reads the integer on the first line of path, which must be
@@ -136,6 +143,17 @@ var (
 	_ sdk.Model   = (*model)(nil)
 	_ sdk.Trainer = (*model)(nil)
 )
+
+// describedModel is a toy model that says which input it takes, as
+// models of protocol minor 2 do.
+type describedModel struct{ *model }
+
+var _ sdk.InputDescriber = describedModel{}
+
+// Input is [N, dim] float32 rows.
+func (m describedModel) Input() sdk.InputSpec {
+	return sdk.InputSpec{Shape: []int64{-1, int64(m.dim)}, DType: sdk.Float32}
+}
 
 var layerNames = []string{"lin", "sum", "head"}
 

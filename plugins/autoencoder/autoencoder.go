@@ -1,394 +1,146 @@
 package autoencoder
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/sdk"
-	sdkbackbone "github.com/gozoo/gozoo/sdk/backbone"
-	"github.com/gozoo/gozoo/sdk/nn"
-	"github.com/gozoo/gozoo/sdk/ort"
+	"github.com/gozoo/gozoo/sdk/backbone"
 )
 
 // Version is the plugin's version, reported by Describe.
 const Version = "0.1.0"
 
-// maxSessions bounds the cached ONNX Runtime sessions, one per set of
-// requested layers.
-const maxSessions = 2
+// Family is the autoencoder family on the shared backbone runtime.
+var Family = backbone.Family{Name: "autoencoder", Version: Version, Archs: []backbone.Arch{
+	{
+		Name:  "conv_autoencoder",
+		Doc:   "ConvAutoencoder of plugins/autoencoder/testdata/autoencoder.py",
+		Input: sdk.InputSpec{Shape: []int64{-1, 1, 28, 28}, DType: sdk.Float32},
+		Options: []backbone.Option{
+			{Name: "in_channels", Kind: backbone.Int, Min: 1, Default: "1", Usage: "input channels (from the checkpoint)"},
+			{Name: "input_size", Kind: backbone.Int, Min: 1, Default: "28", Usage: "input height and width; divisible by 2^(number of channels) (from the checkpoint)"},
+			{Name: "channels", Kind: backbone.String, Default: "16:32", Usage: "encoder conv channels, colon-separated (each conv halves the size; from the checkpoint)"},
+			{Name: "latent_size", Kind: backbone.Int, Min: 1, Default: "16", Usage: "latent code size (from the checkpoint)"},
+		},
+		New:   func(o backbone.Options) (backbone.Net, error) { return newNet(o, true) },
+		Infer: inferConv,
+	},
+	{
+		Name:  "mlp_autoencoder",
+		Doc:   "MLPAutoencoder of plugins/autoencoder/testdata/autoencoder.py",
+		Input: sdk.InputSpec{Shape: []int64{-1, 784}, DType: sdk.Float32},
+		Options: []backbone.Option{
+			{Name: "input_size", Kind: backbone.Int, Min: 1, Default: "784", Usage: "input features (from the checkpoint)"},
+			{Name: "hidden", Kind: backbone.String, Default: "256:64", Usage: "encoder hidden sizes, colon-separated (the decoder mirrors them; from the checkpoint)"},
+			{Name: "latent_size", Kind: backbone.Int, Min: 1, Default: "16", Usage: "latent code size (from the checkpoint)"},
+		},
+		New:   func(o backbone.Options) (backbone.Net, error) { return newNet(o, false) },
+		Infer: inferMLP,
+	},
+}}
 
 // New returns the autoencoder backbone. It is safe for concurrent use.
-func New() sdk.Backbone { return backbone{} }
+func New() sdk.Backbone { return backbone.New(Family) }
 
-type backbone struct{}
-
-var _ sdk.Backbone = backbone{}
-
-var archOptions = map[string][]sdk.OptionSpec{
-	"conv_autoencoder": {
-		{Name: "in_channels", Default: "1", Usage: "input channels"},
-		{Name: "input_size", Default: "28", Usage: "input height and width; divisible by 2^(number of channels)"},
-		{Name: "channels", Default: "16:32", Usage: "encoder conv channels, colon-separated (each conv halves the size)"},
-		{Name: "latent_size", Default: "16", Usage: "latent code size"},
-	},
-	"mlp_autoencoder": {
-		{Name: "input_size", Default: "784", Usage: "input features"},
-		{Name: "hidden", Default: "256:64", Usage: "encoder hidden sizes, colon-separated (the decoder mirrors them)"},
-		{Name: "latent_size", Default: "16", Usage: "latent code size"},
-	},
+// newNet reads the options; the lists are checked here, the numbers by
+// the runtime.
+func newNet(o backbone.Options, conv bool) (backbone.Net, error) {
+	n := &net{arch: o.Arch(), conv: conv, inputSize: o.Int("input_size"), latent: o.Int("latent_size"), inChannels: o.Int("in_channels")}
+	name := "hidden"
+	if conv {
+		name = "channels"
+	}
+	for _, f := range strings.Split(o.String(name), ":") {
+		w, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil || w < 1 {
+			return nil, fmt.Errorf("%s: option %s=%q: %w: give positive integers separated by colons, e.g. 16:32", n.arch, name, o.String(name), sdk.ErrBadOption)
+		}
+		n.widths = append(n.widths, w)
+	}
+	if depth := len(n.widths); conv && (depth > 16 || n.inputSize%(int64(1)<<depth) != 0) {
+		return nil, fmt.Errorf("%s: input_size %d with %d convolutions: %w: input_size must be divisible by 2^%d", n.arch, n.inputSize, depth, sdk.ErrBadOption, depth)
+	}
+	return n, nil
 }
 
-// Describe lists conv_autoencoder and mlp_autoencoder.
-func (backbone) Describe(ctx context.Context) (*sdk.Description, error) {
-	d := &sdk.Description{
-		Name:          "autoencoder",
-		Version:       Version,
-		ProtocolMinor: sdk.ProtocolMinor,
-		Capabilities:  sdk.Capabilities{Extract: true, Devices: devices()},
-	}
-	for _, a := range []string{"conv_autoencoder", "mlp_autoencoder"} {
-		c, _ := configure(a, nil)
-		doc := "ConvAutoencoder of plugins/autoencoder/testdata/autoencoder.py"
-		if !c.conv {
-			doc = "MLPAutoencoder of plugins/autoencoder/testdata/autoencoder.py"
+// encoder returns the weight shapes of the encoder's modules with
+// parameters: indices 0, 2, 4, ... while their rank is rank.
+func encoder(sd map[string]*sdk.Tensor, rank int) [][]int64 {
+	var out [][]int64
+	for i := 0; ; i += 2 {
+		w := sd[fmt.Sprintf("encoder.%d.weight", i)]
+		if w == nil || len(w.Shape) != rank {
+			return out
 		}
-		d.Archs = append(d.Archs, sdk.Arch{
-			Name:    a,
-			Input:   sdk.InputSpec{Shape: c.inputShape(), DType: sdk.Float32},
-			Options: append(slices.Clone(archOptions[a]), bridge.PrefixOptionSpec),
-			Doc:     doc,
-		})
+		out = append(out, w.Shape)
 	}
-	return d, nil
 }
 
-func devices() []string {
-	out := []string{"cpu"}
-	for _, d := range ort.Devices() {
-		if d.Available && d.Device != "cpu" {
-			out = append(out, d.Device)
-		}
+// join writes widths as a colon-separated list.
+func join(ws []int64) string {
+	s := make([]string, len(ws))
+	for i, w := range ws {
+		s[i] = strconv.FormatInt(w, 10)
 	}
-	return out
+	return strings.Join(s, ":")
 }
 
-// configure reads options over the defaults.
-func configure(arch string, opts map[string]string) (*config, error) {
-	specs, ok := archOptions[arch]
-	if !ok {
-		return nil, fmt.Errorf("autoencoder: arch %q: %w; the plugin offers conv_autoencoder, mlp_autoencoder", arch, sdk.ErrUnknownArch)
+// inferConv reads in_channels and channels from the encoder's
+// convolutions, latent_size from its linear layer and input_size from
+// that layer's inputs (channels * s * s, input_size = s * 2^convs).
+func inferConv(sd map[string]*sdk.Tensor) (map[string]string, error) {
+	convs := encoder(sd, 4)
+	if len(convs) == 0 {
+		return nil, notOne(sd, "conv_autoencoder", "mlp_autoencoder", 4)
 	}
-	vals := map[string]string{}
-	var names []string
-	for _, s := range specs {
-		vals[s.Name] = s.Default
-		names = append(names, s.Name)
+	widths := make([]int64, len(convs))
+	for i, c := range convs {
+		widths[i] = c[0]
 	}
-	for k, v := range opts {
-		if _, ok := vals[k]; !ok {
-			return nil, fmt.Errorf("autoencoder: option %q: %w: %s takes %s", k, sdk.ErrBadOption, arch, strings.Join(names, ", "))
-		}
-		vals[k] = strings.TrimSpace(v)
+	out := map[string]string{"in_channels": fmt.Sprint(convs[0][1]), "channels": join(widths)}
+	lin := sd[fmt.Sprintf("encoder.%d.weight", 2*len(convs)+1)]
+	if lin == nil || len(lin.Shape) != 2 {
+		return out, nil // the strict match names what is missing
 	}
-	num := func(name string) (int64, error) {
-		n, err := strconv.ParseInt(vals[name], 10, 64)
-		if err != nil || n < 1 {
-			return 0, fmt.Errorf("autoencoder: option %s=%q: %w: give a positive integer", name, vals[name], sdk.ErrBadOption)
-		}
-		return n, nil
-	}
-	list := func(name string) ([]int64, error) {
-		var out []int64
-		for _, f := range strings.Split(vals[name], ":") {
-			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("autoencoder: option %s=%q: %w: give positive integers separated by colons, e.g. 16:32", name, vals[name], sdk.ErrBadOption)
-			}
-			out = append(out, n)
-		}
-		return out, nil
-	}
-	c := &config{arch: arch, conv: arch == "conv_autoencoder"}
-	var err error
-	if c.inputSize, err = num("input_size"); err != nil {
-		return nil, err
-	}
-	if c.latent, err = num("latent_size"); err != nil {
-		return nil, err
-	}
-	if c.conv {
-		if c.inChannels, err = num("in_channels"); err != nil {
-			return nil, err
-		}
-		if c.widths, err = list("channels"); err != nil {
-			return nil, err
-		}
-		if len(c.widths) > 16 || c.inputSize%(int64(1)<<len(c.widths)) != 0 {
-			return nil, fmt.Errorf("autoencoder: input_size %d with %d convolutions: %w: input_size must be divisible by 2^%d", c.inputSize, len(c.widths), sdk.ErrBadOption, len(c.widths))
-		}
-	} else if c.widths, err = list("hidden"); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// Load builds a model with a seeded random init or a checkpoint matched
-// strictly against the options' shapes.
-func (backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, error) {
-	prefix, own := bridge.TakePrefix(req.Options)
-	c, err := configure(req.Arch, own)
-	if err != nil {
-		return nil, err
-	}
-	m := &model{cfg: c, graph: c.build()}
-	if err := m.graph.Err(); err != nil {
-		return nil, fmt.Errorf("autoencoder: build %s: %w", c.arch, err)
-	}
-	if req.Threads > 0 {
-		m.opts = append(m.opts, ort.WithThreads(req.Threads))
-	}
-	if req.Device != "" {
-		m.opts = append(m.opts, ort.WithDevice(req.Device))
-	}
-	specs := m.graph.Specs()
-	switch {
-	case req.WeightsPath == "" && req.WeightsFormat != sdk.FormatNone:
-		return nil, fmt.Errorf("autoencoder: weights format %q without a path: %w: set WeightsPath", req.WeightsFormat, sdk.ErrBadOption)
-	case req.WeightsPath == "":
-		m.weights = nn.RandomWeights(specs, req.Seed)
-	case req.WeightsFormat != sdk.FormatNone && req.WeightsFormat != sdk.FormatPTH && req.WeightsFormat != sdk.FormatSafetensors:
-		return nil, fmt.Errorf("autoencoder: weights format %q: %w: use a .pth or .safetensors state_dict", req.WeightsFormat, sdk.ErrUnsupported)
-	default:
-		sd, err := bridge.LoadStripped(req.WeightsPath, prefix)
-		if err != nil {
-			return nil, fmt.Errorf("autoencoder: %w", err) // err names the file
-		}
-		w, err := nn.LoadWeights(specs, sd.Tensors)
-		if err != nil {
-			return nil, fmt.Errorf("autoencoder: %s weights %s: %w (set the options the module was built with: %s)",
-				c.arch, filepath.Base(req.WeightsPath), err, optionNames(c.arch))
-		}
-		m.weights = w
-	}
-	m.trainable = map[string]bool{}
-	for _, p := range m.graph.Params() {
-		m.trainable[p.Name] = true
-	}
-	return m, nil
-}
-
-func optionNames(arch string) string {
-	var out []string
-	for _, s := range archOptions[arch] {
-		out = append(out, s.Name)
-	}
-	return strings.Join(out, ", ")
-}
-
-// model is one loaded autoencoder.
-type model struct {
-	cfg     *config
-	opts    []ort.Option
-	graph   *nn.Builder // read-only
-	weights *nn.Weights
-
-	mu        sync.Mutex
-	closed    bool
-	trainable map[string]bool
-	sessions  []*cached
-}
-
-type cached struct {
-	key     string
-	s       *ort.Session
-	refs    int
-	evicted bool
-}
-
-var _ sdk.Model = (*model)(nil)
-
-func (m *model) check() error {
-	if m.closed {
-		return fmt.Errorf("autoencoder: %s: %w", m.cfg.arch, sdk.ErrClosed)
-	}
-	return nil
-}
-
-func (m *model) checkShape(shape []int64, free bool) error {
-	want := m.cfg.inputShape()
-	ok := len(shape) == len(want)
-	for i := 0; ok && i < len(want); i++ {
-		switch {
-		case i == 0:
-			ok = shape[0] >= 0 || free
-		default:
-			ok = shape[i] == want[i]
+	out["latent_size"] = fmt.Sprint(lin.Shape[0])
+	if last, in := widths[len(widths)-1], lin.Shape[1]; last > 0 && in%last == 0 && len(convs) <= 16 {
+		if s := int64(math.Round(math.Sqrt(float64(in / last)))); s*s == in/last {
+			out["input_size"] = fmt.Sprint(s << len(convs))
 		}
 	}
-	if !ok {
-		return &sdk.ShapeError{What: "input", Want: want, Got: shape, Hint: "give float32 inputs of the size the options set (input_size, in_channels)"}
-	}
-	return nil
+	return out, nil
 }
 
-// Layers lists every encoder and decoder module, then latent,
-// reconstruction and mse. The input size is fixed by the options.
-func (m *model) Layers(ctx context.Context, req *sdk.LayersRequest) ([]sdk.Layer, error) {
-	m.mu.Lock()
-	err := m.check()
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
+// inferMLP reads input_size, hidden and latent_size from the encoder's
+// linear layers.
+func inferMLP(sd map[string]*sdk.Tensor) (map[string]string, error) {
+	lins := encoder(sd, 2)
+	if len(lins) == 0 {
+		return nil, notOne(sd, "mlp_autoencoder", "conv_autoencoder", 2)
 	}
-	if req != nil && len(req.InputShape) > 0 {
-		if err := m.checkShape(req.InputShape, true); err != nil {
-			return nil, err
-		}
+	if len(lins) == 1 {
+		return nil, fmt.Errorf("the encoder has one linear layer, no hidden one: %w: mlp_autoencoder needs at least one hidden layer", sdk.ErrWeights)
 	}
-	return m.graph.Layers(), nil
+	widths := make([]int64, len(lins))
+	for i, l := range lins {
+		widths[i] = l[0]
+	}
+	return map[string]string{
+		"input_size":  fmt.Sprint(lins[0][1]),
+		"hidden":      join(widths[:len(widths)-1]),
+		"latent_size": fmt.Sprint(widths[len(widths)-1]),
+	}, nil
 }
 
-// Extract runs one forward pass (default layer: latent).
-func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.ExtractResponse, error) {
-	if req == nil || req.Input == nil {
-		return nil, fmt.Errorf("autoencoder: extract: %w: no input tensor", sdk.ErrBadInput)
+// notOne explains a checkpoint whose encoder.0.weight is not of arch.
+func notOne(sd map[string]*sdk.Tensor, arch, other string, rank int) error {
+	w := sd["encoder.0.weight"]
+	if w == nil {
+		return fmt.Errorf("no encoder.0.weight: %w: save the state_dict of the %s reference module (testdata/autoencoder.py)", sdk.ErrWeights, arch)
 	}
-	x := req.Input
-	if err := x.Validate(); err != nil {
-		return nil, fmt.Errorf("autoencoder: extract: %w", err)
-	}
-	if x.DType() != sdk.Float32 {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: sdk.Float32, Want: m.cfg.inputShape(), Got: x.Shape, Hint: "convert the input to float32"}
-	}
-	if err := m.checkShape(x.Shape, false); err != nil {
-		return nil, sdk.WithDTypes(err, x.DType(), sdk.Float32)
-	}
-	if req.Lengths != nil {
-		return nil, fmt.Errorf("autoencoder: extract: %w: lengths are for sequence models; drop them", sdk.ErrBadInput)
-	}
-	layers := req.Layers
-	if len(layers) == 0 {
-		layers = []string{"latent"}
-	}
-	for _, l := range layers {
-		if _, err := m.graph.Layer(l); err != nil {
-			return nil, err
-		}
-	}
-	c, err := m.session(layers)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.s.Run(ctx, map[string]*sdk.Tensor{inputName: x}, nil)
-	err = errors.Join(err, m.release(c))
-	if err != nil {
-		return nil, fmt.Errorf("autoencoder: %s: extract: %w", m.cfg.arch, err)
-	}
-	return &sdk.ExtractResponse{Outputs: out}, nil
-}
-
-func (m *model) session(layers []string) (*cached, error) {
-	outs := slices.Clone(layers)
-	slices.Sort(outs)
-	outs = slices.Compact(outs)
-	key := strings.Join(outs, "\x00")
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	for i, c := range m.sessions {
-		if c.key == key {
-			m.sessions = append(append(m.sessions[:i:i], m.sessions[i+1:]...), c)
-			c.refs++
-			return c, nil
-		}
-	}
-	var evictErr error
-	for len(m.sessions) >= maxSessions {
-		evictErr = errors.Join(evictErr, m.sessions[0].evict())
-		m.sessions = m.sessions[1:]
-	}
-	onnx, err := m.graph.ONNX(m.weights, outs)
-	if err != nil {
-		return nil, errors.Join(err, evictErr)
-	}
-	s, err := ort.NewSession(onnx, m.opts...)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("autoencoder: %s: create session: %w", m.cfg.arch, err), evictErr)
-	}
-	c := &cached{key: key, s: s, refs: 1}
-	m.sessions = append(m.sessions, c)
-	return c, evictErr
-}
-
-func (c *cached) evict() error {
-	c.evicted = true
-	if c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-func (m *model) release(c *cached) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c.refs--
-	if c.evicted && c.refs == 0 {
-		return c.s.Close()
-	}
-	return nil
-}
-
-// Params lists the parameters by state_dict name with trainable flags.
-func (m *model) Params(ctx context.Context) ([]sdk.Param, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	ps := m.graph.Params()
-	for i := range ps {
-		ps[i].Trainable = m.trainable[ps[i].Name]
-	}
-	return ps, nil
-}
-
-// SetTrainable sets the trainable flag of every parameter matching a
-// pattern, such as "encoder.*".
-func (m *model) SetTrainable(ctx context.Context, req *sdk.SetTrainableRequest) (*sdk.SetTrainableResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	resp, err := sdkbackbone.ApplyTrainable(m.graph.Params(), m.trainable, req)
-	if err != nil {
-		return nil, fmt.Errorf("autoencoder: %w", err)
-	}
-	return resp, nil
-}
-
-// Close releases the model's sessions. It is idempotent.
-func (m *model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	var err error
-	for _, c := range m.sessions {
-		err = errors.Join(err, c.evict())
-	}
-	m.sessions = nil
-	m.weights = nil
-	return err
+	return fmt.Errorf("encoder.0.weight has shape %s, not %d-d: %w: the checkpoint looks like a %s; load it with --arch %s",
+		sdk.FormatShape(w.Shape), rank, sdk.ErrWeights, other, other)
 }

@@ -8,8 +8,11 @@
 // Options set the sizes: in_channels, input_size, channels (colon-
 // separated, e.g. 16:32; each strided conv halves the size) and
 // latent_size for the conv family; input_size, hidden (e.g. 256:64) and
-// latent_size for the MLP. A checkpoint of other sizes fails with the
-// mismatching keys and the options to set.
+// latent_size for the MLP. A checkpoint's shapes set them all (the conv
+// input_size from the latent layer's inputs, as the reference module
+// takes a size divisible by 2^convs); an option given that contradicts
+// them is an sdk.ErrWeights error naming both values. The package is an
+// architecture on the shared runtime sdk/backbone.
 //
 // Layers are every encoder and decoder module (encoder.0, ...,
 // decoder.6), plus three extra taps: latent (the encoder's output),

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/backbone"
+	"github.com/gozoo/gozoo/sdk/nn"
 	"github.com/gozoo/gozoo/sdk/sdktest"
 )
 
@@ -90,15 +93,77 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestCheckpointMismatch checks that a checkpoint saved with other sizes
-// names the options to set.
-func TestCheckpointMismatch(t *testing.T) {
-	testenv.Python(t)
-	dir := t.TempDir()
-	testenv.RunPython(t, "testdata/make_parity.py", "mlp", dir, "--input-size", "12", "--widths", "6", "--latent", "2")
-	_, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: "mlp_autoencoder", WeightsPath: filepath.Join(dir, "weights.pth"),
-		Options: map[string]string{"input_size": "12", "hidden": "7", "latent_size": "2"}})
-	if !errors.Is(err, sdk.ErrWeights) || !strings.Contains(err.Error(), "encoder.0.weight") || !strings.Contains(err.Error(), "hidden") {
-		t.Errorf("Load with hidden 7 over a hidden-6 checkpoint = %v; want ErrWeights naming encoder.0.weight and the options", err)
+// checkpoint returns the seeded init of arch configured by opts as a
+// checkpoint (TestParity shows its keys and shapes are PyTorch's).
+func checkpoint(t *testing.T, arch string, opts map[string]string) string {
+	t.Helper()
+	i := slices.IndexFunc(Family.Archs, func(a backbone.Arch) bool { return a.Name == arch })
+	o, err := backbone.NewOptions(&Family.Archs[i], opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Family.Archs[i].New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sdktest.WriteCheckpoint(t, nn.RandomWeights(n.Build(n.DefaultInput()).Specs(), 1).StateDict())
+}
+
+// TestCheckpointOptions checks that a checkpoint's shapes set every
+// option, that a contradicting option is an error naming both values and
+// no other option, and that the other arch's checkpoint says which arch
+// it is.
+func TestCheckpointOptions(t *testing.T) {
+	mlp := checkpoint(t, "mlp_autoencoder", map[string]string{"input_size": "12", "hidden": "6:5", "latent_size": "2"})
+	conv := checkpoint(t, "conv_autoencoder", map[string]string{"in_channels": "2", "input_size": "8", "channels": "3", "latent_size": "4"})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		arch, path string
+		input      []int64
+		latent     []int64
+	}{
+		{"mlp_autoencoder", mlp, []int64{-1, 12}, []int64{-1, 2}},
+		{"conv_autoencoder", conv, []int64{-1, 2, 8, 8}, []int64{-1, 4}},
+	} {
+		m, err := New().Load(ctx, &sdk.LoadRequest{Arch: tc.arch, WeightsPath: tc.path})
+		if err != nil {
+			t.Fatalf("Load(%s) without options = %v; want the checkpoint's sizes", tc.arch, err)
+		}
+		ls, err := m.Layers(ctx, &sdk.LayersRequest{InputShape: tc.input})
+		m.Close()
+		if err != nil {
+			t.Fatalf("%s Layers(%v) = %v; want the checkpoint's input size", tc.arch, tc.input, err)
+		}
+		if l := ls[len(ls)-3]; l.Name != "latent" || !sdk.EqualShape(l.Shape, tc.latent) {
+			t.Errorf("%s: %s %v; want latent %v", tc.arch, l.Name, l.Shape, tc.latent)
+		}
+	}
+	for _, tc := range []struct {
+		arch, path string
+		opts       map[string]string
+		want, not  []string
+	}{
+		{"mlp_autoencoder", mlp, map[string]string{"input_size": "12", "hidden": "7:5", "latent_size": "2"}, []string{"hidden=7:5 but the checkpoint has 6:5"}, []string{"input_size", "latent_size"}},
+		{"mlp_autoencoder", mlp, map[string]string{"latent_size": "3"}, []string{"latent_size=3 but the checkpoint has 2"}, []string{"hidden"}},
+		{"conv_autoencoder", conv, map[string]string{"input_size": "16"}, []string{"input_size=16 but the checkpoint has 8"}, []string{"channels"}},
+		{"conv_autoencoder", conv, map[string]string{"in_channels": "1", "channels": "3"}, []string{"in_channels=1 but the checkpoint has 2"}, []string{"channels=3"}},
+		{"conv_autoencoder", mlp, nil, []string{"encoder.0.weight has shape [6, 12]", "looks like a mlp_autoencoder"}, nil},
+		{"mlp_autoencoder", conv, nil, []string{"looks like a conv_autoencoder"}, nil},
+	} {
+		_, err := New().Load(ctx, &sdk.LoadRequest{Arch: tc.arch, WeightsPath: tc.path, Options: tc.opts})
+		if !errors.Is(err, sdk.ErrWeights) {
+			t.Errorf("Load(%s, %v) = %v; want ErrWeights", tc.arch, tc.opts, err)
+			continue
+		}
+		for _, s := range tc.want {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("Load(%s, %v) error %q lacks %q", tc.arch, tc.opts, err, s)
+			}
+		}
+		for _, s := range tc.not {
+			if strings.Contains(err.Error(), s) {
+				t.Errorf("Load(%s, %v) error %q names %q, which is not at fault", tc.arch, tc.opts, err, s)
+			}
+		}
 	}
 }

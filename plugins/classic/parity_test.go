@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +20,6 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if s, err := fixtures(); err == nil {
-		s.Remove()
-	}
 	testenv.Cleanup()
 	os.Exit(code)
 }
@@ -36,16 +34,31 @@ func needORT(t *testing.T) {
 
 // parityCase is one fixture make_parity.py writes.
 type parityCase struct {
-	Name       string   `json:"name"`
-	Arch       string   `json:"arch"`
-	Height     int      `json:"height"`
-	Width      int      `json:"width"`
-	Batch      int      `json:"batch"`
-	Layers     []string `json:"layers"`
-	Float64    bool     `json:"float64,omitempty"`
-	NumClasses int      `json:"num_classes,omitempty"`
-	Legacy     bool     `json:"legacy,omitempty"`
-	Seed       int      `json:"seed"`
+	Name          string
+	Arch          string
+	Height, Width int
+	Batch         int
+	Layers        []string
+	Float64       bool
+	NumClasses    int
+	Legacy        bool
+	Seed          int
+}
+
+// args are the case's make_parity.py arguments after OUTDIR.
+func (c parityCase) args() []string {
+	a := []string{c.Arch, "--layers", strings.Join(c.Layers, ","), "--height", strconv.Itoa(c.Height),
+		"--width", strconv.Itoa(c.Width), "--batch", strconv.Itoa(c.Batch), "--seed", strconv.Itoa(c.Seed)}
+	if c.NumClasses > 0 {
+		a = append(a, "--num-classes", strconv.Itoa(c.NumClasses))
+	}
+	if c.Float64 {
+		a = append(a, "--float64")
+	}
+	if c.Legacy {
+		a = append(a, "--legacy")
+	}
+	return a
 }
 
 // layersOf picks the layers a parity case checks: every layer at most
@@ -112,49 +125,66 @@ var cases = sync.OnceValues(func() ([]parityCase, error) {
 	return out, nil
 })
 
-// fixtures are every case's fixture, made by one run of make_parity.py
-// the first time a test asks for one (fixture).
-var fixtures = sync.OnceValues(func() (*sdktest.FixtureSet, error) {
-	cs, err := cases()
-	if err != nil {
-		return nil, err
-	}
-	js, err := json.Marshal(cs)
-	if err != nil {
-		return nil, err
-	}
-	return sdktest.NewFixtureSet("testdata/make_parity.py", "--cases", string(js)), nil
-})
+// fixtures are every case's fixture, made in one run of make_parity.py,
+// with the cases, by name.
+type fixtures map[string]struct {
+	f *sdktest.Fixture
+	c parityCase
+}
 
-// fixture returns the fixture of case name, and the case.
-func fixture(t *testing.T, name string) (*sdktest.Fixture, parityCase) {
+func makeFixtures(t *testing.T) fixtures {
 	t.Helper()
 	cs, err := cases()
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(cs, func(c parityCase) bool { return c.Name == name })
-	if i < 0 {
+	args := make([][]string, len(cs))
+	for i, c := range cs {
+		args[i] = c.args()
+	}
+	fs := sdktest.MakeFixtures(t, "testdata/make_parity.py", args)
+	out := fixtures{}
+	for i, c := range cs {
+		out[c.Name] = struct {
+			f *sdktest.Fixture
+			c parityCase
+		}{fs[i], c}
+	}
+	return out
+}
+
+// fixture returns the fixture of case name, and the case.
+func (fs fixtures) fixture(t *testing.T, name string) (*sdktest.Fixture, parityCase) {
+	t.Helper()
+	x, ok := fs[name]
+	if !ok {
 		t.Fatalf("no parity case %s", name)
 	}
-	s, err := fixtures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Get(t, name), cs[i]
+	return x.f, x.c
 }
 
 // functionalLayers are the layers that are torchvision function calls,
 // not modules, named as torch.fx names them.
 var functionalLayers = []string{"relu", "adaptive_avg_pool2d", "flatten"}
 
-// TestParity compares every arch's layers with torchvision's forward
+// TestTorch compares the nets with torchvision on fixtures that one run
+// of make_parity.py makes: parity of every arch's layers, the layer names
+// against torch.fx's, and checkpoints with legacy keys or options set by
+// their shapes.
+func TestTorch(t *testing.T) {
+	needORT(t)
+	fixtures := makeFixtures(t)
+	t.Run("Parity", func(t *testing.T) { testParity(t, fixtures) })
+	t.Run("FXNames", func(t *testing.T) { testFXNames(t, fixtures) })
+	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, fixtures) })
+}
+
+// testParity compares every arch's layers with torchvision's forward
 // hooks on the same weights and input (1e-4 scaled, and with a float64
 // run no further from it than PyTorch float32), loading with no options
 // (num_classes read from the checkpoint), and the layers and params with
 // torch's named_modules and named_parameters.
-func TestParity(t *testing.T) {
-	needORT(t)
+func testParity(t *testing.T, fixtures fixtures) {
 	cs, err := cases()
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +194,7 @@ func TestParity(t *testing.T) {
 			continue // TestCheckpoints
 		}
 		t.Run(c.Name, func(t *testing.T) {
-			f, _ := fixture(t, c.Name)
+			f, _ := fixtures.fixture(t, c.Name)
 			m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: c.Arch, WeightsPath: f.Weights(), Threads: 2})
 			if err != nil {
 				t.Fatalf("Load(%s): %v", c.Arch, err)
@@ -176,18 +206,17 @@ func TestParity(t *testing.T) {
 	}
 }
 
-// TestFXNames checks that every module name torchvision's feature
+// testFXNames checks that every module name torchvision's feature
 // extraction (get_graph_node_names, eval mode) lists is a layer, and
 // that every layer that is not a torch module is a torch.fx node name.
-func TestFXNames(t *testing.T) {
-	needORT(t)
+func testFXNames(t *testing.T, fixtures fixtures) {
 	for _, a := range archs {
 		t.Run(a.name, func(t *testing.T) {
 			name := a.name + "/224"
 			if strings.HasPrefix(a.name, "densenet") && a.name != "densenet121" {
 				name = a.name + "/97x67"
 			}
-			f, _ := fixture(t, name)
+			f, _ := fixtures.fixture(t, name)
 			b, err := os.ReadFile(filepath.Join(f.Dir, "fx.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -226,21 +255,20 @@ func TestFXNames(t *testing.T) {
 	}
 }
 
-// TestCheckpoints loads a densenet121 checkpoint with the key names of
+// testCheckpoints loads a densenet121 checkpoint with the key names of
 // checkpoints saved before torch 0.4 (as torchvision's own download is,
 // renamed by Arch.Adapt as torchvision renames them) and a 10-class
 // squeezenet1_1, both with no options and compared with torch; and
 // checks the errors for options that contradict a checkpoint and for a
 // checkpoint of another arch, which names the arch.
-func TestCheckpoints(t *testing.T) {
-	needORT(t)
+func testCheckpoints(t *testing.T, fixtures fixtures) {
 	ctx := context.Background()
 	load := func(arch string, opts map[string]string, f *sdktest.Fixture) (sdk.Model, error) {
 		return New().Load(ctx, &sdk.LoadRequest{Arch: arch, Options: opts, WeightsPath: f.Weights(), Threads: 1})
 	}
 	for _, name := range []string{"densenet121_legacy/64", "squeezenet1_1_c10/64"} {
 		t.Run(name, func(t *testing.T) {
-			f, c := fixture(t, name)
+			f, c := fixtures.fixture(t, name)
 			m, err := load(c.Arch, nil, f)
 			if err != nil {
 				t.Fatalf("Load(%s) with no options: %v", c.Arch, err)
@@ -250,8 +278,8 @@ func TestCheckpoints(t *testing.T) {
 			f.CheckCoverage(t, m, functionalLayers...)
 		})
 	}
-	legacy, _ := fixture(t, "densenet121_legacy/64")
-	small, _ := fixture(t, "squeezenet1_1_c10/64")
+	legacy, _ := fixtures.fixture(t, "densenet121_legacy/64")
+	small, _ := fixtures.fixture(t, "squeezenet1_1_c10/64")
 	for _, tc := range []struct {
 		arch string
 		opts map[string]string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +20,6 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if s, err := fixtures(); err == nil {
-		s.Remove()
-	}
 	testenv.Cleanup()
 	os.Exit(code)
 }
@@ -60,16 +58,31 @@ var sizes = []size{{"224", 1, 224, 224, true}, {"97x67", 2, 97, 67, false}}
 
 // parityCase is one fixture make_parity.py writes.
 type parityCase struct {
-	Name       string   `json:"name"`
-	Arch       string   `json:"arch"`
-	Height     int      `json:"height"`
-	Width      int      `json:"width"`
-	Batch      int      `json:"batch"`
-	Layers     []string `json:"layers"`
-	Float64    bool     `json:"float64,omitempty"`
-	NumClasses int      `json:"num_classes,omitempty"`
-	V1Stem     bool     `json:"v1_stem,omitempty"`
-	Seed       int      `json:"seed"`
+	Name          string
+	Arch          string
+	Height, Width int
+	Batch         int
+	Layers        []string
+	Float64       bool
+	NumClasses    int
+	V1Stem        bool
+	Seed          int
+}
+
+// args are the case's make_parity.py arguments after OUTDIR.
+func (c parityCase) args() []string {
+	a := []string{c.Arch, "--layers", strings.Join(c.Layers, ","), "--height", strconv.Itoa(c.Height),
+		"--width", strconv.Itoa(c.Width), "--batch", strconv.Itoa(c.Batch), "--seed", strconv.Itoa(c.Seed)}
+	if c.NumClasses > 0 {
+		a = append(a, "--num-classes", strconv.Itoa(c.NumClasses))
+	}
+	if c.Float64 {
+		a = append(a, "--float64")
+	}
+	if c.V1Stem {
+		a = append(a, "--v1-stem")
+	}
+	return a
 }
 
 // parityLayers picks the layers a's parity checks: every layer at most
@@ -119,28 +132,24 @@ var cases = sync.OnceValues(func() ([]parityCase, error) {
 	return out, nil
 })
 
-// fixtures are every case's fixture, made by one run of make_parity.py
-// the first time a test asks for one (fixture).
-var fixtures = sync.OnceValues(func() (*sdktest.FixtureSet, error) {
-	cs, err := cases()
-	if err != nil {
-		return nil, err
-	}
-	js, err := json.Marshal(cs)
-	if err != nil {
-		return nil, err
-	}
-	return sdktest.NewFixtureSet("testdata/make_parity.py", "--cases", string(js)), nil
-})
-
-// fixture returns the fixture of case name.
-func fixture(t *testing.T, name string) *sdktest.Fixture {
+// makeFixtures makes every case's fixture in one run of make_parity.py,
+// by case name.
+func makeFixtures(t *testing.T) map[string]*sdktest.Fixture {
 	t.Helper()
-	s, err := fixtures()
+	cs, err := cases()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Get(t, name)
+	args := make([][]string, len(cs))
+	for i, c := range cs {
+		args[i] = c.args()
+	}
+	fs := sdktest.MakeFixtures(t, "testdata/make_parity.py", args)
+	out := make(map[string]*sdktest.Fixture, len(cs))
+	for i, c := range cs {
+		out[c.Name] = fs[i]
+	}
+	return out
 }
 
 func findCase(t *testing.T, name string) parityCase {
@@ -162,20 +171,30 @@ func findCase(t *testing.T, name string) parityCase {
 // modules, named as torch.fx names them.
 var pooledLayers = []string{"adaptive_avg_pool2d", "flatten", "mean"}
 
-// TestParity compares every arch's layers with torchvision's forward
+// TestTorch compares the nets with torchvision on fixtures that one run
+// of make_parity.py makes: parity of every arch's layers, the layer names
+// against torch.fx's, and checkpoints whose shapes set options.
+func TestTorch(t *testing.T) {
+	needORT(t)
+	fixtures := makeFixtures(t)
+	t.Run("Parity", func(t *testing.T) { testParity(t, fixtures) })
+	t.Run("FXNames", func(t *testing.T) { testFXNames(t, fixtures) })
+	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, fixtures) })
+}
+
+// testParity compares every arch's layers with torchvision's forward
 // hooks on the same weights and input (1e-4 scaled, and no further from
 // a float64 run than PyTorch float32), at 224x224 and at 97x67, loading
 // with no options (num_classes read from the checkpoint). At 224 it also
 // compares the layers and params with torch's named_modules and
 // named_parameters.
-func TestParity(t *testing.T) {
-	needORT(t)
+func testParity(t *testing.T, fixtures map[string]*sdktest.Fixture) {
 	for _, a := range archs {
 		for _, s := range sizes {
 			name := a.name + "/" + s.name
 			t.Run(name, func(t *testing.T) {
 				c := findCase(t, name)
-				f := fixture(t, name)
+				f := fixtures[name]
 				m, err := New().Load(context.Background(), &sdk.LoadRequest{Arch: a.name, WeightsPath: f.Weights(), Threads: 2})
 				if err != nil {
 					t.Fatalf("Load(%s): %v", a.name, err)
@@ -207,17 +226,16 @@ func neverCalled(f *sdktest.Fixture, m sdk.Model) []string {
 	return skip
 }
 
-// TestFXNames checks that every module name torchvision's feature
+// testFXNames checks that every module name torchvision's feature
 // extraction (get_graph_node_names, eval mode) lists is a layer, and
 // that every layer that is not a torch module is a torch.fx node name.
 // torch.fx cannot trace torchvision 0.14's ShuffleNetV2 (channel_shuffle
 // unpacks x.size()); its names are checked against named_modules by
-// TestParity alone.
-func TestFXNames(t *testing.T) {
-	needORT(t)
+// the parity test alone.
+func testFXNames(t *testing.T, fixtures map[string]*sdktest.Fixture) {
 	for _, a := range archs {
 		t.Run(a.name, func(t *testing.T) {
-			f := fixture(t, a.name+"/224")
+			f := fixtures[a.name+"/224"]
 			b, err := os.ReadFile(filepath.Join(f.Dir, "fx.json"))
 			if err != nil {
 				t.Fatal(err)
@@ -264,13 +282,12 @@ func TestFXNames(t *testing.T) {
 	}
 }
 
-// TestCheckpoints loads checkpoints whose shapes set options: a
+// testCheckpoints loads checkpoints whose shapes set options: a
 // 10-class mobilenet_v3_small, and an MNASNet 0.5 saved with version 1's
 // stem (loaded by torchvision's own legacy path in the fixture), both
 // compared with torch; and the errors for options that contradict a
 // checkpoint and for a checkpoint of another arch, which names the arch.
-func TestCheckpoints(t *testing.T) {
-	needORT(t)
+func testCheckpoints(t *testing.T, fixtures map[string]*sdktest.Fixture) {
 	ctx := context.Background()
 	load := func(arch string, opts map[string]string, f *sdktest.Fixture) (sdk.Model, error) {
 		return New().Load(ctx, &sdk.LoadRequest{Arch: arch, Options: opts, WeightsPath: f.Weights(), Threads: 1})
@@ -278,7 +295,7 @@ func TestCheckpoints(t *testing.T) {
 	for _, name := range []string{"mobilenet_v3_small_c10/64", "mnasnet0_5_v1/97x67"} {
 		t.Run(name, func(t *testing.T) {
 			c := findCase(t, name)
-			f := fixture(t, name)
+			f := fixtures[name]
 			m, err := load(c.Arch, nil, f)
 			if err != nil {
 				t.Fatalf("Load(%s) with no options: %v", c.Arch, err)
@@ -288,9 +305,9 @@ func TestCheckpoints(t *testing.T) {
 			f.CheckCoverage(t, m, pooledLayers...)
 		})
 	}
-	small := fixture(t, "mobilenet_v3_small_c10/64")
-	v1 := fixture(t, "mnasnet0_5_v1/97x67")
-	shuffle := fixture(t, "shufflenet_v2_x0_5/97x67")
+	small := fixtures["mobilenet_v3_small_c10/64"]
+	v1 := fixtures["mnasnet0_5_v1/97x67"]
+	shuffle := fixtures["shufflenet_v2_x0_5/97x67"]
 	for _, tc := range []struct {
 		arch string
 		opts map[string]string

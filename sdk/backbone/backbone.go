@@ -205,6 +205,11 @@ func (s *source) read() (map[string]*sdk.Tensor, error) {
 // match checks sd strictly against the specs and returns the weights.
 func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) {
 	base := filepath.Base(s.path)
+	if c, ok := net.(WeightsChecker); ok {
+		if err := c.CheckWeights(sd); err != nil {
+			return nil, fmt.Errorf("%s: weights %s: %w", s.arch.Name, base, err)
+		}
+	}
 	if err := matchSpecs(s.specs, sd, s.path); err != nil {
 		hint := ""
 		if h, ok := net.(Hinter); ok {

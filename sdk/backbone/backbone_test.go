@@ -332,3 +332,20 @@ func slicesEqual(a, b []float32) bool {
 	}
 	return true
 }
+
+func TestDescribeInput(t *testing.T) {
+	for _, tc := range []struct {
+		in   sdk.InputSpec
+		want string
+	}{
+		{sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}, "[N, 3, H, W] float32"},
+		{sdk.InputSpec{Shape: []int64{-1, 1, -1, -1, -1}, DType: sdk.Float32}, "[N, 1, D, H, W] float32"},
+		{sdk.InputSpec{Shape: []int64{-1, -1}, DType: sdk.Int64}, "[N, *] int64"},
+		{sdk.InputSpec{Shape: []int64{-1, -1, 8}, DType: sdk.Float32, BatchAxis: 1}, "[*, N, 8] float32"},
+		{sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}, "[N, 3, 224, 224] float32"},
+	} {
+		if got := describeInput(tc.in); got != tc.want {
+			t.Errorf("describeInput(%v) = %q; want %q", tc.in.Shape, got, tc.want)
+		}
+	}
+}

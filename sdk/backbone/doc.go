@@ -8,9 +8,10 @@
 // architecture that records its forward pass into an nn.Builder for an
 // input shape. Optional hooks adapt a checkpoint's keys (Arch.Adapt), read
 // the options a checkpoint's shapes determine (Arch.Infer), check inputs
-// with family-specific hints (InputChecker), feed further graph inputs such
-// as sequence lengths (ExtraInputs) and explain a checkpoint that does not
-// fit (Hinter).
+// with family-specific hints (InputChecker, InputHinter), feed further
+// graph inputs such as sequence lengths (ExtraInputs), check a checkpoint
+// in the family's terms before the strict match (WeightsChecker) and
+// explain a checkpoint that does not fit (Hinter).
 //
 // The runtime owns the rest, the same for every family:
 //
@@ -33,5 +34,5 @@
 //
 // A plugin's main is then:
 //
-//	func main() { plugin.Serve(backbone.New(family)) }
+//	func main() { plugin.Main(backbone.New(family)) }
 package backbone

@@ -70,6 +70,24 @@ type ExtraInputs interface {
 	ExtraInputs(req *sdk.ExtractRequest, input []int64) (map[string]*sdk.Tensor, error)
 }
 
+// InputHinter is implemented by nets for which the runtime's generic
+// hint ("give [N, 3, H, W] float32") says too little, such as sequence
+// models or token ids. InputHint says what to give instead of an input
+// of dtype got; it follows the runtime's dtype and shape errors (an
+// InputChecker words its own).
+type InputHinter interface {
+	InputHint(got sdk.DType) string
+}
+
+// WeightsChecker is implemented by nets that check a checkpoint against
+// their configuration before the strict match, to say in their own terms
+// what the match would report as a bare shape mismatch (e.g. a head that
+// reads another feature than an option says). Its error wraps
+// sdk.ErrWeights and says what to set.
+type WeightsChecker interface {
+	CheckWeights(sd map[string]*sdk.Tensor) error
+}
+
 // Hinter is implemented by nets that can explain a checkpoint that does
 // not match them ("the checkpoint looks like resnet50"). The hint is
 // appended to the mismatch error and starts with a space.

@@ -32,7 +32,22 @@ type model struct {
 	trainable map[string]bool
 }
 
-var _ sdk.Model = (*model)(nil)
+var (
+	_ sdk.Model            = (*model)(nil)
+	_ sdk.InputDescriber   = (*model)(nil)
+	_ sdk.OptionsDescriber = (*model)(nil)
+)
+
+// LoadedOptions returns the model's options as loaded (see
+// sdk.OptionsDescriber).
+func (m *model) LoadedOptions() []sdk.LoadedOption { return m.opts.Loaded(m.arch) }
+
+// Input returns the net's input as loaded (see sdk.InputDescriber).
+func (m *model) Input() sdk.InputSpec {
+	in := m.net.Input()
+	in.Shape = slices.Clone(in.Shape)
+	return in
+}
 
 func (m *model) check() error {
 	if m.closed {
@@ -62,23 +77,38 @@ func (m *model) checkInput(shape []int64, free bool) error {
 		}
 	}
 	if bad {
-		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: "give " + describeInput(in)}
+		return &sdk.ShapeError{What: "input", Want: in.Shape, Got: shape, Hint: m.inputHint()}
 	}
 	return nil
 }
 
-// describeInput says what an input should be, e.g. "[N, 3, H, W] float32".
+// inputHint says what input to give: the net's words when it has them.
+func (m *model) inputHint() string {
+	in := m.net.Input()
+	if h, ok := m.net.(InputHinter); ok {
+		return h.InputHint(in.DType)
+	}
+	return "give " + describeInput(in)
+}
+
+// describeInput says what an input should be, e.g. "[N, 3, H, W]
+// float32": the batch is N, two or three trailing free dimensions are
+// H, W or D, H, W, and other free dimensions are *.
 func describeInput(in sdk.InputSpec) string {
 	dims := make([]string, len(in.Shape))
-	free := []string{"H", "W", "D"}
+	trailing := 0
+	for i := len(in.Shape) - 1; i >= 0 && in.Shape[i] < 0 && i != in.BatchAxis; i-- {
+		trailing++
+	}
+	names := map[int][]string{2: {"H", "W"}, 3: {"D", "H", "W"}}[trailing]
 	for i, d := range in.Shape {
 		switch {
 		case i == in.BatchAxis:
 			dims[i] = "N"
 		case d >= 0:
 			dims[i] = fmt.Sprint(d)
-		case len(free) > 0 && len(in.Shape)-i <= len(free):
-			dims[i] = free[len(free)-(len(in.Shape)-i)]
+		case names != nil && i >= len(in.Shape)-trailing:
+			dims[i] = names[i-(len(in.Shape)-trailing)]
 		default:
 			dims[i] = "*"
 		}
@@ -125,8 +155,11 @@ func (m *model) Extract(ctx context.Context, req *sdk.ExtractRequest) (*sdk.Extr
 	x := req.Input
 	in := m.net.Input()
 	if x.DType() != in.DType {
-		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape,
-			Hint: "give " + describeInput(in)}
+		hint := "convert the input to " + in.DType.String()
+		if h, ok := m.net.(InputHinter); ok {
+			hint = h.InputHint(x.DType())
+		}
+		return nil, &sdk.ShapeError{What: "input", DType: x.DType(), WantDType: in.DType, Want: in.Shape, Got: x.Shape, Hint: hint}
 	}
 	if err := x.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: extract: %w", m.arch.Name, err)

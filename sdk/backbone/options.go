@@ -194,3 +194,17 @@ func (o *Options) merge(a *Arch, inferred map[string]string, source string) erro
 	}
 	return nil
 }
+
+// Loaded lists every option of arch a in declaration order with its
+// value and source ("user", "checkpoint" or "default").
+func (o Options) Loaded(a *Arch) []sdk.LoadedOption {
+	out := make([]sdk.LoadedOption, 0, len(a.Options))
+	for _, s := range a.Options {
+		src := o.from[s.Name]
+		if src == "" {
+			src = "default"
+		}
+		out = append(out, sdk.LoadedOption{Name: s.Name, Value: o.vals[s.Name], Source: src})
+	}
+	return out
+}

@@ -71,11 +71,12 @@ func TestExtractBatchesInputs(t *testing.T) {
 	}
 }
 
-// TestInputsNeedMinor1 sends further inputs to a plugin that speaks
-// protocol minor 0: the host refuses before the plugin sees them.
-func TestInputsNeedMinor1(t *testing.T) {
+// oldToy returns the toy backbone as a plugin of protocol minor minor,
+// named "old", served by a client of its own.
+func oldToy(t *testing.T, minor int) sdk.Backbone {
+	t.Helper()
 	dir := t.TempDir()
-	man := fmt.Sprintf(`{"command": [%q], "env": {"TOY_PROTOCOL_MINOR": "0"}}`, toyBin)
+	man := fmt.Sprintf(`{"command": [%q], "env": {"TOY_PROTOCOL_MINOR": "%d"}}`, toyBin, minor)
 	if err := os.WriteFile(filepath.Join(dir, "gozoo-backbone-old.plugin"), []byte(man), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -83,22 +84,24 @@ func TestInputsNeedMinor1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	bb, err := c.Backbone(context.Background(), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bb
+}
+
+// TestInputsNeedMinor1 sends further inputs to a plugin that speaks
+// protocol minor 0: the host refuses before the plugin sees them.
+func TestInputsNeedMinor1(t *testing.T) {
 	ctx := context.Background()
-	bb, err := c.Backbone(ctx, "old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := bb.Load(ctx, &sdk.LoadRequest{Arch: "toy"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := load(t, oldToy(t, 0), nil)
 	x := sdk.Zeros(2, 4)
 	if _, err := m.Extract(ctx, &sdk.ExtractRequest{Input: x}); err != nil {
 		t.Fatalf("Extract with one input = %v", err)
 	}
-	_, err = m.Extract(ctx, &sdk.ExtractRequest{Input: x, Inputs: map[string]*sdk.Tensor{"mask": sdk.Zeros(2, 4)}})
+	_, err := m.Extract(ctx, &sdk.ExtractRequest{Input: x, Inputs: map[string]*sdk.Tensor{"mask": sdk.Zeros(2, 4)}})
 	if !errors.Is(err, sdk.ErrUnsupported) || !strings.Contains(err.Error(), "protocol minor 0") {
 		t.Errorf("Extract with a further input on a minor-0 plugin = %v; want ErrUnsupported naming the minor", err)
 	}

@@ -86,7 +86,10 @@
 //
 // Models implement sdk.Trainer or sdk.Exporter exactly when the plugin's
 // Capabilities list train or export, so a type assertion tells a caller
-// what a model can do.
+// what a model can do. Every model implements sdk.InputDescriber: Input
+// returns the input the plugin reported when it loaded the model (a
+// sequence model's batch axis, for one), or the zero InputSpec when it
+// reported none (plugins of protocol minor < 2).
 //
 // Client, and the Backbones and Models it returns, are safe for
 // concurrent use.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
@@ -84,9 +85,18 @@ type model struct {
 	trainable []*backbonev1.SetTrainableRequest
 	closed    bool
 	release   func() error // removes weights the host converted for this model
+
+	// input is the model's input as the plugin reported it at the latest
+	// load; atomic so that Input never waits for a load.
+	input atomic.Pointer[sdk.InputSpec]
+	// options are the model's options as the plugin reported them at Load.
+	options atomic.Pointer[[]sdk.LoadedOption]
 }
 
-var _ sdk.Model = (*model)(nil)
+var (
+	_ sdk.Model          = (*model)(nil)
+	_ sdk.InputDescriber = (*model)(nil)
+)
 
 type trainModel struct{ *model }
 type exportModel struct{ *model }
@@ -144,7 +154,36 @@ func (m *model) handleFor(ctx context.Context, rpc backbonev1.BackboneClient, ge
 		}
 	}
 	m.handle, m.gen = resp.GetHandle(), gen
+	in := backbonev1.InputSpecFromProto(resp.GetInput())
+	m.input.Store(&in)
+	opts := make([]sdk.LoadedOption, 0, len(resp.GetOptions()))
+	for _, o := range resp.GetOptions() {
+		opts = append(opts, sdk.LoadedOption{Name: o.GetName(), Value: o.GetValue(), Source: o.GetSource()})
+	}
+	m.options.Store(&opts)
 	return m.handle, nil
+}
+
+// Input returns the input the model takes as the plugin reported it when
+// it loaded the model (see sdk.InputDescriber): the zero InputSpec when the
+// plugin did not report one (protocol minor < 2, or a model that does not
+// describe its input).
+func (m *model) Input() sdk.InputSpec {
+	in := m.input.Load()
+	if in == nil {
+		return sdk.InputSpec{}
+	}
+	return sdk.InputSpec{Shape: slices.Clone(in.Shape), DType: in.DType, BatchAxis: in.BatchAxis}
+}
+
+// LoadedOptions returns the model's options as the plugin reported them
+// when it loaded the model (see sdk.OptionsDescriber); none when it did
+// not report them.
+func (m *model) LoadedOptions() []sdk.LoadedOption {
+	if o := m.options.Load(); o != nil {
+		return slices.Clone(*o)
+	}
+	return nil
 }
 
 // call runs fn with a live handle, recovering from plugin crashes when

@@ -2,9 +2,11 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/gozoo/gozoo/internal/backbonev1"
 	"github.com/gozoo/gozoo/sdk"
@@ -68,26 +70,48 @@ func WithSharedMemory(on bool) Option {
 	}
 }
 
+// Main serves impl with Serve and exits: with status 1 and the error on
+// standard error when Serve fails (for a binary run by hand, a hint to run
+// gozoo instead), else 0. It is the whole main function of most plugins:
+//
+//	func main() { plugin.Main(mybackbone.New()) }
+func Main(impl sdk.Backbone, opts ...Option) {
+	if err := Serve(impl, opts...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// ErrNoHost reports a plugin binary run by hand: no gozoo host started it.
+var ErrNoHost = errors.New("plugin: not started by a gozoo host")
+
 // Serve serves impl as a gozoo backbone plugin on the go-plugin protocol and
-// returns when the host closes it. It listens on a Unix socket in the
+// returns nil when the host closes it. It listens on a Unix socket in the
 // folder the host names ($PLUGIN_UNIX_SOCKET_DIR, private to the host's
 // user) and requires the host's certificate (go-plugin's automatic mutual
-// TLS). The process exits, removing its socket, when its host ends, even
-// when the host is killed: on Linux by the parent-death signal, elsewhere
-// by a watch on the parent process. It is meant for a plugin binary's main
-// function; run directly (not by a host) it prints a hint and exits 1. An
-// invalid option also exits 1 with a message on stderr.
-func Serve(impl sdk.Backbone, opts ...Option) {
+// TLS). A plugin binary's main usually calls it through Main.
+//
+// Serve returns an error, before serving anything, for an invalid option
+// and, wrapping ErrNoHost with a hint, when the binary was run by hand
+// rather than by a host. While it serves, the process exits, removing its
+// socket, as soon as its host ends, even when the host is killed: on Linux
+// by the parent-death signal, elsewhere by a watch on the parent process.
+func Serve(impl sdk.Backbone, opts ...Option) error {
 	cfg := &config{logLevel: hclog.Warn, logOut: os.Stderr}
 	for _, o := range opts {
 		if err := o(cfg); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return err
 		}
 	}
-	if os.Getenv(Handshake.MagicCookieKey) == Handshake.MagicCookieValue {
-		guardParent(os.Exit)
+	if impl == nil {
+		return errors.New("plugin: Serve: nil backbone")
 	}
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		return fmt.Errorf("%w: %s is a gozoo backbone plugin, which gozoo starts itself when a model needs it: run gozoo instead (gozoo plugins lists the plugins it finds)",
+			ErrNoHost, filepath.Base(os.Args[0]))
+	}
+	guardParent(os.Exit)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{backbonev1.PluginName: &grpcPlugin{impl: impl, cfg: cfg}},
@@ -96,6 +120,7 @@ func Serve(impl sdk.Backbone, opts ...Option) {
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Level: cfg.logLevel, Output: cfg.logOut, JSONFormat: true}),
 	})
+	return nil
 }
 
 // ServerOptions are the gRPC server options a backbone server needs: raised

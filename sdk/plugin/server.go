@@ -110,7 +110,16 @@ func (s *server) Load(ctx context.Context, req *backbonev1.LoadRequest) (*backbo
 	h := strconv.FormatUint(s.next, 10)
 	s.models[h] = m
 	s.mu.Unlock()
-	return &backbonev1.LoadResponse{Handle: h}, nil
+	resp := &backbonev1.LoadResponse{Handle: h}
+	if d, ok := m.(sdk.InputDescriber); ok {
+		resp.Input = backbonev1.InputSpecToProto(d.Input())
+	}
+	if d, ok := m.(sdk.OptionsDescriber); ok {
+		for _, o := range d.LoadedOptions() {
+			resp.Options = append(resp.Options, &backbonev1.LoadedOption{Name: o.Name, Value: o.Value, Source: o.Source})
+		}
+	}
+	return resp, nil
 }
 
 func (s *server) Layers(ctx context.Context, req *backbonev1.LayersRequest) (*backbonev1.LayersResponse, error) {

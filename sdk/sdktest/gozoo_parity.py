@@ -19,13 +19,33 @@ which writes into OUT:
                    "modules": [[name, class], ...] (named_modules, no root),
                    "params": [[name, shape], ...] (named_parameters)}
 
-The Go side is sdktest.MakeFixture, Fixture.Check and Fixture.CheckCoverage.
+A script that ends with `gp.main(main)`, main taking an argv list, also
+runs as `script --cases FILE`, once per line `OUTDIR args...` of FILE,
+for sdktest.MakeFixtures.
+
+The Go side is sdktest.MakeFixture(s), Fixture.Check and
+Fixture.CheckCoverage.
 """
 import copy
 import json
 import os
+import shlex
+import sys
 
 import torch
+
+
+def main(fn):
+    """Runs fn(argv) for the command line, or for each line of FILE given
+    as `--cases FILE` (split as a shell would), sparing a PyTorch start
+    per fixture."""
+    if len(sys.argv) == 3 and sys.argv[1] == "--cases":
+        with open(sys.argv[2]) as f:
+            for line in f:
+                if line.strip():
+                    fn(shlex.split(line))
+    else:
+        fn(sys.argv[1:])
 
 
 def threads():
@@ -50,7 +70,7 @@ def realistic_norms(model, weight=(0.2, 0.6), bias=0.2, mean=0.2, var=(0.5, 1.5)
                 m.bias.normal_(0.0, bias)
 
 
-def _capture(model, layers, inputs, kwargs):
+def _capture(model, layers, inputs, kwargs, extra):
     modules = dict(model.named_modules())
     captured = {}
     handles = []
@@ -64,7 +84,9 @@ def _capture(model, layers, inputs, kwargs):
         return f
 
     for name in layers:
-        if name in modules:
+        # A module whose output extra computes is not hooked: its output
+        # may be no tensor (an nn.LSTM fed a PackedSequence).
+        if name in modules and name not in extra:
             handles.append(modules[name].register_forward_hook(hook(name)))
     with torch.no_grad():
         out = model(*inputs, **kwargs)
@@ -76,7 +98,8 @@ def _capture(model, layers, inputs, kwargs):
 def write(out, model, inputs, layers, float64=False, extra=None, kwargs=None, state_dict=None):
     """Run model on inputs (a tensor or a tuple), hook layers and write the
     fixture. extra maps layer names that are not modules (e.g. a pooled
-    token) to functions of (captured, output) returning the tensor."""
+    token), or modules whose hooked output is no tensor, to functions of
+    (captured, output) returning the tensor."""
     if torch.is_tensor(inputs):
         inputs = (inputs,)
     kwargs = kwargs or {}
@@ -84,7 +107,7 @@ def write(out, model, inputs, layers, float64=False, extra=None, kwargs=None, st
     model.eval()
     os.makedirs(out, exist_ok=True)
     torch.save(state_dict if state_dict is not None else model.state_dict(), os.path.join(out, "weights.pth"))
-    captured, result = _capture(model, layers, inputs, kwargs)
+    captured, result = _capture(model, layers, inputs, kwargs, extra)
     for name, fn in extra.items():
         captured[name] = fn(captured, result)
     missing = [l for l in layers if l not in captured]
@@ -98,7 +121,7 @@ def write(out, model, inputs, layers, float64=False, extra=None, kwargs=None, st
     if float64:
         m64 = copy.deepcopy(model).double()
         in64 = tuple(x.double() if x.is_floating_point() else x for x in inputs)
-        cap64, res64 = _capture(m64, layers, in64, kwargs)
+        cap64, res64 = _capture(m64, layers, in64, kwargs, extra)
         for name, fn in extra.items():
             cap64[name] = fn(cap64, res64)
         for name in layers:

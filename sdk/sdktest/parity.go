@@ -6,14 +6,17 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gozoo/gozoo/bridge"
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/sdk"
 )
@@ -49,52 +52,77 @@ func (f *Fixture) Weights() string { return filepath.Join(f.Dir, "weights.pth") 
 // fails under GOZOO_REQUIRE_ALL=1) when PyTorch is missing.
 func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 	t.Helper()
-	py := testenv.Python(t)
 	dir := t.TempDir()
-	if err := runFixtureScript(py, script, dir, args); err != nil {
-		t.Fatal(err)
-	}
-	f, err := ReadFixture(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	runScript(t, script, append([]string{dir}, args...)...)
+	return readFixture(t, dir)
 }
 
-// runFixtureScript runs `script dir args...` with gozoo_parity
-// importable; its error holds the script's stderr.
-func runFixtureScript(py, script, dir string, args []string) error {
+// MakeFixtures makes one fixture per argument list in a single run of
+// the script, `script --cases FILE` with a line `OUTDIR args...` per
+// fixture, sparing a PyTorch start per fixture; the script hands its
+// main to gozoo_parity.main, which reads the file. It returns the
+// fixtures in order.
+func MakeFixtures(t testing.TB, script string, cases [][]string) []*Fixture {
+	t.Helper()
+	root := t.TempDir()
+	var lines []string
+	for i, args := range cases {
+		words := []string{shellQuote(filepath.Join(root, fmt.Sprint(i)))}
+		for _, a := range args {
+			words = append(words, shellQuote(a))
+		}
+		lines = append(lines, strings.Join(words, " "))
+	}
+	list := filepath.Join(root, "cases.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runScript(t, script, "--cases", list)
+	out := make([]*Fixture, len(cases))
+	for i := range cases {
+		out[i] = readFixture(t, filepath.Join(root, fmt.Sprint(i)))
+	}
+	return out
+}
+
+// shellQuote quotes s for Python's shlex.split.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'" }
+
+// runScript runs a fixture script with gozoo_parity importable, in the
+// script's folder.
+func runScript(t testing.TB, script string, args ...string) {
+	t.Helper()
+	py := testenv.Python(t)
 	abs, err := filepath.Abs(script)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
 	_, self, _, _ := runtime.Caller(0)
-	cmd := exec.Command(py, append([]string{abs, dir}, args...)...)
+	cmd := exec.Command(py, append([]string{abs}, args...)...)
 	cmd.Dir = filepath.Dir(abs)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+filepath.Dir(self)+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
 	}
-	return nil
 }
 
-// ReadFixture reads the fixture a script wrote into dir (meta.json and
-// the .bin files beside it).
-func ReadFixture(dir string) (*Fixture, error) {
+// readFixture reads the fixture a script wrote into dir.
+func readFixture(t testing.TB, dir string) *Fixture {
+	t.Helper()
 	f := &Fixture{Dir: dir}
 	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, f); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "meta.json"), err)
+		t.Fatalf("meta.json: %v", err)
 	}
 	for _, p := range f.RawParams {
 		var q sdk.Param
 		if json.Unmarshal(p[0], &q.Name) != nil || json.Unmarshal(p[1], &q.Shape) != nil {
-			return nil, fmt.Errorf("%s: bad param %s", filepath.Join(dir, "meta.json"), p[0])
+			t.Fatalf("meta.json: bad param %s", p[0])
 		}
 		f.Params = append(f.Params, q)
 	}
@@ -102,7 +130,7 @@ func ReadFixture(dir string) (*Fixture, error) {
 		var x fixtureInput
 		var dt string
 		if json.Unmarshal(in[0], &x.Shape) != nil || json.Unmarshal(in[1], &dt) != nil {
-			return nil, fmt.Errorf("%s: bad input %s", filepath.Join(dir, "meta.json"), in[0])
+			t.Fatalf("meta.json: bad input %s", in[0])
 		}
 		x.DType = sdk.Float32
 		if dt == "int64" {
@@ -113,7 +141,7 @@ func ReadFixture(dir string) (*Fixture, error) {
 	if len(f.Inputs) == 0 {
 		f.Inputs = []fixtureInput{{Shape: f.Input, DType: sdk.Float32}}
 	}
-	return f, nil
+	return f
 }
 
 // InputTensor returns the fixture's i-th input (0 is the model's input).
@@ -300,4 +328,21 @@ func (f *Fixture) CheckCoverage(t testing.TB, m sdk.Model, skip ...string) {
 			t.Errorf("param %d = %s %v; torch %s %v", i, ps[i].Name, ps[i].Shape, f.Params[i].Name, f.Params[i].Shape)
 		}
 	}
+}
+
+// WriteCheckpoint writes tensors as a safetensors state_dict in a
+// temporary folder and returns its path: a checkpoint whose shapes a
+// test chooses (a family's seeded init, edited), made without PyTorch.
+func WriteCheckpoint(t testing.TB, tensors map[string]*sdk.Tensor) string {
+	t.Helper()
+	sd := &bridge.StateDict{Tensors: tensors, Keys: slices.Sorted(maps.Keys(tensors))}
+	var buf bytes.Buffer
+	if err := bridge.WriteSafetensors(&buf, sd); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "weights.safetensors")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

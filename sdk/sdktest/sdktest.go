@@ -190,6 +190,11 @@ func (s *suite) load(ctx context.Context, t *testing.T) {
 		t.Fatalf("Load(%q) = %v", s.arch.Name, err)
 	}
 	s.m = m
+	if d, ok := m.(sdk.InputDescriber); ok {
+		if in := d.Input(); len(in.Shape) > 0 && (in.BatchAxis < 0 || in.BatchAxis >= len(in.Shape) || in.Shape[in.BatchAxis] != -1) {
+			t.Errorf("Input() = %+v; want BatchAxis to name a -1 dimension of Shape", in)
+		}
+	}
 }
 
 func (s *suite) checkLayers(ctx context.Context, t *testing.T) {

@@ -69,8 +69,11 @@ type OpenFunc func(ctx context.Context, threads int) (*Instance, error)
 type Instance struct {
 	// Model answers Extract calls; it must be safe for concurrent use.
 	Model sdk.Model
-	// Input is the architecture's default input; used for metadata when
-	// Model.InputShape and Model.Transform leave the shape open.
+	// Input is the model's input: as the loaded model describes it
+	// (sdk.InputDescriber), else the architecture's default. It gives the
+	// metadata's shape when Model.InputShape and Model.Transform leave it
+	// open. Its BatchAxis must be 0: requests are batched along the first
+	// dimension.
 	Input sdk.InputSpec
 	// PID, when not nil, reports the process serving Model. The Server
 	// polls it to report readiness truthfully and to count restarts.
@@ -507,6 +510,10 @@ func (in *instance) watch(every time.Duration) {
 // describe builds the metadata of a model from its first instance.
 func (m *model) describe(ctx context.Context, first *Instance) error {
 	cfg := &m.cfg
+	if a := first.Input.BatchAxis; a != 0 {
+		return fmt.Errorf("serve: model %s: its input has the batch as dimension %d, but requests are batched along the first: load it with an option that puts the batch first",
+			cfg.Name, a)
+	}
 	m.dtype = sdk.Float32
 	switch {
 	case len(cfg.InputShape) > 0:

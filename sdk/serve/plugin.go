@@ -43,6 +43,13 @@ func Plugin(plugin string, req sdk.LoadRequest, opts ...host.Option) OpenFunc {
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("load %s from plugin %s: %w", req.Arch, plugin, err), c.Close())
 		}
+		// The loaded model's input, when its plugin reports it, reflects
+		// its options (a sequence model's layout).
+		if d, ok := m.(sdk.InputDescriber); ok {
+			if in := d.Input(); len(in.Shape) > 0 {
+				input = in
+			}
+		}
 		return &Instance{
 			Model: m,
 			Input: input,

@@ -179,6 +179,19 @@ func TestOutputsNotBatchLeading(t *testing.T) {
 	}
 }
 
+// TestBatchAxisNotFirst checks that a model whose input has its batch
+// elsewhere than the first dimension ([T, N, F]) is refused at start:
+// requests are batched along the first.
+func TestBatchAxisNotFirst(t *testing.T) {
+	f := &fakeModel{}
+	in := sdk.InputSpec{Shape: []int64{-1, -1, 4}, DType: sdk.Float32, BatchAxis: 1}
+	_, err := New(context.Background(), []Model{{Name: "fake", InputShape: []int64{-1, 4}, Outputs: []string{"double"},
+		Open: func(context.Context, int) (*Instance, error) { return &Instance{Model: f, Input: in}, nil }}})
+	if err == nil || !strings.Contains(err.Error(), "batch as dimension 1") || !strings.Contains(err.Error(), "puts the batch first") {
+		t.Fatalf("New with a [T, N, F] model = %v; want an error saying the batch must come first", err)
+	}
+}
+
 // TestBatchingUnion sends concurrent requests asking for different
 // outputs: they share forward passes, and each gets exactly its rows and
 // its outputs.

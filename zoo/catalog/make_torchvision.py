@@ -15,12 +15,17 @@ PLUGINS = {
                "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"],
     "vgg": ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"],
     "inception": ["inception_v3", "googlenet"],
+    "transformer": ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32"],
     "mobilenet": ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mnasnet0_5", "mnasnet0_75",
                   "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
                   "shufflenet_v2_x2_0"],
     "classic": ["alexnet", "squeezenet1_0", "squeezenet1_1", "densenet121", "densenet161", "densenet169", "densenet201"],
 }
-LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool"}
+# The default feature layer: the pooled features before the classifier.
+# torchvision's ViT pools by taking the class token of encoder.ln's output
+# (x[:, 0]), which no module outputs, so its entries name encoder.ln, the
+# normalized tokens [N, 1 + patches, hidden] whose first row that is.
+LAYER = {"resnet": "avgpool", "vgg": "classifier.4", "inception": "avgpool", "transformer": "encoder.ln"}
 # The pooled features of nets that pool with a function, named as torch.fx
 # names the call (see plugins/mobilenet).
 ARCH_LAYER = {"mobilenet_v2": "flatten", "mobilenet_v3_large": "flatten", "mobilenet_v3_small": "flatten",

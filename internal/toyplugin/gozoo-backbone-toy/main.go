@@ -7,6 +7,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"time"
@@ -19,7 +20,10 @@ func main() {
 	if ms, err := strconv.Atoi(os.Getenv("TOY_START_DELAY_MS")); err == nil && ms > 0 {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
-	plugin.Serve(toyplugin.New(), plugin.WithSharedMemory(os.Getenv("TOY_SHARED_MEMORY") != "off"))
+	if err := plugin.Serve(toyplugin.New(), plugin.WithSharedMemory(os.Getenv("TOY_SHARED_MEMORY") != "off")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if ms, err := strconv.Atoi(os.Getenv("TOY_EXIT_DELAY_MS")); err == nil && ms > 0 {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}

@@ -1,37 +1,36 @@
-"""Writes parity fixtures for the reference autoencoders (autoencoder.py).
+"""Writes a parity fixture (see sdk/sdktest/gozoo_parity.py) for one of the
+reference autoencoders (autoencoder.py) with random weights.
 
-Usage: make_parity.py conv|mlp OUTDIR [--in-channels C] [--input-size S]
+Usage: make_parity.py OUTDIR conv|mlp [--in-channels C] [--input-size S]
        [--widths a:b:c] [--latent L] [--batch N] [--seed S]
+       make_parity.py --cases FILE   (a line OUTDIR conv|mlp ... per fixture)
 
---widths is channels for conv and hidden for mlp. Into OUTDIR it writes
-weights.pth (state_dict), input.npy (float32 in [0, 1)), outputs.npz (every
-named module's output by forward hooks, plus latent, reconstruction and
-mse, the per-sample reconstruction error) and meta.json ({"modules":
-[[name, class], ...], "params": [[name, shape], ...]}).
+--widths is channels for conv and hidden for mlp. The input is float32 in
+[0, 1); the layers are every named module, plus latent (the encoder's
+output), reconstruction (the decoder's) and mse, the per-sample
+reconstruction error.
 """
 import argparse
-import json
-import os
 
-import numpy as np
 import torch
 
-from autoencoder import ConvAutoencoder, MLPAutoencoder, reconstruction_error
+import gozoo_parity as gp
+from autoencoder import ConvAutoencoder, MLPAutoencoder
 
 
-def main():
+def main(argv):
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["conv", "mlp"])
     p.add_argument("out")
+    p.add_argument("kind", choices=["conv", "mlp"])
     p.add_argument("--in-channels", type=int, default=1)
     p.add_argument("--input-size", type=int, default=16)
     p.add_argument("--widths", default="8:12")
     p.add_argument("--latent", type=int, default=6)
     p.add_argument("--batch", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
+    a = p.parse_args(argv)
     torch.manual_seed(a.seed)
-    torch.set_num_threads(1)
+    gp.threads()
     widths = tuple(int(w) for w in a.widths.split(":") if w)
     if a.kind == "conv":
         m = ConvAutoencoder(a.in_channels, a.input_size, widths, a.latent)
@@ -39,27 +38,15 @@ def main():
     else:
         m = MLPAutoencoder(a.input_size, widths, a.latent)
         x = torch.rand(a.batch, a.input_size)
-    m.eval()
-    taps = {}
-    for name, mod in m.named_modules():
-        if name:
-            mod.register_forward_hook(lambda _m, _i, o, name=name: taps.__setitem__(name, o.detach().clone()))
-    with torch.no_grad():
-        recon = m(x)
-        taps["latent"] = m.encoder(x)
-        taps["reconstruction"] = recon
-        taps["mse"] = reconstruction_error(m, x)
-    os.makedirs(a.out, exist_ok=True)
-    torch.save(m.state_dict(), os.path.join(a.out, "weights.pth"))
-    np.save(os.path.join(a.out, "input.npy"), x.numpy())
-    np.savez(os.path.join(a.out, "outputs.npz"), **{k: v.numpy() for k, v in taps.items()})
-    meta = {
-        "modules": [[n, type(mod).__name__] for n, mod in m.named_modules() if n],
-        "params": [[n, list(t.shape)] for n, t in m.named_parameters()],
+    layers = [n for n, _ in m.named_modules() if n] + ["latent", "reconstruction", "mse"]
+    extra = {
+        "latent": lambda cap, out: cap["encoder"],
+        "reconstruction": lambda cap, out: out,
+        # reconstruction_error(model, x), on the same forward pass
+        "mse": lambda cap, out: ((out - x.to(out.dtype)) ** 2).flatten(1).mean(1),
     }
-    with open(os.path.join(a.out, "meta.json"), "w") as f:
-        json.dump(meta, f)
+    gp.write(a.out, m, x, layers, extra=extra)
 
 
 if __name__ == "__main__":
-    main()
+    gp.main(main)

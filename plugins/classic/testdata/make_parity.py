@@ -1,20 +1,20 @@
 """Writes parity fixtures (see sdk/sdktest/gozoo_parity.py) for
 torchvision's AlexNet, SqueezeNet and DenseNet with random weights and
-realistic BatchNorm statistics, one subfolder per case, for
-sdktest.FixtureSet.
+realistic BatchNorm statistics.
 
-Usage: make_parity.py OUTDIR --cases JSON
+Usage: make_parity.py OUTDIR ARCH --layers a,b,c [--height H] [--width W]
+       [--batch N] [--num-classes C] [--seed S] [--float64] [--legacy]
+       make_parity.py --cases FILE (sdktest.MakeFixtures: a line of the
+       above, without the program, per fixture)
 
-JSON is a list of cases: {"name": subfolder, "arch": torchvision name,
-"height": H, "width": W, "batch": N, "layers": [...], "float64": bool,
-"num_classes": C, "legacy": bool, "seed": S}. Layers are module names, or
-torchvision's function calls named as torch.fx names them ("relu",
-"adaptive_avg_pool2d", "flatten"). Each case also gets fx.json, the
-eval-mode node names of get_graph_node_names. legacy saves a DenseNet
-state_dict with the key names of checkpoints older than torch 0.4
-("norm.1.weight" for "norm1.weight", no num_batches_tracked), and the
-model it checks against loads it through torchvision's own
-densenet._load_state_dict.
+Layers are module names, or torchvision's function calls named as
+torch.fx names them ("relu", "adaptive_avg_pool2d", "flatten"). OUTDIR
+also gets fx.json, the eval-mode node names of get_graph_node_names.
+--legacy saves a DenseNet state_dict with the key names of checkpoints
+older than torch 0.4 ("norm.1.weight" for "norm1.weight", no
+num_batches_tracked), and the model it checks against loads it through
+torchvision's own densenet._load_state_dict. Fixtures of one model
+(arch, classes, seed, legacy) share one weights file, hard-linked.
 """
 import argparse
 import json
@@ -70,48 +70,56 @@ def legacy_state_dict(model):
     return out
 
 
-def main():
+saved = {}  # one weights file per model: later fixtures link to it
+
+
+def main(argv):
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--cases", required=True)
-    a = p.parse_args()
+    p.add_argument("arch")
+    p.add_argument("--layers", required=True)
+    p.add_argument("--height", type=int, default=224)
+    p.add_argument("--width", type=int, default=224)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--float64", action="store_true")
+    p.add_argument("--legacy", action="store_true")
+    a = p.parse_args(argv)
     gp.threads()
-    saved = {}  # one weights file per model: later cases link to it
-    for c in json.loads(a.cases):
-        torch.manual_seed(c.get("seed", 0))
-        ncls = c.get("num_classes", 1000)
-        model = getattr(torchvision.models, c["arch"])(weights=None, num_classes=ncls)
-        gp.realistic_norms(model)
-        state_dict = None
-        if c.get("legacy"):
-            state_dict = legacy_state_dict(model)
-            if not any(".norm.1." in k for k in state_dict):
-                raise SystemExit("no legacy keys written")
-            model = getattr(torchvision.models, c["arch"])(weights=None, num_classes=ncls)
-            tv_densenet._load_state_dict(model, _Legacy(state_dict), False)
-        model.eval()
-        modules = dict(model.named_modules())
-        layers = list(c["layers"])
-        extra = {}
-        for name in c["layers"]:
-            if name not in modules:
-                src, fn = functional(name, model)
-                if src not in layers:
-                    layers.append(src)
-                extra[name] = fn
-        out = os.path.join(a.out, c["name"])
-        x = torch.randn(c["batch"], 3, c["height"], c["width"])
-        gp.write(out, model, x, layers, float64=c.get("float64", False), extra=extra, state_dict=state_dict)
-        key = (c["arch"], c.get("seed", 0), ncls, bool(c.get("legacy")))
-        weights = os.path.join(out, "weights.pth")
-        if key in saved:
-            os.remove(weights)
-            os.link(saved[key], weights)
-        else:
-            saved[key] = weights
-        with open(os.path.join(out, "fx.json"), "w") as f:
-            json.dump({"eval": get_graph_node_names(model)[1]}, f)
+    torch.manual_seed(a.seed)
+    model = getattr(torchvision.models, a.arch)(weights=None, num_classes=a.num_classes)
+    gp.realistic_norms(model)
+    state_dict = None
+    if a.legacy:
+        state_dict = legacy_state_dict(model)
+        if not any(".norm.1." in k for k in state_dict):
+            raise SystemExit("no legacy keys written")
+        model = getattr(torchvision.models, a.arch)(weights=None, num_classes=a.num_classes)
+        tv_densenet._load_state_dict(model, _Legacy(state_dict), False)
+    model.eval()
+    modules = dict(model.named_modules())
+    asked = a.layers.split(",")
+    layers = list(asked)
+    extra = {}
+    for name in asked:
+        if name not in modules:
+            src, fn = functional(name, model)
+            if src not in layers:
+                layers.append(src)
+            extra[name] = fn
+    x = torch.randn(a.batch, 3, a.height, a.width)
+    gp.write(a.out, model, x, layers, float64=a.float64, extra=extra, state_dict=state_dict)
+    key = (a.arch, a.seed, a.num_classes, a.legacy)
+    weights = os.path.join(a.out, "weights.pth")
+    if key in saved:
+        os.remove(weights)
+        os.link(saved[key], weights)
+    else:
+        saved[key] = weights
+    with open(os.path.join(a.out, "fx.json"), "w") as f:
+        json.dump({"eval": get_graph_node_names(model)[1]}, f)
 
 
 if __name__ == "__main__":
-    main()
+    gp.main(main)

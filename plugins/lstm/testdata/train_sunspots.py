@@ -4,12 +4,12 @@ domain) and writes what gozoo must reproduce on held-out windows.
 
 Usage: train_sunspots.py OUTDIR [--epochs E] [--window W]
 
-The model is make_parity.Encoder("lstm", input 1, hidden 16, 2 layers,
+The model is encoder.Encoder("lstm", input 1, hidden 16, 2 layers,
 batch_first, fc 1 on the last step): it predicts next year's (scaled)
 activity from the previous W years. Years up to 1949 train it; windows
 ending after 1950 are held out, some cut short (ragged lengths). Into
-OUTDIR: weights.pth, input.npy [N, W, 1] float32, lengths.npy,
-outputs.npz (every tap on the held-out windows), meta.json (losses).
+OUTDIR: a parity fixture (sdk/sdktest/gozoo_parity.py) of every tap on
+the held-out windows [N, W, 1] with their lengths, and losses.json.
 Training takes a few seconds on 2 cores.
 """
 import argparse
@@ -20,7 +20,8 @@ import numpy as np
 from statsmodels.datasets import sunspots
 import torch
 
-from make_parity import Encoder
+from encoder import Encoder
+import make_parity
 
 
 def main():
@@ -30,6 +31,8 @@ def main():
     p.add_argument("--window", type=int, default=20)
     a = p.parse_args()
     torch.manual_seed(0)
+    # One thread: small full-batch steps gain nothing from a second one
+    # and lose much to its spinning when the cores are busy.
     torch.set_num_threads(1)
     d = sunspots.load_pandas().data
     years = d["YEAR"].to_numpy()
@@ -68,15 +71,10 @@ def main():
         x[i, :k] = xte[i, W - k:]
         x[i, k:] = 99.0
     with torch.no_grad():
-        taps = m(x, lengths)
         test_loss = torch.nn.functional.mse_loss(m(xte, torch.full((n,), W))["fc"], tte).item()
     naive = torch.nn.functional.mse_loss(xte[:, -1], tte).item()
-    os.makedirs(a.out, exist_ok=True)
-    torch.save(m.state_dict(), os.path.join(a.out, "weights.pth"))
-    np.save(os.path.join(a.out, "input.npy"), x.numpy())
-    np.save(os.path.join(a.out, "lengths.npy"), lengths.numpy())
-    np.savez(os.path.join(a.out, "outputs.npz"), **{k: v.numpy() for k, v in taps.items()})
-    with open(os.path.join(a.out, "meta.json"), "w") as f:
+    make_parity.write(a.out, m, x, lengths)
+    with open(os.path.join(a.out, "losses.json"), "w") as f:
         json.dump({"train_mse": loss.item(), "heldout_mse": test_loss, "naive_mse": naive,
                    "train_windows": len(xtr), "heldout_windows": n}, f)
 

@@ -1,17 +1,19 @@
 """Writes parity fixtures (see sdk/sdktest/gozoo_parity.py) for
 torchvision's mobile nets with random weights and realistic BatchNorm
-statistics, one subfolder per case, for sdktest.FixtureSet.
+statistics.
 
-Usage: make_parity.py OUTDIR --cases JSON
+Usage: make_parity.py OUTDIR ARCH --layers a,b,c [--height H] [--width W]
+       [--batch N] [--num-classes C] [--seed S] [--float64] [--v1-stem]
+       make_parity.py --cases FILE (sdktest.MakeFixtures: a line of the
+       above, without the program, per fixture)
 
-JSON is a list of cases: {"name": subfolder, "arch": torchvision name,
-"height": H, "width": W, "batch": N, "layers": [...], "num_classes": C,
-"float64": bool, "v1_stem": bool, "seed": S}. Layers are module names, or the functional
-pooling calls named as torch.fx names them ("adaptive_avg_pool2d",
-"flatten", "mean"). Each case also gets fx.json: the eval-mode node names
-of torchvision's get_graph_node_names, or the error tracing raised.
-v1_stem builds an MNASNet of alpha != 1 from a version-1 checkpoint
-(stem widths 32 and 16) the way torchvision loads one.
+Layers are module names, or the functional pooling calls named as
+torch.fx names them ("adaptive_avg_pool2d", "flatten", "mean"). OUTDIR
+also gets fx.json: the eval-mode node names of torchvision's
+get_graph_node_names, or the error tracing raised. --v1-stem builds an
+MNASNet of alpha != 1 from a version-1 checkpoint (stem widths 32 and 16)
+the way torchvision loads one. Fixtures of one model (arch, classes,
+seed, stem) share one weights file, hard-linked.
 """
 import argparse
 import json
@@ -76,44 +78,52 @@ def fx_names(model):
         return {"error": "%s: %s" % (type(e).__name__, str(e).splitlines()[0])}
 
 
-def main():
+saved = {}  # one weights file per model: later fixtures link to it
+
+
+def main(argv):
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--cases", required=True)
-    a = p.parse_args()
+    p.add_argument("arch")
+    p.add_argument("--layers", required=True)
+    p.add_argument("--height", type=int, default=224)
+    p.add_argument("--width", type=int, default=224)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--float64", action="store_true")
+    p.add_argument("--v1-stem", action="store_true")
+    a = p.parse_args(argv)
     gp.threads()
-    saved = {}  # one weights file per model: later cases link to it
-    for c in json.loads(a.cases):
-        torch.manual_seed(c.get("seed", 0))
-        ncls = c.get("num_classes", 1000)
-        if c.get("v1_stem"):
-            model = v1_model(c["arch"], ncls)
-        else:
-            model = getattr(torchvision.models, c["arch"])(weights=None, num_classes=ncls)
-            gp.realistic_norms(model)
-        model.eval()
-        modules = dict(model.named_modules())
-        layers = list(c["layers"])
-        extra = {}
-        for name in c["layers"]:
-            if name not in modules:
-                src, fn = pooled(name, model)
-                if src not in layers:
-                    layers.append(src)
-                extra[name] = fn
-        out = os.path.join(a.out, c["name"])
-        x = torch.randn(c["batch"], 3, c["height"], c["width"])
-        gp.write(out, model, x, layers, float64=c.get("float64", False), extra=extra)
-        key = (c["arch"], c.get("seed", 0), ncls, bool(c.get("v1_stem")))
-        weights = os.path.join(out, "weights.pth")
-        if key in saved:
-            os.remove(weights)
-            os.link(saved[key], weights)
-        else:
-            saved[key] = weights
-        with open(os.path.join(out, "fx.json"), "w") as f:
-            json.dump(fx_names(model), f)
+    torch.manual_seed(a.seed)
+    if a.v1_stem:
+        model = v1_model(a.arch, a.num_classes)
+    else:
+        model = getattr(torchvision.models, a.arch)(weights=None, num_classes=a.num_classes)
+        gp.realistic_norms(model)
+    model.eval()
+    modules = dict(model.named_modules())
+    asked = a.layers.split(",")
+    layers = list(asked)
+    extra = {}
+    for name in asked:
+        if name not in modules:
+            src, fn = pooled(name, model)
+            if src not in layers:
+                layers.append(src)
+            extra[name] = fn
+    x = torch.randn(a.batch, 3, a.height, a.width)
+    gp.write(a.out, model, x, layers, float64=a.float64, extra=extra)
+    key = (a.arch, a.seed, a.num_classes, a.v1_stem)
+    weights = os.path.join(a.out, "weights.pth")
+    if key in saved:
+        os.remove(weights)
+        os.link(saved[key], weights)
+    else:
+        saved[key] = weights
+    with open(os.path.join(a.out, "fx.json"), "w") as f:
+        json.dump(fx_names(model), f)
 
 
 if __name__ == "__main__":
-    main()
+    gp.main(main)

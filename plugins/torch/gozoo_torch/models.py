@@ -15,10 +15,10 @@ import threading
 import torch
 import torchvision
 
+from gozoo_plugin import (BadInput, BadOption, DeviceUnavailable, UnknownArch, UnknownLayer, Unsupported, Weights,
+                          absolute, compile_pattern, layer_error, no_match_error, shape_error)
+
 from . import safetensors
-from .errors import GozooError, layer_error, no_match_error, shape_error
-from .pb import backbone_pb2 as pb
-from .wire import compile_pattern
 
 # name -> (torchvision constructor name, default input, doc)
 _IMAGE = [-1, 3, 224, 224]
@@ -111,15 +111,15 @@ def parse_device(device):
         return torch.device("cpu")
     if device == "cuda" or device.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise GozooError("DEVICE_UNAVAILABLE", "device %s: this PyTorch (%s) sees no CUDA device: use --device cpu or install a CUDA build of torch" % (device, torch.__version__))
+            raise DeviceUnavailable("device %s: this PyTorch (%s) sees no CUDA device: use --device cpu or install a CUDA build of torch" % (device, torch.__version__))
         try:
             d = torch.device(device)
         except RuntimeError:
-            raise GozooError("BAD_OPTION", "device %r: write cuda or cuda:N" % device)
+            raise BadOption("device %r: write cuda or cuda:N" % device)
         if d.index is not None and d.index >= torch.cuda.device_count():
-            raise GozooError("DEVICE_UNAVAILABLE", "device %s: only %d CUDA devices" % (device, torch.cuda.device_count()))
+            raise DeviceUnavailable("device %s: only %d CUDA devices" % (device, torch.cuda.device_count()))
         return d
-    raise GozooError("DEVICE_UNAVAILABLE", "device %r: the torch plugin runs on cpu, cuda or cuda:N" % device)
+    raise DeviceUnavailable("device %r: the torch plugin runs on cpu, cuda or cuda:N" % device)
 
 
 def parse_shape(s, what):
@@ -128,7 +128,7 @@ def parse_shape(s, what):
     except ValueError:
         dims = []
     if not dims or any(d == 0 or d < -1 for d in dims):
-        raise GozooError("BAD_OPTION", "%s=%r: write positive integers separated by commas, e.g. 1,3,224,224" % (what, s))
+        raise BadOption("%s=%r: write positive integers separated by commas, e.g. 1,3,224,224" % (what, s))
     return dims
 
 
@@ -141,40 +141,30 @@ def parse_inputs(s):
     for part in s.split(";"):
         fields = part.strip().split(":")
         if len(fields) != 3 or not fields[0] or fields[1] not in _TORCH_DTYPES:
-            raise GozooError("BAD_OPTION", "inputs=%r: write NAME:DTYPE:SHAPE;... with dtype float32 or int64, e.g. tokens:int64:1x12;feats:float32:1x4" % s)
+            raise BadOption("inputs=%r: write NAME:DTYPE:SHAPE;... with dtype float32 or int64, e.g. tokens:int64:1x12;feats:float32:1x4" % s)
         if fields[0] in [o[0] for o in out]:
-            raise GozooError("BAD_OPTION", "inputs=%r: input %s named twice" % (s, fields[0]))
+            raise BadOption("inputs=%r: input %s named twice" % (s, fields[0]))
         out.append((fields[0], fields[1], parse_shape(fields[2], "inputs")))
     return out
-
-
-def absolute(path, what):
-    """Returns path, which must be absolute: the plugin's working directory
-    is its own, so a relative path would name another file than the user
-    meant (the host makes the user's paths absolute before they cross)."""
-    if not os.path.isabs(path):
-        raise GozooError("BAD_OPTION", "%s %r is a relative path: the torch plugin takes absolute paths only "
-                         "(gozoo makes them absolute; a program calling the plugin must too)" % (what, path))
-    return path
 
 
 def _import_factory(spec, path):
     mod, sep, fn = spec.partition(":")
     if not sep or not mod or not fn:
-        raise GozooError("BAD_OPTION", "factory=%r: write package.module:factory" % spec)
+        raise BadOption("factory=%r: write package.module:factory" % spec)
     if path:
         absolute(path, "option path")
         if not os.path.isdir(path):
-            raise GozooError("BAD_OPTION", "path=%r is not a folder" % path)
+            raise BadOption("path=%r is not a folder" % path)
         if path not in sys.path:
             sys.path.insert(0, path)
     try:
         m = importlib.import_module(mod)
     except Exception as e:  # the user's code: any error
-        raise GozooError("BAD_OPTION", "factory %s: import %s: %s: %s (set the module path to the folder holding the package)" % (spec, mod, type(e).__name__, e))
+        raise BadOption("factory %s: import %s: %s: %s (set the module path to the folder holding the package)" % (spec, mod, type(e).__name__, e))
     f = getattr(m, fn, None)
     if f is None or not callable(f):
-        raise GozooError("BAD_OPTION", "factory %s: %s has no callable %s" % (spec, mod, fn))
+        raise BadOption("factory %s: %s has no callable %s" % (spec, mod, fn))
     return f
 
 
@@ -184,10 +174,10 @@ def load_weights(path, fmt):
     checkpoints to safetensors with its allow-listed reader first (the
     plugin announces safetensors as the only format it reads)."""
     absolute(path, "weights")
-    if fmt == pb.WEIGHTS_FORMAT_SAFETENSORS or (fmt == pb.WEIGHTS_FORMAT_NONE and path.endswith(".safetensors")):
+    if fmt == "safetensors" or (fmt == "" and path.endswith(".safetensors")):
         sd, _ = safetensors.read(path)
         return sd
-    raise GozooError("UNSUPPORTED", "weights %s: the torch plugin reads safetensors files only, so that no pickle in a "
+    raise Unsupported("weights %s: the torch plugin reads safetensors files only, so that no pickle in a "
                      "checkpoint runs; gozoo converts .pth files before they reach the plugin: load through gozoo "
                      "(sdk/host), or convert the file with gozoo's bridge" % path)
 
@@ -280,7 +270,7 @@ class Model:
                 return self.net(x, *extras)
         except (RuntimeError, IndexError, TypeError) as e:
             seen = ", ".join("%s%s" % (str(t.dtype).replace("torch.", ""), list(t.shape)) for t in (x,) + tuple(extras))
-            raise GozooError("BAD_INPUT", "%s: forward pass on inputs %s failed: %s" % (self.arch, seen, str(e).splitlines()[0]))
+            raise BadInput("%s: forward pass on inputs %s failed: %s" % (self.arch, seen, str(e).splitlines()[0]))
 
     def order_extras(self, extras, n):
         """Returns the further inputs in forward-argument order, checked
@@ -289,12 +279,12 @@ class Model:
         names = [name for name, _, _ in self.inputs[1:]]
         for k in extras:
             if k not in names:
-                raise GozooError("BAD_INPUT", "input %r is not one of %s's further inputs (%s): name them with the inputs option" % (k, self.arch, ", ".join(names) or "none"))
+                raise BadInput("input %r is not one of %s's further inputs (%s): name them with the inputs option" % (k, self.arch, ", ".join(names) or "none"))
         out = []
         for name, dt, shape in self.inputs[1:]:
             t = extras.get(name)
             if t is None:
-                raise GozooError("BAD_INPUT", "%s takes %d inputs; input %r is missing" % (self.arch, len(self.inputs), name))
+                raise BadInput("%s takes %d inputs; input %r is missing" % (self.arch, len(self.inputs), name))
             want = [n] + list(shape[1:])
             if t.dtype != _TORCH_DTYPES[dt] or len(t.shape) != len(want) or any(w > 0 and g != w for g, w in zip(t.shape, want)):
                 raise shape_error("input %r" % name, want, list(t.shape), "give %s%s with the first input's %d rows" % (dt, _fmt([-1] + list(shape[1:])), n),
@@ -311,7 +301,7 @@ class Model:
         more = self.order_extras(extras, x.shape[0])
         with self.lock:
             if self.training:
-                raise GozooError("BAD_INPUT", "%s is training: extract after the training run ends" % self.arch)
+                raise BadInput("%s is training: extract after the training run ends" % self.arch)
             if self.scripted:
                 names = names or ["output"]
                 for n in names:
@@ -335,7 +325,7 @@ class Model:
                     h.remove()
             missing = [n for n in names if n not in got]
             if missing:
-                raise GozooError("UNKNOWN_LAYER", "layers %s do not run in %s's forward pass (eval mode): pick another layer (gozoo layers lists those that run)" % (missing, self.arch), {"layer": missing[0], "suggestions": ""})
+                raise UnknownLayer("layers %s do not run in %s's forward pass (eval mode): pick another layer (gozoo layers lists those that run)" % (missing, self.arch), {"layer": missing[0], "suggestions": ""})
             return {n: got[n] for n in names}
 
     # -- parameters -----------------------------------------------------------
@@ -438,10 +428,10 @@ def build(req):
     known = arch_options(req.arch)
     for k in opts:
         if k not in [o[0] for o in known]:
-            raise GozooError("BAD_OPTION", "option %r: %s takes %s" % (k, req.arch, ", ".join(o[0] for o in known)))
+            raise BadOption("option %r: %s takes %s" % (k, req.arch, ", ".join(o[0] for o in known)))
     reset = opts.get("reset_head", "false")
     if reset not in ("true", "false", "auto"):
-        raise GozooError("BAD_OPTION", "reset_head=%r: use true, false or auto" % reset)
+        raise BadOption("reset_head=%r: use true, false or auto" % reset)
     num_classes = None
     if opts.get("num_classes", ""):
         try:
@@ -449,7 +439,7 @@ def build(req):
         except ValueError:
             num_classes = 0
         if num_classes < 1:
-            raise GozooError("BAD_OPTION", "num_classes=%r: give a positive integer" % opts["num_classes"])
+            raise BadOption("num_classes=%r: give a positive integer" % opts["num_classes"])
     scripted = False
     weights = req.weights_path
     if req.arch == TORCHSCRIPT:
@@ -458,27 +448,27 @@ def build(req):
         # a weights path.
         f = opts.get("file")
         if not f:
-            raise GozooError("BAD_OPTION", "torchscript: give the TorchScript file as option file=PATH (weights are state_dicts, never TorchScript)")
+            raise BadOption("torchscript: give the TorchScript file as option file=PATH (weights are state_dicts, never TorchScript)")
         absolute(f, "option file")
         if not os.path.isfile(f):
-            raise GozooError("WEIGHTS", "torchscript %s: no such file" % f)
+            raise Weights("torchscript %s: no such file" % f)
         try:
             net = torch.jit.load(f, map_location="cpu")
         except Exception as e:
-            raise GozooError("WEIGHTS", "torchscript %s: %s (save it with torch.jit.save)" % (f, str(e).splitlines()[0] if str(e) else type(e).__name__))
+            raise Weights("torchscript %s: %s (save it with torch.jit.save)" % (f, str(e).splitlines()[0] if str(e) else type(e).__name__))
         scripted = True
         shape = [-1, 3, 224, 224]
     elif req.arch == MODULE:
         if not opts.get("factory"):
-            raise GozooError("BAD_OPTION", "module: option factory=package.module:factory is required")
+            raise BadOption("module: option factory=package.module:factory is required")
         f = _import_factory(opts["factory"], opts.get("path", ""))
         kwargs = {"num_classes": num_classes} if num_classes else {}
         try:
             net = f(**kwargs)
         except Exception as e:
-            raise GozooError("BAD_OPTION", "factory %s: %s: %s" % (opts["factory"], type(e).__name__, e))
+            raise BadOption("factory %s: %s: %s" % (opts["factory"], type(e).__name__, e))
         if not isinstance(net, torch.nn.Module):
-            raise GozooError("BAD_OPTION", "factory %s returned %s; want a torch.nn.Module" % (opts["factory"], type(net).__name__))
+            raise BadOption("factory %s returned %s; want a torch.nn.Module" % (opts["factory"], type(net).__name__))
         shape = [-1, 3, 224, 224]
     elif req.arch in ARCHS:
         shape = ARCHS[req.arch][0]
@@ -493,16 +483,16 @@ def build(req):
             except ValueError:
                 width = 0
             if width < 1 or width > 4096:
-                raise GozooError("BAD_OPTION", "width=%r: give the base channel count, a positive integer (torchvision's is 64)" % opts["width"])
+                raise BadOption("width=%r: give the base channel count, a positive integer (torchvision's is 64)" % opts["width"])
             net = slim_resnet(net, width)
     else:
-        raise GozooError("UNKNOWN_ARCH", "torch: arch %r: the plugin offers %s, %s and %s" % (req.arch, ", ".join(ARCHS), MODULE, TORCHSCRIPT))
+        raise UnknownArch("torch: arch %r: the plugin offers %s, %s and %s" % (req.arch, ", ".join(ARCHS), MODULE, TORCHSCRIPT))
     inputs = None
     if opts.get("inputs"):
         if opts.get("input_shape"):
-            raise GozooError("BAD_OPTION", "options inputs and input_shape: give the shapes once, in inputs")
+            raise BadOption("options inputs and input_shape: give the shapes once, in inputs")
         if scripted and ";" in opts["inputs"]:
-            raise GozooError("UNSUPPORTED", "inputs: a TorchScript model takes one input here")
+            raise Unsupported("inputs: a TorchScript model takes one input here")
         inputs = parse_inputs(opts["inputs"])
         shape = list(inputs[0][2])
         shape[0] = -1
@@ -524,7 +514,7 @@ def strip_prefix(sd, prefix, path):
         return sd
     for k in sd:
         if not k.startswith(prefix):
-            raise GozooError("WEIGHTS", "load %s: option strip_prefix=%s, but key %r does not start with it: drop the option, or give the prefix every key has" % (path, prefix, k))
+            raise Weights("load %s: option strip_prefix=%s, but key %r does not start with it: drop the option, or give the prefix every key has" % (path, prefix, k))
     return {k[len(prefix):]: v for k, v in sd.items()}
 
 
@@ -557,7 +547,7 @@ def _load_into(model, sd, reset, path):
             hint = "the checkpoint was saved from nn.DataParallel: load it with option strip_prefix=module. (gozoo: --opt strip_prefix=module.)"
         if wrong and all(k.startswith(head) for k in wrong):
             hint = "set num_classes to the checkpoint's, or reset_head=auto to train a new head"
-        raise GozooError("WEIGHTS", "weights %s do not fit %s: %s: %s" % (os.path.basename(path), model.arch, "; ".join(parts), hint))
+        raise Weights("weights %s do not fit %s: %s: %s" % (os.path.basename(path), model.arch, "; ".join(parts), hint))
     net.load_state_dict(sd, strict=False)
 
 

@@ -30,11 +30,10 @@ import time
 
 import torch
 
-from .errors import GozooError
+from gozoo_plugin import BadInput, BadOption, GozooError, TrainEvent, Weights, absolute
+
 from . import safetensors
-from .models import _first_tensor, absolute, parse_device
-from .pb import backbone_pb2 as pb
-from .wire import Assembler
+from .models import _first_tensor, parse_device
 
 _EPOCH_RE = re.compile(r"epoch-(\d+)\.pth$")
 
@@ -112,20 +111,20 @@ def save_checkpoint(ckpt, net, state):
 
 
 def run(model, cfg, batches):
-    """Runs a training run; yields TrainEvent messages. batches yields
-    TrainBatch messages."""
+    """Runs a training run; yields gozoo_plugin.TrainEvent values. cfg is
+    a gozoo_plugin.TrainConfig; batches yields gozoo_plugin.Batch values."""
     opt_name = (cfg.optimizer or "sgd").lower()
     if opt_name not in ("sgd", "adamw"):
-        raise GozooError("BAD_OPTION", "optimizer %r: use sgd or adamw" % cfg.optimizer)
+        raise BadOption("optimizer %r: use sgd or adamw" % cfg.optimizer)
     if not (cfg.lr > 0) or math.isinf(cfg.lr):
-        raise GozooError("BAD_OPTION", "learning rate %g: give a positive rate" % cfg.lr)
+        raise BadOption("learning rate %g: give a positive rate" % cfg.lr)
     if cfg.backbone_lr < 0 or cfg.weight_decay < 0 or cfg.momentum < 0:
-        raise GozooError("BAD_OPTION", "backbone_lr, weight_decay and momentum must not be negative")
+        raise BadOption("backbone_lr, weight_decay and momentum must not be negative")
     if cfg.epochs < 1:
-        raise GozooError("BAD_OPTION", "epochs %d: give 1 or more" % cfg.epochs)
+        raise BadOption("epochs %d: give 1 or more" % cfg.epochs)
     sched = (cfg.schedule or "constant").lower()
     if sched not in ("constant", "cosine", "step"):
-        raise GozooError("BAD_OPTION", "schedule %r: use cosine, step or constant" % cfg.schedule)
+        raise BadOption("schedule %r: use cosine, step or constant" % cfg.schedule)
     device = parse_device(cfg.device) if cfg.device else model.device
     net = model.net
     net.to(device)
@@ -135,7 +134,7 @@ def run(model, cfg, batches):
     head_params = [p for n, p in net.named_parameters() if p.requires_grad and n.split(".")[0] == head]
     body_params = [p for n, p in net.named_parameters() if p.requires_grad and n.split(".")[0] != head]
     if not head_params and not body_params:
-        raise GozooError("BAD_INPUT", "every parameter is frozen: unfreeze some (for example --unfreeze 'fc.*')")
+        raise BadInput("every parameter is frozen: unfreeze some (for example --unfreeze 'fc.*')")
     groups = []
     if body_params:
         groups.append({"params": body_params, "lr": cfg.backbone_lr or cfg.lr})
@@ -157,9 +156,9 @@ def run(model, cfg, batches):
     if cfg.resume_from:
         absolute(cfg.resume_from, "resume checkpoint")
         epoch = _resume(model, cfg.resume_from, opt, scheduler, device) + 1
-        yield pb.TrainEvent(epoch=epoch - 1, message="resumed from %s; training from epoch %d" % (cfg.resume_from, epoch))
+        yield TrainEvent(epoch=epoch - 1, message="resumed from %s; training from epoch %d" % (cfg.resume_from, epoch))
         if epoch > cfg.epochs:
-            yield pb.TrainEvent(epoch=epoch - 1, message="the checkpoint already holds all %d epochs" % cfg.epochs)
+            yield TrainEvent(epoch=epoch - 1, message="the checkpoint already holds all %d epochs" % cfg.epochs)
             return
     if cfg.checkpoint_dir:
         absolute(cfg.checkpoint_dir, "checkpoint folder")
@@ -167,22 +166,15 @@ def run(model, cfg, batches):
 
     loss_fn = torch.nn.CrossEntropyLoss()
     step = 0
-    asm = Assembler()
-    head_msg = None
     ep = _Epoch()
     model.training = True
     try:
         model.train_mode()
-        for msg in _prefetch(batches):
-            if head_msg is None:
-                head_msg = msg
-            x = asm.add(msg.input)
-            if x is None:
-                continue
-            b, head_msg = head_msg, None
-            labels = torch.tensor(list(b.labels), dtype=torch.int64)
+        for b in _prefetch(batches):
+            x = torch.from_numpy(b.x)
+            labels = torch.from_numpy(b.labels)
             if x.dtype != torch.float32 or x.dim() < 1 or x.shape[0] != labels.shape[0]:
-                raise GozooError("BAD_INPUT", "train batch of shape %s with %d labels: send float32 inputs and one label per row" % (list(x.shape), labels.shape[0]))
+                raise BadInput("train batch of shape %s with %d labels: send float32 inputs and one label per row" % (list(x.shape), labels.shape[0]))
             if x.shape[0] == 0:
                 pass
             elif b.validation:
@@ -208,7 +200,7 @@ def run(model, cfg, batches):
                 ep.loss += loss.item() * n
                 ep.correct += (out.detach().argmax(1).cpu() == labels).sum().item()
                 ep.n += n
-                yield pb.TrainEvent(epoch=epoch, step=step, loss=loss.item(), accuracy=ep.correct / ep.n,
+                yield TrainEvent(epoch=epoch, step=step, loss=loss.item(), accuracy=ep.correct / ep.n,
                                     lr=opt.param_groups[-1]["lr"], images_per_sec=ep.rate())
             if not b.end_of_epoch:
                 continue
@@ -222,9 +214,9 @@ def run(model, cfg, batches):
                 save_checkpoint(ckpt, net, {"epoch": epoch, "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict(),
                                             "torch_rng": torch.get_rng_state()})
             if ep.n:
-                yield pb.TrainEvent(epoch=epoch, step=step, loss=ep.loss / ep.n, accuracy=ep.correct / ep.n,
+                yield TrainEvent(epoch=epoch, step=step, loss=ep.loss / ep.n, accuracy=ep.correct / ep.n,
                                     lr=lr, images_per_sec=rate, message="train")
-            yield pb.TrainEvent(epoch=epoch, step=step, validation=True,
+            yield TrainEvent(epoch=epoch, step=step, validation=True,
                                 loss=ep.val_loss / ep.val_n if ep.val_n else 0.0,
                                 accuracy=ep.val_correct / ep.val_n if ep.val_n else 0.0,
                                 lr=lr, images_per_sec=rate, checkpoint_path=ckpt,
@@ -300,45 +292,45 @@ class _Epoch:
 
 def _check_logits(out, labels):
     if out is None or out.dim() != 2:
-        raise GozooError("BAD_INPUT", "the model's output is %s; training needs [N, classes] logits" % (None if out is None else list(out.shape)))
+        raise BadInput("the model's output is %s; training needs [N, classes] logits" % (None if out is None else list(out.shape)))
     if len(labels) and (labels.min() < 0 or labels.max() >= out.shape[1]):
-        raise GozooError("BAD_INPUT", "labels span %d..%d but the model has %d classes: set num_classes" % (labels.min(), labels.max(), out.shape[1]))
+        raise BadInput("labels span %d..%d but the model has %d classes: set num_classes" % (labels.min(), labels.max(), out.shape[1]))
 
 
 def _resume(model, path, opt, scheduler, device):
     m = _EPOCH_RE.search(path)
     if not m:
-        raise GozooError("BAD_OPTION", "resume from %s: name an epoch-NNN.pth checkpoint a training run wrote" % path)
+        raise BadOption("resume from %s: name an epoch-NNN.pth checkpoint a training run wrote" % path)
     sp = state_path(path)
     if not os.path.exists(sp):
-        raise GozooError("WEIGHTS", "resume from %s: its training state %s is missing: resume from an epoch whose .trainstate exists" % (path, os.path.basename(sp)))
+        raise Weights("resume from %s: its training state %s is missing: resume from an epoch whose .trainstate exists" % (path, os.path.basename(sp)))
     try:
         tensors, meta = safetensors.read(sp)
     except GozooError as e:
-        raise GozooError("WEIGHTS", "resume from %s: training state %s: %s (resume from a checkpoint this version of gozoo wrote)" % (path, sp, e.message))
+        raise Weights("resume from %s: training state %s: %s (resume from a checkpoint this version of gozoo wrote)" % (path, sp, e.message))
     if meta.get("format") != TRAINSTATE_FORMAT or "state" not in meta:
-        raise GozooError("WEIGHTS", "resume from %s: %s is not a training state this plugin wrote (format %r; want %s): start the run afresh" % (
+        raise Weights("resume from %s: %s is not a training state this plugin wrote (format %r; want %s): start the run afresh" % (
             path, sp, meta.get("format"), TRAINSTATE_FORMAT))
     try:
         with open(path, "rb") as f:
             got = hashlib.sha256(f.read()).hexdigest()
     except OSError as e:
-        raise GozooError("WEIGHTS", "resume from %s: %s" % (path, e))
+        raise Weights("resume from %s: %s" % (path, e))
     if got != meta.get("pth_sha256"):
-        raise GozooError("WEIGHTS", "resume from %s: the checkpoint is not the one written with %s (sha256 %s, recorded %s): resume from an untouched epoch" % (
+        raise Weights("resume from %s: the checkpoint is not the one written with %s (sha256 %s, recorded %s): resume from an untouched epoch" % (
             path, os.path.basename(sp), got, meta.get("pth_sha256")))
     sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.net.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        raise GozooError("WEIGHTS", "resume from %s: %s" % (path, str(e).splitlines()[0]))
+        raise Weights("resume from %s: %s" % (path, str(e).splitlines()[0]))
     try:
         st = decode_state({"json": meta["state"], "tensors": {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")}})
         opt.load_state_dict(st["optimizer"])
         scheduler.load_state_dict(st["scheduler"])
         torch.set_rng_state(st["torch_rng"])
     except Exception as e:
-        raise GozooError("WEIGHTS", "resume from %s: training state %s: %s: %s (resume with the same optimizer and frozen parameters)" % (path, sp, type(e).__name__, e))
+        raise Weights("resume from %s: training state %s: %s: %s (resume with the same optimizer and frozen parameters)" % (path, sp, type(e).__name__, e))
     model.net.to(device)
     for state in opt.state.values():
         for k, v in state.items():

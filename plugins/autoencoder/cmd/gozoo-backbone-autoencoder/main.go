@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(autoencoder.New())
+	plugin.Main(autoencoder.New())
 }

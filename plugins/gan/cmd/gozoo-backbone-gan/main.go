@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(gan.New())
+	plugin.Main(gan.New())
 }

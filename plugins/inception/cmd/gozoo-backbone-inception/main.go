@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(inception.New())
+	plugin.Main(inception.New())
 }

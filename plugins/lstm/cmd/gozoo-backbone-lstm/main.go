@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(lstm.New())
+	plugin.Main(lstm.New())
 }

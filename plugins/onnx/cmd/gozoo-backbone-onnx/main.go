@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(onnx.New())
+	plugin.Main(onnx.New())
 }

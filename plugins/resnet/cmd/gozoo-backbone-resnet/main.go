@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(resnet.New())
+	plugin.Main(resnet.New())
 }

@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(vgg.New())
+	plugin.Main(vgg.New())
 }

@@ -7,13 +7,15 @@ the dense row-major little-endian elements (internal/backbonev1/tensor.go).
 import re
 
 import numpy as np
-import torch
 
-from .errors import GozooError
+from .errors import BadInput, Unsupported
 from .pb import backbone_pb2 as pb
 
 # Largest payload of one chunk, as backbonev1.ChunkBytes.
 CHUNK_BYTES = 2 << 20
+
+# Largest tensor one message stream may build.
+MAX_TENSOR_BYTES = 8 << 30
 
 _DTYPES = {pb.DTYPE_FLOAT32: np.dtype("<f4"), pb.DTYPE_INT64: np.dtype("<i8")}
 
@@ -28,47 +30,49 @@ class Assembler:
         self.dtype = None
 
     def add(self, chunk):
-        """Adds a chunk; returns the finished torch tensor or None."""
+        """Adds a chunk; returns the finished numpy array (float32 or
+        int64, native byte order, writable) or None."""
         if "file" in chunk.DESCRIPTOR.fields_by_name and chunk.HasField("file"):
             # The plugin never advertises Transport.shared_files.
-            raise GozooError("UNSUPPORTED", "tensor passed as a file: the torch plugin takes inline chunks only")
+            raise Unsupported("tensor passed as a file: this plugin takes inline chunks only")
         if chunk.dtype not in _DTYPES:
-            raise GozooError("BAD_INPUT", "tensor dtype %d: send float32 or int64" % chunk.dtype)
+            raise BadInput("tensor dtype %d: send float32 or int64" % chunk.dtype)
         shape = tuple(chunk.shape)
         if any(d < 0 for d in shape):
-            raise GozooError("BAD_INPUT", "tensor shape %s has a negative dimension" % (list(shape),))
+            raise BadInput("tensor shape %s has a negative dimension" % (list(shape),))
         dt = _DTYPES[chunk.dtype]
         if self.buf is None:
             size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-            if size > 8 << 30:
-                raise GozooError("BAD_INPUT", "tensor of %d bytes is too large: send smaller batches" % size)
+            if size > MAX_TENSOR_BYTES:
+                raise BadInput("tensor of %d bytes is too large: send smaller batches" % size)
             self.buf = bytearray(size)
             self.shape, self.dtype = shape, dt
         elif shape != self.shape or dt != self.dtype:
-            raise GozooError("BAD_INPUT", "tensor chunks disagree on dtype or shape")
+            raise BadInput("tensor chunks disagree on dtype or shape")
         if chunk.offset != self.have or self.have + len(chunk.data) > len(self.buf):
-            raise GozooError("BAD_INPUT", "tensor chunk at offset %d of %d bytes does not follow byte %d of %d" % (
+            raise BadInput("tensor chunk at offset %d of %d bytes does not follow byte %d of %d" % (
                 chunk.offset, len(chunk.data), self.have, len(self.buf)))
         self.buf[self.have:self.have + len(chunk.data)] = chunk.data
         self.have += len(chunk.data)
         if self.have < len(self.buf):
             return None
         arr = np.frombuffer(self.buf, dtype=self.dtype).reshape(self.shape)
-        t = torch.from_numpy(arr.astype(self.dtype.newbyteorder("="), copy=True))
+        out = arr.astype(self.dtype.newbyteorder("="), copy=True)
         self.buf = None
         self.have = 0
-        return t
+        return out
 
 
-def chunks(name, t):
-    """Yields the TensorChunk messages of tensor t (float32 or int64)."""
-    t = t.detach().cpu().contiguous()
-    if t.dtype == torch.int64:
-        dt, arr = pb.DTYPE_INT64, t.numpy().astype("<i8", copy=False)
+def chunks(name, arr):
+    """Yields the TensorChunk messages of arr, any array-like: int64 stays
+    int64, every other dtype travels as float32."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.int64:
+        dt, arr = pb.DTYPE_INT64, arr.astype("<i8", copy=False)
     else:
-        dt, arr = pb.DTYPE_FLOAT32, t.to(torch.float32).numpy().astype("<f4", copy=False)
-    data = arr.tobytes()
-    shape = list(t.shape)
+        dt, arr = pb.DTYPE_FLOAT32, arr.astype("<f4", copy=False)
+    data = np.ascontiguousarray(arr).tobytes()
+    shape = list(arr.shape)
     off = 0
     while True:
         end = min(off + CHUNK_BYTES, len(data))
@@ -139,4 +143,4 @@ def compile_pattern(pattern):
 
 
 def _bad(pattern):
-    return GozooError("BAD_INPUT", "pattern %r: syntax error in pattern: write globs such as layer4.* or fc.*" % pattern)
+    return BadInput("pattern %r: syntax error in pattern: write globs such as layer4.* or fc.*" % pattern)

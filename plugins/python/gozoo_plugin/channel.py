@@ -94,7 +94,11 @@ class Channel:
     (and the folder when the plugin made it); it is idempotent and safe
     from any thread or a signal handler."""
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, name="python"):
+        """Makes the credentials and picks the socket path for the plugin
+        called name (the socket is NAME-PID-RANDOM.sock); env defaults to
+        os.environ. Raises ChannelError when the host's certificate or
+        folder is missing or unsafe."""
         env = os.environ if env is None else env
         self.client_pem = _client_cert(env)
         cert_pem, key_pem, der = make_cert()
@@ -104,7 +108,7 @@ class Channel:
         d = env.get(ENV_SOCKET_DIR, "")
         self.own_dir = not d
         if self.own_dir:
-            d = tempfile.mkdtemp(prefix="gozoo-torch-")  # mode 0700
+            d = tempfile.mkdtemp(prefix="gozoo-%s-" % name)  # mode 0700
         else:
             d = os.path.abspath(d)
             st = os.stat(d)
@@ -114,7 +118,7 @@ class Channel:
                 raise ChannelError("socket folder %s (%s) is not private: it must belong to uid %d with mode 0700" % (
                     d, ENV_SOCKET_DIR, os.getuid()))
         self.dir = d
-        self.socket = os.path.join(d, "torch-%d-%s.sock" % (os.getpid(), secrets.token_hex(4)))
+        self.socket = os.path.join(d, "%s-%d-%s.sock" % (name, os.getpid(), secrets.token_hex(4)))
         if len(self.socket) > _MAX_SOCKET_PATH:
             self.close()
             raise ChannelError("socket path %s is longer than %d bytes: set TMPDIR to a shorter folder" % (self.socket, _MAX_SOCKET_PATH))
@@ -167,11 +171,18 @@ def run_cleanups():
             pass
 
 
+_armed = []
+
+
 def die_with_parent(interval=0.5):
     """Ends the process when its parent (the host) goes, whatever ends the
     parent: the kernel's parent-death signal (SIGTERM), and a daemon thread
     that watches the parent pid. The at_exit cleanups run first (removing
-    the socket). SIGTERM from anyone else ends the process the same way."""
+    the socket). SIGTERM from anyone else ends the process the same way.
+    Calls after the first do nothing."""
+    if _armed:
+        return
+    _armed.append(True)
     ppid = os.getppid()
 
     def end(*_):

@@ -1,4 +1,4 @@
-package torch_test
+package python_test
 
 import (
 	"bytes"
@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/internal/testenv"
-	"github.com/gozoo/gozoo/plugins/torch"
+	"github.com/gozoo/gozoo/plugins/python"
 )
 
 // TestGenerated regenerates the Python stubs into a temporary folder and
-// fails when the committed ones differ, so backbone.proto and the torch
-// plugin never drift apart.
+// fails when the committed ones differ, so backbone.proto and the Python
+// plugins never drift apart.
 func TestGenerated(t *testing.T) {
 	if _, err := exec.LookPath("protoc"); err != nil {
 		testenv.Missing(t, "protoc", "run `make setup` (apt-get install protobuf-compiler)")
@@ -23,7 +23,7 @@ func TestGenerated(t *testing.T) {
 		testenv.Missing(t, "grpc_tools", "run `make setup` (apt-get install python3-grpc-tools)")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("sh", filepath.Join(torch.Dir(), "gen.sh"), dir)
+	cmd := exec.Command("sh", filepath.Join(python.Dir(), "gen.sh"), dir)
 	cmd.Env = append(os.Environ(), "PYTHON="+py)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("gen.sh: %v\n%s", err, out)
@@ -37,13 +37,13 @@ func TestGenerated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(torch.Dir(), "gozoo_torch", "pb", filepath.Base(f)))
+		got, err := os.ReadFile(filepath.Join(python.Dir(), "gozoo_plugin", "pb", filepath.Base(f)))
 		if err != nil {
-			t.Errorf("%s: %v: run `make proto` (or sh plugins/torch/gen.sh) and commit the result", filepath.Base(f), err)
+			t.Errorf("%s: %v: run `make proto` (or sh plugins/python/gen.sh) and commit the result", filepath.Base(f), err)
 			continue
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("gozoo_torch/pb/%s differs from what gen.sh generates: run `make proto` (or sh plugins/torch/gen.sh) and commit the result", filepath.Base(f))
+			t.Errorf("gozoo_plugin/pb/%s differs from what gen.sh generates: run `make proto` (or sh plugins/python/gen.sh) and commit the result", filepath.Base(f))
 		}
 	}
 }
