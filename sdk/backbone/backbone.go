@@ -89,7 +89,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if err != nil {
 		return nil, err
 	}
-	src := &source{arch: a, seed: req.Seed, prefix: prefix}
+	src := &source{family: &b.f, arch: a, seed: req.Seed, prefix: prefix}
 	var sd map[string]*sdk.Tensor
 	switch {
 	case req.WeightsPath != "":
@@ -167,6 +167,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 // source is where a model's weights come from: a checkpoint, read again
 // for each new session, or a seed.
 type source struct {
+	family *Family
 	arch   *Arch
 	specs  []nn.ParamSpec
 	seed   int64
@@ -211,9 +212,11 @@ func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) 
 		}
 	}
 	if err := matchSpecs(s.specs, sd, s.path); err != nil {
-		hint := ""
+		var hint string
 		if h, ok := net.(Hinter); ok {
 			hint = h.Hint(sd)
+		} else {
+			hint = s.family.FitsHint(s.arch.Name, sd)
 		}
 		return nil, fmt.Errorf("%s: weights %s: %w%s", s.arch.Name, base, err, hint)
 	}

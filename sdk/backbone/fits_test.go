@@ -1,7 +1,11 @@
 package backbone
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
@@ -69,5 +73,21 @@ func TestFits(t *testing.T) {
 		if got := f.FitsHint(tc.arch, tc.sd); got != tc.want {
 			t.Errorf("FitsHint(%s) = %q; want %q", tc.arch, got, tc.want)
 		}
+	}
+}
+
+// TestFitsHintOnLoad checks that Load names the arch a checkpoint is
+// when the net has no Hinter of its own.
+func TestFitsHintOnLoad(t *testing.T) {
+	fixed := tinyFamily.Archs[0]
+	fixed.Name = "tiny_fixed"
+	fixed.Infer = nil
+	bb := New(Family{Name: "tiny", Archs: []Arch{tinyFamily.Archs[0], fixed}})
+	path := filepath.Join(t.TempDir(), "tiny.safetensors")
+	saveTiny(t, path, 8, 5, 1)
+	_, err := bb.Load(context.Background(), &sdk.LoadRequest{Arch: "tiny_fixed", WeightsPath: path})
+	want := "(the checkpoint is a tiny state_dict: load it with arch tiny)"
+	if !errors.Is(err, sdk.ErrWeights) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load(tiny_fixed, a width-8 tiny checkpoint) = %v; want sdk.ErrWeights ending %q", err, want)
 	}
 }
