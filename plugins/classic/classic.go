@@ -2,7 +2,6 @@ package classic
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,11 +12,6 @@ import (
 
 // Version is the plugin's version, reported by Describe.
 const Version = "0.1.0"
-
-const inputName = "input"
-
-// defaultInput is every arch's default input, [N, 3, 224, 224].
-var defaultInput = sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}
 
 // arch is one torchvision variant.
 type arch struct {
@@ -54,14 +48,14 @@ var Family = func() backbone.Family {
 		f.Archs = append(f.Archs, backbone.Arch{
 			Name:  a.name,
 			Doc:   a.doc + ", as torchvision 0.14 defines it",
-			Input: defaultInput,
+			Input: backbone.ImageInput,
 			Options: []backbone.Option{
 				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output channels of " + a.head + "; read from the checkpoint"},
 			},
 			Adapt: a.adapt,
 			Infer: a.infer,
 			New: func(o backbone.Options) (backbone.Net, error) {
-				return &net{arch: a, numClasses: o.Int("num_classes")}, nil
+				return a.net(o.Int("num_classes")), nil
 			},
 		})
 	}
@@ -80,33 +74,9 @@ func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
 	return nil, nil
 }
 
-// net is one configured arch.
-type net struct {
-	arch
-	numClasses int64
-}
-
-func (n *net) Input() sdk.InputSpec {
-	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
-}
-
-func (n *net) DefaultInput() []int64 { return slices.Clone(defaultInput.Shape) }
-
-func (n *net) DefaultLayer() string { return n.output }
-
-func (n *net) Build(input []int64) *nn.Builder {
-	b := nn.NewBuilder(n.kind)
-	n.build(b, b.Input(inputName, input, 0, 2, 3), n.numClasses)
-	return b
-}
-
-// Hint names the arch of this family whose state_dict a checkpoint is,
-// when that is another one than n's.
-func (n *net) Hint(sd map[string]*sdk.Tensor) string {
-	if h := Family.FitsHint(n.name, sd); h != "" {
-		return h
-	}
-	return " (the checkpoint is none of torchvision's alexnet, squeezenet or densenet: load it with the arch it was saved from)"
+// net returns the arch configured for numClasses classes.
+func (a arch) net(numClasses int64) *backbone.Image {
+	return &backbone.Image{Kind: a.kind, Output: a.output, Forward: func(b *nn.Builder, x nn.Value) { a.build(b, x, numClasses) }}
 }
 
 // flatten adds torch.flatten(x, 1) as a layer named "flatten", the name

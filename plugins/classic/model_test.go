@@ -84,7 +84,7 @@ func TestLayerShapes(t *testing.T) {
 		"densenet121": 29, "densenet161": 29, "densenet169": 29, "densenet201": 29}
 	for _, a := range archs {
 		var n int64
-		for _, p := range newNet(t, a.name, nil).Build(defaultInput.Shape).Params() {
+		for _, p := range newNet(t, a.name, nil).Build(backbone.ImageInput.Shape).Params() {
 			n += sdk.NumElements(p.Shape)
 		}
 		if n != numParams[a.name] {
@@ -204,7 +204,7 @@ func TestCatalog(t *testing.T) {
 			continue
 		}
 		seen[e.Arch] = true
-		if _, err := newNet(t, e.Arch, e.Options).Build(defaultInput.Shape).Layer(e.Layer); err != nil {
+		if _, err := newNet(t, e.Arch, e.Options).Build(backbone.ImageInput.Shape).Layer(e.Layer); err != nil {
 			t.Errorf("%s: layer %s: %v", e.Name, e.Layer, err)
 		}
 	}

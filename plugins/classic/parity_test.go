@@ -65,7 +65,7 @@ func (c parityCase) args() []string {
 // depth dots down and every module of the probe modules.
 func layersOf(name string, depth int, probes ...string) ([]string, error) {
 	i := slices.IndexFunc(archs, func(a arch) bool { return a.name == name })
-	g := (&net{arch: archs[i], numClasses: 1000}).Build([]int64{-1, 3, 224, 224})
+	g := archs[i].net(1000).Build([]int64{-1, 3, 224, 224})
 	if err := g.Err(); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package mobilenet
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/backbone"
@@ -11,11 +10,6 @@ import (
 
 // Version is the plugin's version, reported by Describe.
 const Version = "0.1.0"
-
-const inputName = "input"
-
-// defaultInput is every arch's default input, [N, 3, 224, 224].
-var defaultInput = sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}
 
 // arch is one torchvision variant.
 type arch struct {
@@ -77,15 +71,11 @@ var Family = func() backbone.Family {
 		f.Archs = append(f.Archs, backbone.Arch{
 			Name:    a.name,
 			Doc:     a.doc + ", as torchvision 0.14 defines it",
-			Input:   defaultInput,
+			Input:   backbone.ImageInput,
 			Options: opts,
 			Infer:   a.infer,
 			New: func(o backbone.Options) (backbone.Net, error) {
-				n := &net{arch: a, numClasses: o.Int("num_classes")}
-				if a.mnasnet != nil && o.Bool("v1_stem") {
-					n.build = a.mnasnet(true)
-				}
-				return n, nil
+				return a.net(o.Int("num_classes"), a.mnasnet != nil && o.Bool("v1_stem")), nil
 			},
 		})
 	}
@@ -111,31 +101,12 @@ func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
 	return out, nil
 }
 
-// net is one configured arch.
-type net struct {
-	arch
-	numClasses int64
-}
-
-func (n *net) Input() sdk.InputSpec {
-	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
-}
-
-func (n *net) DefaultInput() []int64 { return slices.Clone(defaultInput.Shape) }
-
-func (n *net) DefaultLayer() string { return n.head }
-
-func (n *net) Build(input []int64) *nn.Builder {
-	b := nn.NewBuilder(n.kind)
-	n.build(b, b.Input(inputName, input, 0, 2, 3), n.numClasses)
-	return b
-}
-
-// Hint names the arch of this family whose state_dict a checkpoint is,
-// when that is another one than n's.
-func (n *net) Hint(sd map[string]*sdk.Tensor) string {
-	if h := Family.FitsHint(n.name, sd); h != "" {
-		return h
+// net returns the arch configured: num_classes, and for MNASNet of
+// alpha != 1 the version-1 stem.
+func (a arch) net(numClasses int64, v1Stem bool) *backbone.Image {
+	build := a.build
+	if v1Stem {
+		build = a.mnasnet(true)
 	}
-	return " (the checkpoint is no mobile net's of torchvision: load it with the arch it was saved from)"
+	return &backbone.Image{Kind: a.kind, Output: a.head, Forward: func(b *nn.Builder, x nn.Value) { build(b, x, numClasses) }}
 }

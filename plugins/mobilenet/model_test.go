@@ -94,7 +94,7 @@ func TestLayerShapes(t *testing.T) {
 	}
 	for _, a := range archs {
 		var n int64
-		for _, p := range newNet(t, a.name, nil).Build(defaultInput.Shape).Params() {
+		for _, p := range newNet(t, a.name, nil).Build(backbone.ImageInput.Shape).Params() {
 			n += sdk.NumElements(p.Shape)
 		}
 		if n != numParams[a.name] {
@@ -212,7 +212,7 @@ func TestCatalog(t *testing.T) {
 			continue
 		}
 		seen[e.Arch] = true
-		l, err := newNet(t, e.Arch, e.Options).Build(defaultInput.Shape).Layer(e.Layer)
+		l, err := newNet(t, e.Arch, e.Options).Build(backbone.ImageInput.Shape).Layer(e.Layer)
 		if err != nil || e.Layer != archs[i].pooled || len(l.Shape) != 2 {
 			t.Errorf("%s: layer %s (%v, %v); want the pooled features %s, [N, C]", e.Name, e.Layer, l.Shape, err, archs[i].pooled)
 		}

@@ -89,7 +89,7 @@ func (c parityCase) args() []string {
 // one level down (features.N, layers.N, stageN.M, classifier.N, the
 // pooled features) and, with probes, every module of the probe blocks.
 func parityLayers(a arch, probe bool) ([]string, error) {
-	g := (&net{arch: a, numClasses: 1000}).Build([]int64{-1, 3, 224, 224})
+	g := a.net(1000, false).Build([]int64{-1, 3, 224, 224})
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
