@@ -5,7 +5,8 @@
 //   - mobilenet_v2;
 //   - mobilenet_v3_large and mobilenet_v3_small (BatchNorm eps 1e-3,
 //     Hardswish, squeeze-excitation with a Hardsigmoid gate);
-//   - mnasnet0_5, mnasnet0_75, mnasnet1_0 and mnasnet1_3 (MNASNet-B1);
+//   - mnasnet0_5, mnasnet0_75, mnasnet1_0 and mnasnet1_3 (MNASNet-B1;
+//     its BatchNorm keeps torch's eps 1e-5, only its momentum differs);
 //   - shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5 and
 //     shufflenet_v2_x2_0 (channel shuffle).
 //
