@@ -18,12 +18,12 @@ type arch struct {
 	// head is the classifier's last Linear: its weight sets num_classes,
 	// and its output is the default layer.
 	head string
-	// pooled is the layer of pooled features, [N, C] or [N, C, 1, 1].
+	// pooled is the layer of pooled features, [N, C]: the catalog's.
 	pooled string
 	build  func(b *nn.Builder, x nn.Value, numClasses int64)
-	// mnasnet marks the archs whose checkpoints may have version 1's
-	// stem (alpha != 1): their option v1_stem builds it.
-	mnasnet func(v1Stem bool) func(b *nn.Builder, x nn.Value, numClasses int64)
+	// v1Stem, set for the MNASNets whose version-1 stem differs from
+	// version 2's (alpha != 1), builds the net with it (option v1_stem).
+	v1Stem func(b *nn.Builder, x nn.Value, numClasses int64)
 }
 
 // archs lists the variants as torchvision 0.14 defines them.
@@ -44,7 +44,7 @@ var archs = []arch{
 func mnasnetArch(name, doc string, alpha float64) arch {
 	a := arch{name: name, doc: doc, kind: "MNASNet", head: "classifier.1", pooled: "mean", build: mnasnet(alpha, false)}
 	if alpha != 1 {
-		a.mnasnet = func(v1 bool) func(*nn.Builder, nn.Value, int64) { return mnasnet(alpha, v1) }
+		a.v1Stem = mnasnet(alpha, true)
 	}
 	return a
 }
@@ -65,7 +65,7 @@ var Family = func() backbone.Family {
 		opts := []backbone.Option{
 			{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of " + a.head + "; read from the checkpoint"},
 		}
-		if a.mnasnet != nil {
+		if a.v1Stem != nil {
 			opts = append(opts, v1StemOption)
 		}
 		f.Archs = append(f.Archs, backbone.Arch{
@@ -75,7 +75,7 @@ var Family = func() backbone.Family {
 			Options: opts,
 			Infer:   a.infer,
 			New: func(o backbone.Options) (backbone.Net, error) {
-				return a.net(o.Int("num_classes"), a.mnasnet != nil && o.Bool("v1_stem")), nil
+				return a.net(o.Int("num_classes"), a.v1Stem != nil && o.Bool("v1_stem")), nil
 			},
 		})
 	}
@@ -93,7 +93,7 @@ func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
 	if w := sd[a.head+".weight"]; w != nil && len(w.Shape) == 2 {
 		out["num_classes"] = fmt.Sprint(w.Shape[0])
 	}
-	if a.mnasnet != nil {
+	if a.v1Stem != nil {
 		if w := sd["layers.0.weight"]; w != nil && len(w.Shape) == 4 {
 			out["v1_stem"] = fmt.Sprint(w.Shape[0] == 32)
 		}
@@ -106,7 +106,7 @@ func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
 func (a arch) net(numClasses int64, v1Stem bool) *backbone.Image {
 	build := a.build
 	if v1Stem {
-		build = a.mnasnet(true)
+		build = a.v1Stem
 	}
 	return &backbone.Image{Kind: a.kind, Output: a.head, Forward: func(b *nn.Builder, x nn.Value) { build(b, x, numClasses) }}
 }
