@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(classic.New())
+	plugin.Main(classic.New())
 }

@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugin.Serve(mobilenet.New())
+	plugin.Main(mobilenet.New())
 }
