@@ -5,7 +5,7 @@ PYTHON  ?= /usr/bin/python3
 GOBIN_PATH := $(shell $(GO) env GOPATH)/bin
 export PATH := $(PATH):$(GOBIN_PATH)
 
-PLUGINS := resnet lstm autoencoder vgg inception onnx gan transformer mobilenet classic
+PLUGINS := resnet lstm autoencoder vgg inception onnx gan transformer convnext swin mobilenet classic
 
 .PHONY: all setup build plugins demo test test-short bench proto fmt vet clean
 
@@ -22,6 +22,9 @@ GOZOO_LDFLAGS := -X github.com/gozoo/gozoo/internal/cli.gitCommit=$(GIT_COMMIT) 
 
 build: plugins
 	$(GO) build -ldflags "$(GOZOO_LDFLAGS)" -o $(BIN)/gozoo ./cmd/gozoo
+	# gozoo-beam is its own module (beam/), so Beam's dependencies stay out
+	# of gozoo; its plugins are the ones in $(BIN)/plugins beside it.
+	cd beam && $(GO) build -o $(abspath $(BIN))/gozoo-beam ./cmd/gozoo-beam
 
 plugins:
 	@mkdir -p $(BIN)/plugins
@@ -43,11 +46,15 @@ demo: build
 test: build
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
 	$(GO) vet ./...
+	cd beam && $(GO) vet ./...
 	GOZOO_REQUIRE_ALL=1 $(GO) test -race -timeout 60m ./...
+	# go test ./... enters neither nested module.
 	cd examples/plugin-go && $(GO) vet ./... && GOZOO_REQUIRE_ALL=1 $(GO) test -race ./...
+	cd beam && GOZOO_REQUIRE_ALL=1 $(GO) test -race -timeout 30m ./...
 
 test-short:
 	$(GO) test -short ./...
+	cd beam && $(GO) test -short ./...
 
 bench: build
 	scripts/bench.sh
@@ -63,6 +70,7 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+	cd beam && $(GO) vet ./...
 
 clean:
 	rm -rf $(BIN)

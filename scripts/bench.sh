@@ -16,3 +16,8 @@ scripts/bench-images.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh
 scripts/bench-run.sh
+# The whole forward pass (classifier.2) of a ConvNeXt-T.
+go run ./internal/bench -plugin convnext -arch convnext_tiny -layer classifier.2 -batch 4 -size 224 -seconds 10 -threads "$threads" "$@"
+# The whole forward pass (head) of a Swin-T.
+go run ./internal/bench -plugin swin -arch swin_t -layer head -batch 4 -size 224 -seconds 10 -threads "$threads" "$@"
+scripts/bench-beam.sh

@@ -16,11 +16,11 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/internal/dataset"
-	"github.com/gozoo/gozoo/internal/featfile"
 	"github.com/gozoo/gozoo/internal/testenv"
 	"github.com/gozoo/gozoo/plugins/torch"
 	"github.com/gozoo/gozoo/sdk/ort"
 	"github.com/gozoo/gozoo/zoo"
+	"github.com/gozoo/gozoo/zoo/featfile"
 )
 
 const fashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"

@@ -22,9 +22,11 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gozoo/gozoo/plugins/convnext"
 	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/plugins/mobilenet"
 	"github.com/gozoo/gozoo/plugins/resnet"
+	"github.com/gozoo/gozoo/plugins/swin"
 	"github.com/gozoo/gozoo/plugins/transformer"
 	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk"
@@ -38,6 +40,8 @@ var inProcess = map[string]func() sdk.Backbone{
 	"vgg":         vgg.New,
 	"inception":   inception.New,
 	"transformer": transformer.New,
+	"convnext":    convnext.New,
+	"swin":        swin.New,
 	"mobilenet":   mobilenet.New,
 }
 

@@ -99,6 +99,7 @@ the gozoo binary.`,
 		NewCmdServe(f, nil),
 		NewCmdRun(f, nil),
 		NewCmdRuns(f, nil),
+		NewCmdFeatures(f, nil),
 		NewCmdVersion(f, nil),
 	)
 	addVersionFlag(root, f)

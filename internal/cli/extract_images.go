@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/gozoo/gozoo/internal/dataset"
-	"github.com/gozoo/gozoo/internal/featfile"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/zoo"
+	"github.com/gozoo/gozoo/zoo/featfile"
 	"github.com/gozoo/gozoo/zoo/imageproc"
 	"github.com/spf13/cobra"
 )

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/gozoo/gozoo/internal/dataset"
-	"github.com/gozoo/gozoo/internal/featfile"
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/internal/probe"
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/zoo/featfile"
 	"gonum.org/v1/gonum/mat"
 )
 

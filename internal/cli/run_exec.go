@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/gozoo/gozoo/internal/config"
-	"github.com/gozoo/gozoo/internal/featfile"
 	"github.com/gozoo/gozoo/internal/plots"
 	"github.com/gozoo/gozoo/internal/probe"
+	"github.com/gozoo/gozoo/zoo/featfile"
 	"gonum.org/v1/gonum/mat"
 )
 

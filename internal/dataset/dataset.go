@@ -128,6 +128,9 @@ func onlySubdirs(dir string) bool {
 	return dirs > 0
 }
 
+// IsImage reports whether name ends in one of Extensions (any case).
+func IsImage(name string) bool { return isImage(name) }
+
 func isImage(name string) bool {
 	l := strings.ToLower(name)
 	for _, x := range Extensions {
@@ -170,17 +173,33 @@ func walkImages(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
-	sort.Slice(items, func(i, j int) bool {
-		if items[i].dir != items[j].dir {
-			return PyLess(items[i].dir, items[j].dir)
-		}
-		return PyLess(items[i].name, items[j].name)
-	})
 	out := make([]string, len(items))
 	for i, it := range items {
 		out[i] = filepath.Join(it.dir, it.name)
 	}
+	SortPaths(out)
 	return out, nil
+}
+
+// SortPaths sorts file paths as torchvision's make_dataset orders a
+// folder's files: by folder path, then by file name, each as Python's
+// sorted() compares them (see PyLess). Folders are split at the last "/".
+func SortPaths(paths []string) {
+	split := func(p string) (string, string) {
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return "", p
+		}
+		return p[:i], p[i+1:]
+	}
+	sort.SliceStable(paths, func(i, j int) bool {
+		di, ni := split(paths[i])
+		dj, nj := split(paths[j])
+		if di != dj {
+			return PyLess(di, dj)
+		}
+		return PyLess(ni, nj)
+	})
 }
 
 func openImageFolder(dir string) (*Dataset, error) {
@@ -223,9 +242,23 @@ func openList(path string) (*Dataset, error) {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
 	defer f.Close()
-	d := &Dataset{Kind: "list"}
 	base := filepath.Dir(path)
-	sc := bufio.NewScanner(f)
+	return ParseList(f, path, func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	})
+}
+
+// ParseList reads a list of images from r as OpenKind reads a list file
+// named path: a path a line, or PATH<TAB>LABEL on every line; blank lines
+// and lines starting with # are skipped. resolve turns each path as
+// written into the sample's path (OpenKind makes relative paths relative
+// to the list's folder). Samples are numbered in the list's order.
+func ParseList(r io.Reader, path string, resolve func(string) string) (*Dataset, error) {
+	d := &Dataset{Kind: "list"}
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
 	labelled := -1
@@ -254,10 +287,7 @@ func openList(path string) (*Dataset, error) {
 			return nil, fmt.Errorf("dataset: %s:%d: some lines have labels and some do not; label every line or none", path, line)
 		}
 		labelled = has
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
-		}
-		d.Samples = append(d.Samples, Sample{Path: p, Label: label})
+		d.Samples = append(d.Samples, Sample{Index: len(d.Samples), Path: resolve(p), Label: label})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("dataset: read %s: %w", path, err)

@@ -20,15 +20,17 @@ type arch struct {
 	head string
 	// output is the default layer: the net's output as torch returns it.
 	output string
-	build  func(b *nn.Builder, x nn.Value, numClasses int64)
-	adapt  func(sd map[string]*sdk.Tensor) (map[string]*sdk.Tensor, error)
+	// minSize is torchvision's min_size, the smallest input the net takes.
+	minSize int64
+	build   func(b *nn.Builder, x nn.Value, numClasses int64)
+	adapt   func(sd map[string]*sdk.Tensor) (map[string]*sdk.Tensor, error)
 }
 
 // archs lists the variants as torchvision 0.14 defines them.
 var archs = []arch{
-	{name: "alexnet", doc: "AlexNet (the one-weird-trick variant)", kind: "AlexNet", head: "classifier.6", output: "classifier.6", build: alexnet},
-	{name: "squeezenet1_0", doc: "SqueezeNet 1.0", kind: "SqueezeNet", head: "classifier.1", output: "flatten", build: squeezeNet1_0.build},
-	{name: "squeezenet1_1", doc: "SqueezeNet 1.1", kind: "SqueezeNet", head: "classifier.1", output: "flatten", build: squeezeNet1_1.build},
+	{name: "alexnet", doc: "AlexNet (the one-weird-trick variant)", kind: "AlexNet", head: "classifier.6", output: "classifier.6", minSize: 63, build: alexnet},
+	{name: "squeezenet1_0", doc: "SqueezeNet 1.0", kind: "SqueezeNet", head: "classifier.1", output: "flatten", minSize: 21, build: squeezeNet1_0.build},
+	{name: "squeezenet1_1", doc: "SqueezeNet 1.1", kind: "SqueezeNet", head: "classifier.1", output: "flatten", minSize: 17, build: squeezeNet1_1.build},
 	denseNetArch("densenet121", denseNet{32, 64, [4]int{6, 12, 24, 16}}),
 	denseNetArch("densenet161", denseNet{48, 96, [4]int{6, 12, 36, 24}}),
 	denseNetArch("densenet169", denseNet{32, 64, [4]int{6, 12, 32, 32}}),
@@ -37,7 +39,7 @@ var archs = []arch{
 
 func denseNetArch(name string, d denseNet) arch {
 	return arch{name: name, doc: "DenseNet-" + strings.TrimPrefix(name, "densenet"), kind: "DenseNet", head: "classifier",
-		output: "classifier", build: d.build, adapt: adaptDenseNet}
+		output: "classifier", minSize: 29, build: d.build, adapt: adaptDenseNet}
 }
 
 // Family is the family of classic torchvision classifiers on the shared
@@ -76,7 +78,8 @@ func (a arch) infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
 
 // net returns the arch configured for numClasses classes.
 func (a arch) net(numClasses int64) *backbone.Image {
-	return &backbone.Image{Kind: a.kind, Output: a.output, Forward: func(b *nn.Builder, x nn.Value) { a.build(b, x, numClasses) }}
+	return &backbone.Image{Arch: a.name, Kind: a.kind, Output: a.output, MinSize: a.minSize,
+		Forward: func(b *nn.Builder, x nn.Value) { a.build(b, x, numClasses) }}
 }
 
 // flatten adds torch.flatten(x, 1) as a layer named "flatten", the name

@@ -108,5 +108,5 @@ func (a arch) net(numClasses int64, v1Stem bool) *backbone.Image {
 	if v1Stem {
 		build = a.v1Stem
 	}
-	return &backbone.Image{Kind: a.kind, Output: a.head, Forward: func(b *nn.Builder, x nn.Value) { build(b, x, numClasses) }}
+	return &backbone.Image{Arch: a.name, Kind: a.kind, Output: a.head, Forward: func(b *nn.Builder, x nn.Value) { build(b, x, numClasses) }}
 }

@@ -2,21 +2,53 @@ package backbone
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/nn"
 )
 
-// TestImage checks Image's input, default layer and that one graph
-// serves every size, and that a size too small is a build error.
+func TestCheckImage(t *testing.T) {
+	for _, tc := range []struct {
+		shape []int64
+		free  bool
+		ok    bool
+	}{
+		{[]int64{2, 3, 32, 40}, false, true},
+		{[]int64{-1, 3, 32, 32}, true, true},
+		{[]int64{-1, 3, 32, 32}, false, false},
+		{[]int64{1, 3, 31, 64}, false, false},
+		{[]int64{1, 1, 64, 64}, false, false},
+		{[]int64{3, 64, 64}, false, false},
+	} {
+		err := CheckImage("net", tc.shape, tc.free, 32, "why")
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, sdk.ErrBadInput) {
+			t.Errorf("CheckImage(%v, free %v) = %v; want ok %v or sdk.ErrBadInput", tc.shape, tc.free, err, tc.ok)
+		}
+	}
+}
+
+func TestInferClasses(t *testing.T) {
+	f := InferClasses("head.weight")
+	got, err := f(map[string]*sdk.Tensor{"head.weight": {Shape: []int64{7, 16}}})
+	if err != nil || got["num_classes"] != "7" {
+		t.Errorf("InferClasses = %v, %v; want num_classes 7", got, err)
+	}
+	if got, _ := f(map[string]*sdk.Tensor{"head.bias": {Shape: []int64{7}}}); len(got) != 0 {
+		t.Errorf("InferClasses without head.weight = %v; want nothing", got)
+	}
+}
+
+// TestImage checks Image's input, default layer and input check, and
+// that one graph serves every size.
 func TestImage(t *testing.T) {
-	n := &Image{Kind: "Tiny", Output: "fc", Forward: func(b *nn.Builder, x nn.Value) {
+	n := &Image{Arch: "tiny", Kind: "Tiny", Output: "fc", MinSize: 5, Forward: func(b *nn.Builder, x nn.Value) {
 		x = b.Conv2d("conv", x, nn.Conv2d{In: 3, Out: 4, Kernel: nn.P(3), Stride: nn.P(2)})
 		x = b.AdaptiveAvgPool2d("pool", x, nn.P(1))
 		b.Linear("fc", b.Flatten("", x), 4, 2, true)
 	}}
-	var _ Net = n
+	var _ InputChecker = n
 	if !sdk.EqualShape(n.Input().Shape, []int64{-1, 3, -1, -1}) || !sdk.EqualShape(n.DefaultInput(), ImageInput.Shape) || n.DefaultLayer() != "fc" {
 		t.Errorf("Image: input %v, default %v, layer %s", n.Input(), n.DefaultInput(), n.DefaultLayer())
 	}
@@ -35,7 +67,10 @@ func TestImage(t *testing.T) {
 	if keys[0] != keys[1] {
 		t.Error("Build(224x224) and Build(31x17) make two graphs; want one for every size")
 	}
-	if err := n.Build([]int64{-1, 3, 2, 2}).Err(); !errors.Is(err, sdk.ErrBadInput) {
-		t.Errorf("Build(2x2) = %v; want a build error (sdk.ErrBadInput)", err)
+	if err := n.CheckInput([]int64{1, 3, 5, 9}, false); err != nil {
+		t.Errorf("CheckInput(5x9) = %v; want nil", err)
+	}
+	if err := n.CheckInput([]int64{1, 3, 4, 9}, false); !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "at least 5") {
+		t.Errorf("CheckInput(4x9) = %v; want sdk.ErrBadInput naming the minimum 5", err)
 	}
 }
