@@ -10,6 +10,8 @@ go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 4 -size 22
 go run ./internal/bench -plugin inception -arch inception_v3 -layer avgpool -batch 8 -size 299 -threads "$threads" "$@"
 # The whole forward pass (heads.head) of a ViT-B/16.
 go run ./internal/bench -plugin transformer -arch vit_b_16 -layer heads.head -batch 4 -size 224 -seconds 10 -threads "$threads" "$@"
+# The whole forward pass (classifier.3) of MobileNetV3-Large.
+go run ./internal/bench -plugin mobilenet -arch mobilenet_v3_large -layer classifier.3 -batch 8 -size 224 -threads "$threads" "$@"
 scripts/bench-images.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh

@@ -95,7 +95,13 @@ func TestCatalogIsTorchvisions(t *testing.T) {
 		byArg[a] = e
 	}
 	for _, want := range []string{"resnet50.IMAGENET1K_V2", "vit_b_16.IMAGENET1K_V1", "vit_b_32.IMAGENET1K_V1", "vit_l_16.IMAGENET1K_V1", "vit_l_32.IMAGENET1K_V1",
-		"convnext_tiny.IMAGENET1K_V1", "convnext_large.IMAGENET1K_V1", "swin_t.IMAGENET1K_V1", "swin_b.IMAGENET1K_V1"} {
+		"convnext_tiny.IMAGENET1K_V1", "convnext_large.IMAGENET1K_V1", "swin_t.IMAGENET1K_V1", "swin_b.IMAGENET1K_V1",
+		"mobilenet_v2.IMAGENET1K_V1", "mobilenet_v2.IMAGENET1K_V2", "mobilenet_v3_large.IMAGENET1K_V1", "mobilenet_v3_large.IMAGENET1K_V2",
+		"mobilenet_v3_small.IMAGENET1K_V1", "mnasnet0_5.IMAGENET1K_V1", "mnasnet0_75.IMAGENET1K_V1", "mnasnet1_0.IMAGENET1K_V1",
+		"mnasnet1_3.IMAGENET1K_V1", "shufflenet_v2_x0_5.IMAGENET1K_V1", "shufflenet_v2_x1_0.IMAGENET1K_V1",
+		"shufflenet_v2_x1_5.IMAGENET1K_V1", "shufflenet_v2_x2_0.IMAGENET1K_V1", "alexnet.IMAGENET1K_V1", "squeezenet1_0.IMAGENET1K_V1",
+		"squeezenet1_1.IMAGENET1K_V1", "densenet121.IMAGENET1K_V1", "densenet161.IMAGENET1K_V1", "densenet169.IMAGENET1K_V1",
+		"densenet201.IMAGENET1K_V1"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("the catalog has no entry for torchvision's %s", want)
 		}

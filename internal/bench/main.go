@@ -24,6 +24,7 @@ import (
 
 	"github.com/gozoo/gozoo/plugins/convnext"
 	"github.com/gozoo/gozoo/plugins/inception"
+	"github.com/gozoo/gozoo/plugins/mobilenet"
 	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/plugins/swin"
 	"github.com/gozoo/gozoo/plugins/transformer"
@@ -41,6 +42,7 @@ var inProcess = map[string]func() sdk.Backbone{
 	"transformer": transformer.New,
 	"convnext":    convnext.New,
 	"swin":        swin.New,
+	"mobilenet":   mobilenet.New,
 }
 
 type config struct {
@@ -78,7 +80,7 @@ func run(ctx context.Context, c config) error {
 
 	newBackbone, ok := inProcess[c.plugin]
 	if !ok {
-		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception or transformer", c.plugin)
+		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception, transformer or mobilenet", c.plugin)
 	}
 	inproc, err := newBackbone().Load(ctx, load)
 	if err != nil {

@@ -89,7 +89,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 	if err != nil {
 		return nil, err
 	}
-	src := &source{arch: a, seed: req.Seed, prefix: prefix}
+	src := &source{family: &b.f, arch: a, seed: req.Seed, prefix: prefix}
 	var sd map[string]*sdk.Tensor
 	switch {
 	case req.WeightsPath != "":
@@ -167,6 +167,7 @@ func (b *backbone) Load(ctx context.Context, req *sdk.LoadRequest) (sdk.Model, e
 // source is where a model's weights come from: a checkpoint, read again
 // for each new session, or a seed.
 type source struct {
+	family *Family
 	arch   *Arch
 	specs  []nn.ParamSpec
 	seed   int64
@@ -212,25 +213,18 @@ func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) 
 			}
 		}
 	}
-	want := make([]bridge.Spec, 0, len(s.specs))
-	for _, p := range s.specs {
-		if p.Optional {
-			if _, ok := sd[p.Name]; !ok {
-				continue // torch accepts a missing num_batches_tracked
-			}
-		}
-		want = append(want, bridge.Spec{Name: p.Name, Shape: p.Shape})
-	}
 	base := filepath.Base(s.path)
 	if c, ok := net.(WeightsChecker); ok {
 		if err := c.CheckWeights(sd); err != nil {
 			return nil, fmt.Errorf("%s: weights %s: %w", s.arch.Name, base, err)
 		}
 	}
-	if err := (&bridge.StateDict{Tensors: sd, Keys: keys(sd), Source: s.path}).Match(want); err != nil {
-		hint := ""
+	if err := matchSpecs(s.specs, sd, s.path); err != nil {
+		var hint string
 		if h, ok := net.(Hinter); ok {
 			hint = h.Hint(sd)
+		} else {
+			hint = s.family.FitsHint(s.arch.Name, sd)
 		}
 		return nil, fmt.Errorf("%s: weights %s: %w%s", s.arch.Name, base, err, hint)
 	}
@@ -239,6 +233,21 @@ func (s *source) match(sd map[string]*sdk.Tensor, net Net) (*nn.Weights, error) 
 		return nil, fmt.Errorf("%s: weights %s: %w", s.arch.Name, base, err)
 	}
 	return w, nil
+}
+
+// matchSpecs checks sd strictly against specs: every key, no extra one,
+// every shape; an optional entry may be absent.
+func matchSpecs(specs []nn.ParamSpec, sd map[string]*sdk.Tensor, source string) error {
+	want := make([]bridge.Spec, 0, len(specs))
+	for _, p := range specs {
+		if p.Optional {
+			if _, ok := sd[p.Name]; !ok {
+				continue // torch accepts a missing num_batches_tracked
+			}
+		}
+		want = append(want, bridge.Spec{Name: p.Name, Shape: p.Shape})
+	}
+	return (&bridge.StateDict{Tensors: sd, Keys: keys(sd), Source: source}).Match(want)
 }
 
 // weights returns the weights again: the checkpoint read and matched, or

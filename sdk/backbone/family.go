@@ -98,7 +98,9 @@ type Ignorer interface {
 
 // Hinter is implemented by nets that can explain a checkpoint that does
 // not match them ("the checkpoint looks like resnet50"). The hint is
-// appended to the mismatch error and starts with a space.
+// appended to the mismatch error and starts with a space. For a net
+// without one the runtime appends Family.FitsHint's: the family's archs
+// whose state_dict the checkpoint is.
 type Hinter interface {
 	Hint(sd map[string]*sdk.Tensor) string
 }

@@ -2,9 +2,11 @@ package backbone
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/nn"
 )
 
 // InferClasses returns an Arch.Infer that reads num_classes from the
@@ -59,3 +61,45 @@ func (i Image) DefaultInput() []int64 { return []int64{-1, 3, i.H, i.W} }
 
 // DefaultLayer is i.Layer.
 func (i Image) DefaultLayer() string { return i.Layer }
+
+// ImageInput is the default input of an ImageModel, [N, 3, 224, 224]
+// float32, as an Arch's Input documents it.
+var ImageInput = sdk.InputSpec{Shape: []int64{-1, 3, 224, 224}, DType: sdk.Float32}
+
+// ImageModel is a Net for the common case of an image model such as
+// torchvision's classifiers: it takes [N, 3, H, W] float32 images of any
+// size from MinSize up (CheckImage), 224x224 by default, as a graph
+// input named "input" whose batch, height and width are free. Forward
+// records the architecture's modules.
+type ImageModel struct {
+	Arch   string // the arch's name, for errors
+	Kind   string // the root module's class, e.g. "MobileNetV3"
+	Output string // the default layer, e.g. the classifier
+	// MinSize is the smallest height and width the architecture takes
+	// (torchvision's min_size); 0 means 1.
+	MinSize int64
+	Forward func(b *nn.Builder, x nn.Value)
+}
+
+// Input is [-1, 3, -1, -1] float32.
+func (n *ImageModel) Input() sdk.InputSpec {
+	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
+}
+
+// DefaultInput is [-1, 3, 224, 224].
+func (n *ImageModel) DefaultInput() []int64 { return slices.Clone(ImageInput.Shape) }
+
+// DefaultLayer is n.Output.
+func (n *ImageModel) DefaultLayer() string { return n.Output }
+
+// CheckInput is CheckImage with n.MinSize.
+func (n *ImageModel) CheckInput(shape []int64, free bool) error {
+	return CheckImage(n.Arch, shape, free, max(n.MinSize, 1), "the smallest input "+n.Arch+" takes")
+}
+
+// Build records Forward for an input of the given shape.
+func (n *ImageModel) Build(input []int64) *nn.Builder {
+	b := nn.NewBuilder(n.Kind)
+	n.Forward(b, b.Input("input", input, 0, 2, 3))
+	return b
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gozoo/gozoo/sdk"
+	"github.com/gozoo/gozoo/sdk/nn"
 )
 
 func TestCheckImage(t *testing.T) {
@@ -57,5 +58,40 @@ func TestNumClasses(t *testing.T) {
 	}
 	if _, err := NewOptions(a, map[string]string{"num_classes": "0"}); !errors.Is(err, sdk.ErrBadOption) {
 		t.Errorf("num_classes=0: %v; want ErrBadOption", err)
+	}
+}
+
+// TestImageModel checks ImageModel's input, default layer and input check, and
+// that one graph serves every size.
+func TestImageModel(t *testing.T) {
+	n := &ImageModel{Arch: "tiny", Kind: "Tiny", Output: "fc", MinSize: 5, Forward: func(b *nn.Builder, x nn.Value) {
+		x = b.Conv2d("conv", x, nn.Conv2d{In: 3, Out: 4, Kernel: nn.P(3), Stride: nn.P(2)})
+		x = b.AdaptiveAvgPool2d("pool", x, nn.P(1))
+		b.Linear("fc", b.Flatten("", x), 4, 2, true)
+	}}
+	var _ InputChecker = n
+	if !sdk.EqualShape(n.Input().Shape, []int64{-1, 3, -1, -1}) || !sdk.EqualShape(n.DefaultInput(), ImageInput.Shape) || n.DefaultLayer() != "fc" {
+		t.Errorf("Image: input %v, default %v, layer %s", n.Input(), n.DefaultInput(), n.DefaultLayer())
+	}
+	var keys []string
+	for _, in := range [][]int64{n.DefaultInput(), {-1, 3, 31, 17}} {
+		b := n.Build(in)
+		if b.Kind() != "Tiny" || b.Err() != nil {
+			t.Fatalf("Build(%v): kind %s, %v", in, b.Kind(), b.Err())
+		}
+		k, err := b.GraphKey([]string{"fc"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if keys[0] != keys[1] {
+		t.Error("Build(224x224) and Build(31x17) make two graphs; want one for every size")
+	}
+	if err := n.CheckInput([]int64{1, 3, 5, 9}, false); err != nil {
+		t.Errorf("CheckInput(5x9) = %v; want nil", err)
+	}
+	if err := n.CheckInput([]int64{1, 3, 4, 9}, false); !errors.Is(err, sdk.ErrBadInput) || !strings.Contains(err.Error(), "at least 5") {
+		t.Errorf("CheckInput(4x9) = %v; want sdk.ErrBadInput naming the minimum 5", err)
 	}
 }
