@@ -19,7 +19,8 @@
 // Layers must accept -1 for the batch dimension of its InputShape.
 //
 // MakeFixture, Fixture.Check and Fixture.CheckCoverage compare a backbone
-// with its PyTorch twin, layer by layer (see Fixture). A test that needs
+// with its PyTorch twin, layer by layer (see Fixture); a FixtureSet runs
+// a script that writes many fixtures once per test process. A test that needs
 // an outside resource (PyTorch, the ONNX Runtime library) calls Missing
 // when it is absent: the test is skipped, or fails under
 // GOZOO_REQUIRE_ALL=1. examples/plugin-go is a plugin written outside

@@ -51,9 +51,22 @@ func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 	t.Helper()
 	py := testenv.Python(t)
 	dir := t.TempDir()
-	abs, err := filepath.Abs(script)
+	if err := runFixtureScript(py, script, dir, args); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFixture(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return f
+}
+
+// runFixtureScript runs `script dir args...` with gozoo_parity
+// importable; its error holds the script's stderr.
+func runFixtureScript(py, script, dir string, args []string) error {
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		return err
 	}
 	_, self, _, _ := runtime.Caller(0)
 	cmd := exec.Command(py, append([]string{abs, dir}, args...)...)
@@ -62,20 +75,26 @@ func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
+		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
 	}
+	return nil
+}
+
+// ReadFixture reads the fixture a script wrote into dir (meta.json and
+// the .bin files beside it).
+func ReadFixture(dir string) (*Fixture, error) {
 	f := &Fixture{Dir: dir}
 	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := json.Unmarshal(b, f); err != nil {
-		t.Fatalf("meta.json: %v", err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "meta.json"), err)
 	}
 	for _, p := range f.RawParams {
 		var q sdk.Param
 		if json.Unmarshal(p[0], &q.Name) != nil || json.Unmarshal(p[1], &q.Shape) != nil {
-			t.Fatalf("meta.json: bad param %s", p[0])
+			return nil, fmt.Errorf("%s: bad param %s", filepath.Join(dir, "meta.json"), p[0])
 		}
 		f.Params = append(f.Params, q)
 	}
@@ -83,7 +102,7 @@ func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 		var x fixtureInput
 		var dt string
 		if json.Unmarshal(in[0], &x.Shape) != nil || json.Unmarshal(in[1], &dt) != nil {
-			t.Fatalf("meta.json: bad input %s", in[0])
+			return nil, fmt.Errorf("%s: bad input %s", filepath.Join(dir, "meta.json"), in[0])
 		}
 		x.DType = sdk.Float32
 		if dt == "int64" {
@@ -94,7 +113,7 @@ func MakeFixture(t testing.TB, script string, args ...string) *Fixture {
 	if len(f.Inputs) == 0 {
 		f.Inputs = []fixtureInput{{Shape: f.Input, DType: sdk.Float32}}
 	}
-	return f
+	return f, nil
 }
 
 // InputTensor returns the fixture's i-th input (0 is the model's input).
