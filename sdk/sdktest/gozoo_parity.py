@@ -19,8 +19,14 @@ which writes into OUT:
                    "modules": [[name, class], ...] (named_modules, no root),
                    "params": [[name, shape], ...] (named_parameters)}
 
+For a model too big to run in a test, build it inside gp.meta_device()
+and call gp.write_meta(out, model, shape): meta.json only, with every
+called module's output shape and "uncalled" (modules the forward never
+calls), for Fixture.CheckCoverage.
+
 The Go side is sdktest.MakeFixture, Fixture.Check and Fixture.CheckCoverage.
 """
+import contextlib
 import copy
 import json
 import os
@@ -119,6 +125,72 @@ def write(out, model, inputs, layers, float64=False, extra=None, kwargs=None, st
         "float64": bool(float64),
         "modules": [[n, type(m).__name__] for n, m in model.named_modules() if n],
         "params": [[n, list(t.shape)] for n, t in model.named_parameters()],
+    }
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump(meta, f)
+
+
+@contextlib.contextmanager
+def meta_device():
+    """Builds modules on torch's meta device: inside the block, torch.empty,
+    torch.zeros and torch.ones called without a device make meta tensors,
+    which have shapes but no storage, so even a model of hundreds of
+    millions of parameters builds in a fraction of a second (torch 1.13 has
+    no torch.device context for this). Other factories (torch.tensor,
+    torch.arange) keep their devices, so code that computes a model's
+    configuration with them still runs."""
+    saved = {n: getattr(torch, n) for n in ("empty", "zeros", "ones")}
+
+    def on_meta(f):
+        def g(*args, **kwargs):
+            kwargs["device"] = kwargs.get("device") or "meta"
+            return f(*args, **kwargs)
+        return g
+
+    for n, f in saved.items():
+        setattr(torch, n, on_meta(f))
+    try:
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch, n, f)
+
+
+def write_meta(out, model, shape, kwargs=None):
+    """Writes a fixture of shapes only, for models too big to run in a
+    test: meta.json with the modules and parameters as write does, the
+    output shape of every module the forward calls for an input of the
+    given shape, and "uncalled", the modules it never calls; no weights and
+    no values. The model's parameters and buffers must be on the meta
+    device (build it inside meta_device())."""
+    model.eval()
+    os.makedirs(out, exist_ok=True)
+    shapes = {}
+    handles = []
+    names = [n for n, _ in model.named_modules() if n]
+    modules = dict(model.named_modules())
+
+    def hook(name):
+        def f(_module, _inputs, output):
+            if isinstance(output, (tuple, list)):
+                output = output[0]
+            shapes[name] = list(output.shape)
+        return f
+
+    for name in names:
+        handles.append(modules[name].register_forward_hook(hook(name)))
+    with torch.no_grad():
+        model(torch.empty(*shape, device="meta"), **(kwargs or {}))
+    for h in handles:
+        h.remove()
+    meta = {
+        "input": list(shape),
+        "inputs": [[list(shape), "float32"]],
+        "outputs": shapes,
+        "float64": False,
+        "modules": [[n, type(modules[n]).__name__] for n in names],
+        "params": [[n, list(t.shape)] for n, t in model.named_parameters()],
+        "uncalled": [n for n in names if n not in shapes],
     }
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f)

@@ -22,15 +22,18 @@ import (
 // gozoo_parity Python module (in this package's folder): the weights, the
 // input, every requested layer's torch output (and, for deep nets, the
 // same layers from a float64 run), and torch's module and parameter
-// lists.
+// lists. A shapes-only fixture (gozoo_parity.write_meta) has no weights
+// and no values: Outputs holds every called module's shape and Uncalled
+// the modules the forward never calls, for CheckCoverage.
 type Fixture struct {
-	Dir     string
-	Input   []int64            `json:"input"`
-	Outputs map[string][]int64 `json:"outputs"`
-	Float64 bool               `json:"float64"`
-	Modules [][2]string        `json:"modules"`
-	Inputs  []fixtureInput     `json:"-"`
-	Params  []sdk.Param        `json:"-"`
+	Dir      string
+	Input    []int64            `json:"input"`
+	Outputs  map[string][]int64 `json:"outputs"`
+	Float64  bool               `json:"float64"`
+	Modules  [][2]string        `json:"modules"`
+	Uncalled []string           `json:"uncalled"`
+	Inputs   []fixtureInput     `json:"-"`
+	Params   []sdk.Param        `json:"-"`
 
 	RawInputs [][2]json.RawMessage `json:"inputs"`
 	RawParams [][2]json.RawMessage `json:"params"`
