@@ -1,7 +1,20 @@
 package nn
 
-// This file holds torchvision.ops' building blocks of its EfficientNet and
-// RegNet families: SiLU, SqueezeExcitation and Conv2dNormActivation.
+// This file holds torchvision's building blocks of its EfficientNet and
+// RegNet families: SiLU, SqueezeExcitation and Conv2dNormActivation (from
+// torchvision.ops) and MakeDivisible.
+
+// MakeDivisible is torchvision's _make_divisible(v, divisor), which sizes
+// the channels of its mobile nets, EfficientNet and RegNet: v rounded to
+// the nearest multiple of divisor (halves up), at least divisor, and not
+// more than 10% below v.
+func MakeDivisible(v float64, divisor int64) int64 {
+	n := max(divisor, int64(v+float64(divisor)/2)/divisor*divisor)
+	if float64(n) < 0.9*v {
+		n += divisor
+	}
+	return n
+}
 
 // Activation adds an activation module (ReLU, SiLU, Sigmoid, ...) as
 // module name. Builder methods such as b.ReLU are Activations.

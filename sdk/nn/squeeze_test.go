@@ -186,3 +186,21 @@ func TestConv2dNormActivation(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeDivisible checks values computed with torchvision's
+// _make_divisible.
+func TestMakeDivisible(t *testing.T) {
+	tests := []struct {
+		v    float64
+		d    int64
+		want int64
+	}{
+		{32 * 1.1, 8, 32}, {16 * 1.1, 8, 16}, {24 * 1.2, 8, 32}, {40 * 1.4, 8, 56}, {320 * 1.8, 8, 576},
+		{3, 8, 8}, {12, 8, 16}, {11.9, 8, 16}, {17, 8, 16}, {92, 8, 96}, {104, 24, 96}, {440, 16, 448}, {1, 1, 1},
+	}
+	for _, tc := range tests {
+		if got := nn.MakeDivisible(tc.v, tc.d); got != tc.want {
+			t.Errorf("MakeDivisible(%v, %d) = %d; want %d", tc.v, tc.d, got, tc.want)
+		}
+	}
+}
