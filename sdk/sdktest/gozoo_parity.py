@@ -22,7 +22,11 @@ which writes into OUT:
 For a model too big to run in a test, build it inside gp.meta_device()
 and call gp.write_meta(out, model, shape): meta.json only, with every
 called module's output shape and "uncalled" (modules the forward never
-calls), for Fixture.CheckCoverage.
+calls), for Fixture.CheckGraph.
+
+Families of torchvision models write all their fixtures in one run with
+gp.run_specs(sys.argv[1:], build), from the sdktest.Spec arguments of a
+sdktest.FixtureSet.
 
 The Go side is sdktest.MakeFixture, Fixture.Check and Fixture.CheckCoverage.
 """
@@ -194,3 +198,32 @@ def write_meta(out, model, shape, kwargs=None):
     }
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f)
+
+
+def run_specs(argv, build):
+    """Writes the fixtures that sdktest.Spec arguments describe, each into
+    its subfolder of OUTDIR, in one run: argv is OUTDIR SPEC..., each SPEC
+    space-separated fields
+        name=DIR arch=ARCH h=H w=W batch=N seed=S classes=C
+        [layers=a,b,c] [f64] [meta]
+    and build(arch, num_classes) makes the untrained torch model. A spec
+    with layers gets random weights (torch.manual_seed(S)) with realistic
+    norms and those layers' outputs for a seeded input [N, 3, H, W] (and a
+    float64 run with f64); a meta spec gets a shapes-only fixture of the
+    model built on the meta device (write_meta) for [1, 3, H, W]."""
+    root = argv[0]
+    threads()
+    for spec in argv[1:]:
+        s = dict(f.partition("=")[::2] for f in spec.split())
+        out = os.path.join(root, s["name"])
+        h, w, classes = int(s["h"]), int(s["w"]), int(s["classes"])
+        if "meta" in s:
+            with meta_device():
+                model = build(s["arch"], classes)
+            write_meta(out, model, (1, 3, h, w))
+            continue
+        torch.manual_seed(int(s["seed"]))
+        model = build(s["arch"], classes)
+        realistic_norms(model)
+        x = torch.randn(int(s["batch"]), 3, h, w)
+        write(out, model, x, [l for l in s.get("layers", "").split(",") if l], float64="f64" in s)
