@@ -79,3 +79,17 @@ func Hint(f Family, arch string, sd map[string]*sdk.Tensor) string {
 		return fmt.Sprintf(" (the checkpoint fits archs %s: load it with one of them)", strings.Join(fit, ", "))
 	}
 }
+
+// NumClasses returns the Infer of an arch whose checkpoints determine
+// only num_classes: the rows of the classifier Linear's weight named key
+// (e.g. "fc.weight"). A checkpoint without that 2-d weight sets nothing,
+// and the strict match then reports the missing key.
+func NumClasses(key string) func(map[string]*sdk.Tensor) (map[string]string, error) {
+	return func(sd map[string]*sdk.Tensor) (map[string]string, error) {
+		out := map[string]string{}
+		if w := sd[key]; w != nil && len(w.Shape) == 2 {
+			out["num_classes"] = fmt.Sprint(w.Shape[0])
+		}
+		return out, nil
+	}
+}

@@ -63,3 +63,20 @@ func TestFits(t *testing.T) {
 		t.Errorf("Hint(w8, width 8) = %q; want the archs it fits", Hint(fam, "w8", w8))
 	}
 }
+
+func TestNumClasses(t *testing.T) {
+	infer := NumClasses("head.1.weight")
+	for _, tc := range []struct {
+		sd   map[string]*sdk.Tensor
+		want string
+	}{
+		{map[string]*sdk.Tensor{"head.1.weight": sdk.Zeros(7, 3), "head.1.bias": sdk.Zeros(7)}, "7"},
+		{map[string]*sdk.Tensor{"head.1.weight": sdk.Zeros(7)}, ""},
+		{map[string]*sdk.Tensor{"fc.weight": sdk.Zeros(7, 3)}, ""},
+	} {
+		got, err := infer(tc.sd)
+		if err != nil || got["num_classes"] != tc.want {
+			t.Errorf("NumClasses(head.1.weight)(%v) = %v, %v; want num_classes %q", tc.sd, got, err, tc.want)
+		}
+	}
+}
