@@ -47,6 +47,10 @@ func TestDefaultCatalog(t *testing.T) {
 	if tf, _ := e.Preprocess.Transform(); tf.ResizeSize != 242 || tf.CropH != 224 || e.Plugin != "transformer" || e.Arch != "vit_l_16" {
 		t.Errorf("vit_l_16.tv_in1k = plugin %s arch %s transform %+v; want transformer vit_l_16, resize 242 crop 224", e.Plugin, e.Arch, tf)
 	}
+	e, _ = c.Lookup("efficientnet_b3.tv_in1k")
+	if tf, _ := e.Preprocess.Transform(); tf.ResizeSize != 320 || tf.CropH != 300 || e.Preprocess.Interpolation != "bicubic" || e.Plugin != "efficientnet" || e.Layer != "avgpool" {
+		t.Errorf("efficientnet_b3.tv_in1k = plugin %s layer %s transform %+v; want efficientnet avgpool, resize 320 crop 300 bicubic", e.Plugin, e.Layer, tf)
+	}
 	if _, err := c.Lookup("resnet50.tv_in1"); !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), "resnet50.tv_in1k") {
 		t.Errorf("Lookup(typo) = %v; want ErrUnknownModel suggesting resnet50.tv_in1k", err)
 	}
@@ -97,6 +101,13 @@ func TestCatalogIsTorchvisions(t *testing.T) {
 	for _, want := range []string{"resnet50.IMAGENET1K_V2", "vit_b_16.IMAGENET1K_V1", "vit_b_32.IMAGENET1K_V1", "vit_l_16.IMAGENET1K_V1", "vit_l_32.IMAGENET1K_V1"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("the catalog has no entry for torchvision's %s", want)
+		}
+	}
+	// Every EfficientNet has torchvision's V1 weights.
+	for _, arch := range []string{"efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
+		"efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"} {
+		if !slices.Contains(args, arch+".IMAGENET1K_V1") {
+			t.Errorf("the catalog has no entry for torchvision's %s.IMAGENET1K_V1", arch)
 		}
 	}
 	out, err := exec.Command(py, append([]string{"-c", torchvisionWeights}, args...)...).Output()

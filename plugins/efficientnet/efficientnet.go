@@ -24,7 +24,7 @@ var Family = func() backbone.Family {
 			Options: []backbone.Option{
 				{Name: "num_classes", Kind: backbone.Int, Min: 1, Default: "1000", Usage: "output features of classifier.1; read from the checkpoint"},
 			},
-			Infer: infer,
+			Infer: backbone.NumClasses("classifier.1.weight"),
 			New: func(o backbone.Options) (backbone.Net, error) {
 				return &net{arch: a, numClasses: o.Int("num_classes")}, nil
 			},
@@ -36,27 +36,19 @@ var Family = func() backbone.Family {
 // New returns the EfficientNet backbone. It is safe for concurrent use.
 func New() sdk.Backbone { return backbone.New(Family) }
 
-// infer reads num_classes from the checkpoint's classifier.
-func infer(sd map[string]*sdk.Tensor) (map[string]string, error) {
-	out := map[string]string{}
-	if fc := sd["classifier.1.weight"]; fc != nil && len(fc.Shape) == 2 {
-		out["num_classes"] = fmt.Sprint(fc.Shape[0])
-	}
-	return out, nil
-}
-
-// net is one configured EfficientNet.
+// net is one configured EfficientNet: the arch and its classifier's
+// output features.
 type net struct {
 	arch
 	numClasses int64
 }
 
-// Input is any [N, 3, H, W]: every size gives a graph (stride-2 convs of
-// padding (k-1)/2 never reach zero), and the pool before the classifier
-// is global.
-func (n *net) Input() sdk.InputSpec {
-	return sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
-}
+// anyImage is any [N, 3, H, W]: every size gives a graph (stride-2 convs
+// of padding (k-1)/2 never reach zero), and the pool before the
+// classifier is global.
+var anyImage = sdk.InputSpec{Shape: []int64{-1, 3, -1, -1}, DType: sdk.Float32}
+
+func (n *net) Input() sdk.InputSpec { return anyImage }
 
 func (n *net) DefaultInput() []int64 { return []int64{-1, 3, n.size, n.size} }
 
