@@ -120,7 +120,7 @@ var convInit = nn.Init{Kind: nn.InitKaimingNormalFanOut}
 // given shape ([N, 3, H, W], N -1) into a new Builder.
 func (a arch) build(numClasses int64, input []int64) *nn.Builder {
 	b := nn.NewBuilder("EfficientNet")
-	x := b.Input(inputName, input, 0, 2, 3)
+	x := b.Input("input", input, 0, 2, 3)
 	stages := a.scaled()
 	last := a.lastChannels()
 	x = b.Module("features", "Sequential", func() nn.Value {

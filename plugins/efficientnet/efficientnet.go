@@ -11,8 +11,6 @@ import (
 // Version is the plugin's version, reported by Describe.
 const Version = "0.1.0"
 
-const inputName = "input"
-
 // Family is the EfficientNet family on the shared backbone runtime: a
 // classifier family, whose only option is num_classes (classifier.1's
 // output features, read from a checkpoint), taking [N, 3, H, W] of any

@@ -88,7 +88,7 @@ var convInit = nn.Init{Kind: nn.InitKaimingNormalFanOut}
 // shape ([N, 3, H, W], N -1) into a new Builder.
 func (a arch) build(numClasses int64, input []int64) *nn.Builder {
 	b := nn.NewBuilder("RegNet")
-	x := b.Input(inputName, input, 0, 2, 3)
+	x := b.Input("input", input, 0, 2, 3)
 	x = b.Conv2dNormActivation("stem", x, nn.Conv2dNormActivation{
 		Conv:       nn.Conv2d{In: 3, Out: stemWidth, Kernel: nn.P(3), Stride: nn.P(2), WeightInit: convInit},
 		Activation: b.ReLU, Kind: "SimpleStemIN"})

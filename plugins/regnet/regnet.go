@@ -8,11 +8,6 @@ import (
 	"github.com/gozoo/gozoo/sdk/nn"
 )
 
-// Version is the plugin's version, reported by Describe.
-const Version = "0.1.0"
-
-const inputName = "input"
-
 // Family is the RegNet family on the shared backbone runtime: a
 // classifier family, whose only option is num_classes (fc's output
 // features, read from a checkpoint), taking [N, 3, H, W] of any size
@@ -38,3 +33,6 @@ var Family = func() backbone.Family {
 
 // New returns the RegNet backbone. It is safe for concurrent use.
 func New() sdk.Backbone { return backbone.New(Family) }
+
+// Version is the plugin's version, reported by Describe.
+const Version = "0.1.0"
