@@ -8,6 +8,9 @@ threads=${GOZOO_BENCH_THREADS:-2}
 go run ./internal/bench -arch resnet50 -layer avgpool -batch 8 -size 224 -threads "$threads" "$@"
 go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 4 -size 224 -seconds 10 -threads "$threads" "$@"
 go run ./internal/bench -plugin inception -arch inception_v3 -layer avgpool -batch 8 -size 299 -threads "$threads" "$@"
+# The whole forward, to the logits.
+go run ./internal/bench -plugin efficientnet -arch efficientnet_b0 -layer classifier -batch 8 -size 224 -threads "$threads" "$@"
+go run ./internal/bench -plugin regnet -arch regnet_y_400mf -layer fc -batch 8 -size 224 -threads "$threads" "$@"
 scripts/bench-images.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh

@@ -6,6 +6,7 @@
 //
 //	go run ./internal/bench -arch resnet50 -layer avgpool -batch 8 -size 224 -threads 2
 //	go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 8 -size 224 -threads 2
+//	go run ./internal/bench -plugin efficientnet -arch efficientnet_b0 -layer classifier -batch 8 -size 224 -threads 2
 package main
 
 import (
@@ -21,7 +22,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gozoo/gozoo/plugins/efficientnet"
 	"github.com/gozoo/gozoo/plugins/inception"
+	"github.com/gozoo/gozoo/plugins/regnet"
 	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/plugins/vgg"
 	"github.com/gozoo/gozoo/sdk"
@@ -31,9 +34,11 @@ import (
 // inProcess maps a plugin name to its backbone, run in this process for
 // the in-process engine.
 var inProcess = map[string]func() sdk.Backbone{
-	"resnet":    resnet.New,
-	"vgg":       vgg.New,
-	"inception": inception.New,
+	"resnet":       resnet.New,
+	"vgg":          vgg.New,
+	"inception":    inception.New,
+	"efficientnet": efficientnet.New,
+	"regnet":       regnet.New,
 }
 
 type config struct {
@@ -71,7 +76,7 @@ func run(ctx context.Context, c config) error {
 
 	newBackbone, ok := inProcess[c.plugin]
 	if !ok {
-		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg or inception", c.plugin)
+		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception, efficientnet or regnet", c.plugin)
 	}
 	inproc, err := newBackbone().Load(ctx, load)
 	if err != nil {
