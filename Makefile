@@ -5,7 +5,7 @@ PYTHON  ?= /usr/bin/python3
 GOBIN_PATH := $(shell $(GO) env GOPATH)/bin
 export PATH := $(PATH):$(GOBIN_PATH)
 
-PLUGINS := resnet lstm autoencoder vgg inception onnx gan transformer convnext swin mobilenet classic
+PLUGINS := resnet lstm autoencoder vgg inception onnx gan transformer convnext swin mobilenet classic efficientnet regnet
 
 .PHONY: all setup build plugins demo test test-short bench proto fmt vet clean
 

@@ -12,6 +12,9 @@ go run ./internal/bench -plugin inception -arch inception_v3 -layer avgpool -bat
 go run ./internal/bench -plugin transformer -arch vit_b_16 -layer heads.head -batch 4 -size 224 -seconds 10 -threads "$threads" "$@"
 # The whole forward pass (classifier.3) of MobileNetV3-Large.
 go run ./internal/bench -plugin mobilenet -arch mobilenet_v3_large -layer classifier.3 -batch 8 -size 224 -threads "$threads" "$@"
+# The whole forward, to the logits.
+go run ./internal/bench -plugin efficientnet -arch efficientnet_b0 -layer classifier -batch 8 -size 224 -threads "$threads" "$@"
+go run ./internal/bench -plugin regnet -arch regnet_y_400mf -layer fc -batch 8 -size 224 -threads "$threads" "$@"
 scripts/bench-images.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh

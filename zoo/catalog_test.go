@@ -47,6 +47,14 @@ func TestDefaultCatalog(t *testing.T) {
 	if tf, _ := e.Preprocess.Transform(); tf.ResizeSize != 242 || tf.CropH != 224 || e.Plugin != "transformer" || e.Arch != "vit_l_16" {
 		t.Errorf("vit_l_16.tv_in1k = plugin %s arch %s transform %+v; want transformer vit_l_16, resize 242 crop 224", e.Plugin, e.Arch, tf)
 	}
+	e, _ = c.Lookup("efficientnet_b3.tv_in1k")
+	if tf, _ := e.Preprocess.Transform(); tf.ResizeSize != 320 || tf.CropH != 300 || e.Preprocess.Interpolation != "bicubic" || e.Plugin != "efficientnet" || e.Layer != "avgpool" {
+		t.Errorf("efficientnet_b3.tv_in1k = plugin %s layer %s transform %+v; want efficientnet avgpool, resize 320 crop 300 bicubic", e.Plugin, e.Layer, tf)
+	}
+	e, _ = c.Lookup("regnet_y_400mf.tv2_in1k")
+	if tf, _ := e.Preprocess.Transform(); tf.ResizeSize != 232 || tf.CropH != 224 || e.Plugin != "regnet" || e.Layer != "avgpool" {
+		t.Errorf("regnet_y_400mf.tv2_in1k = plugin %s layer %s transform %+v; want regnet avgpool, resize 232 crop 224", e.Plugin, e.Layer, tf)
+	}
 	if _, err := c.Lookup("resnet50.tv_in1"); !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), "resnet50.tv_in1k") {
 		t.Errorf("Lookup(typo) = %v; want ErrUnknownModel suggesting resnet50.tv_in1k", err)
 	}
@@ -104,6 +112,23 @@ func TestCatalogIsTorchvisions(t *testing.T) {
 		"densenet201.IMAGENET1K_V1"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("the catalog has no entry for torchvision's %s", want)
+		}
+	}
+	// Every EfficientNet has torchvision's V1 weights.
+	for _, arch := range []string{"efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
+		"efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"} {
+		if !slices.Contains(args, arch+".IMAGENET1K_V1") {
+			t.Errorf("the catalog has no entry for torchvision's %s.IMAGENET1K_V1", arch)
+		}
+	}
+	// Every RegNet but regnet_y_128gf (SWAG weights only) has
+	// torchvision's V1 and V2 weights.
+	for _, arch := range []string{"regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
+		"regnet_y_32gf", "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf"} {
+		for _, enum := range []string{".IMAGENET1K_V1", ".IMAGENET1K_V2"} {
+			if !slices.Contains(args, arch+enum) {
+				t.Errorf("the catalog has no entry for torchvision's %s%s", arch, enum)
+			}
 		}
 	}
 	out, err := exec.Command(py, append([]string{"-c", torchvisionWeights}, args...)...).Output()

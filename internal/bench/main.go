@@ -7,6 +7,7 @@
 //	go run ./internal/bench -arch resnet50 -layer avgpool -batch 8 -size 224 -threads 2
 //	go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 8 -size 224 -threads 2
 //	go run ./internal/bench -plugin transformer -arch vit_b_16 -layer heads.head -batch 4 -size 224 -threads 2
+//	go run ./internal/bench -plugin efficientnet -arch efficientnet_b0 -layer classifier -batch 8 -size 224 -threads 2
 package main
 
 import (
@@ -20,11 +21,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gozoo/gozoo/plugins/convnext"
+	"github.com/gozoo/gozoo/plugins/efficientnet"
 	"github.com/gozoo/gozoo/plugins/inception"
 	"github.com/gozoo/gozoo/plugins/mobilenet"
+	"github.com/gozoo/gozoo/plugins/regnet"
 	"github.com/gozoo/gozoo/plugins/resnet"
 	"github.com/gozoo/gozoo/plugins/swin"
 	"github.com/gozoo/gozoo/plugins/transformer"
@@ -36,13 +40,15 @@ import (
 // inProcess maps a plugin name to its backbone, run in this process for
 // the in-process engine.
 var inProcess = map[string]func() sdk.Backbone{
-	"resnet":      resnet.New,
-	"vgg":         vgg.New,
-	"inception":   inception.New,
-	"transformer": transformer.New,
-	"convnext":    convnext.New,
-	"swin":        swin.New,
-	"mobilenet":   mobilenet.New,
+	"resnet":       resnet.New,
+	"vgg":          vgg.New,
+	"inception":    inception.New,
+	"transformer":  transformer.New,
+	"convnext":     convnext.New,
+	"swin":         swin.New,
+	"mobilenet":    mobilenet.New,
+	"efficientnet": efficientnet.New,
+	"regnet":       regnet.New,
 }
 
 type config struct {
@@ -80,7 +86,12 @@ func run(ctx context.Context, c config) error {
 
 	newBackbone, ok := inProcess[c.plugin]
 	if !ok {
-		return fmt.Errorf("no in-process backbone for plugin %q: use resnet, vgg, inception, transformer or mobilenet", c.plugin)
+		names := make([]string, 0, len(inProcess))
+		for n := range inProcess {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("no in-process backbone for plugin %q: use one of %s", c.plugin, strings.Join(names, ", "))
 	}
 	inproc, err := newBackbone().Load(ctx, load)
 	if err != nil {

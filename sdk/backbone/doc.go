@@ -35,6 +35,11 @@
 //   - the Extract checks (closed model, input dtype, shape, layer names,
 //     extra inputs), Params, SetTrainable, Close and the device list.
 //
+// Image classifiers whose checkpoints determine only num_classes (most of
+// torchvision's) are a ClassifierFamily: a build function per arch, the
+// head's name and the default input size. Hint (with Fits) names the arch
+// of a family that a mismatched checkpoint was saved from.
+//
 // A plugin's main is then:
 //
 //	func main() { plugin.Main(backbone.New(family)) }

@@ -19,7 +19,12 @@
 // Layers must accept -1 for the batch dimension of its InputShape.
 //
 // MakeFixture, Fixture.Check and Fixture.CheckCoverage compare a backbone
-// with its PyTorch twin, layer by layer (see Fixture). A test that needs
+// with its PyTorch twin, layer by layer (see Fixture); a FixtureSet runs
+// a script that writes many fixtures once per test process (for
+// torchvision families, Spec arguments and gozoo_parity.run_specs). For
+// archs too big to run in a test, Fixture.CheckGraph compares the net's
+// graph, through GraphModel and without weights, with a shapes-only
+// fixture built on torch's meta device. A test that needs
 // an outside resource (PyTorch, the ONNX Runtime library) calls Missing
 // when it is absent: the test is skipped, or fails under
 // GOZOO_REQUIRE_ALL=1. examples/plugin-go is a plugin written outside

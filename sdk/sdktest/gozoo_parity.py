@@ -23,9 +23,17 @@ A script that ends with `gp.main(main)`, main taking an argv list, also
 runs as `script --cases FILE`, once per line `OUTDIR args...` of FILE,
 for sdktest.MakeFixtures.
 
+For a model too big to run in a test, build it inside gp.meta_device()
+and call gp.write_meta(out, model, shape): meta.json only, with every
+called module's output shape and "uncalled" (modules the forward never
+calls), for Fixture.CheckGraph. Families of torchvision models may write
+all their fixtures in one run with gp.run_specs(sys.argv[1:], build), from
+the sdktest.Spec arguments of a sdktest.FixtureSet.
+
 The Go side is sdktest.MakeFixture(s), Fixture.Check and
 Fixture.CheckCoverage.
 """
+import contextlib
 import copy
 import json
 import os
@@ -145,3 +153,98 @@ def write(out, model, inputs, layers, float64=False, extra=None, kwargs=None, st
     }
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f)
+
+
+@contextlib.contextmanager
+def meta_device():
+    """Builds modules on torch's meta device: inside the block, torch.empty,
+    torch.zeros and torch.ones called without a device make meta tensors,
+    which have shapes but no storage, so even a model of hundreds of
+    millions of parameters builds in a fraction of a second (torch 1.13 has
+    no torch.device context for this). Other factories (torch.tensor,
+    torch.arange) keep their devices, so code that computes a model's
+    configuration with them still runs."""
+    saved = {n: getattr(torch, n) for n in ("empty", "zeros", "ones")}
+
+    def on_meta(f):
+        def g(*args, **kwargs):
+            kwargs["device"] = kwargs.get("device") or "meta"
+            return f(*args, **kwargs)
+        return g
+
+    for n, f in saved.items():
+        setattr(torch, n, on_meta(f))
+    try:
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch, n, f)
+
+
+def write_meta(out, model, shape, kwargs=None):
+    """Writes a fixture of shapes only, for models too big to run in a
+    test: meta.json with the modules and parameters as write does, the
+    output shape of every module the forward calls for an input of the
+    given shape, and "uncalled", the modules it never calls; no weights and
+    no values. The model's parameters and buffers must be on the meta
+    device (build it inside meta_device())."""
+    model.eval()
+    os.makedirs(out, exist_ok=True)
+    shapes = {}
+    handles = []
+    names = [n for n, _ in model.named_modules() if n]
+    modules = dict(model.named_modules())
+
+    def hook(name):
+        def f(_module, _inputs, output):
+            if isinstance(output, (tuple, list)):
+                output = output[0]
+            shapes[name] = list(output.shape)
+        return f
+
+    for name in names:
+        handles.append(modules[name].register_forward_hook(hook(name)))
+    with torch.no_grad():
+        model(torch.empty(*shape, device="meta"), **(kwargs or {}))
+    for h in handles:
+        h.remove()
+    meta = {
+        "input": list(shape),
+        "inputs": [[list(shape), "float32"]],
+        "outputs": shapes,
+        "float64": False,
+        "modules": [[n, type(modules[n]).__name__] for n in names],
+        "params": [[n, list(t.shape)] for n, t in model.named_parameters()],
+        "uncalled": [n for n in names if n not in shapes],
+    }
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump(meta, f)
+
+
+def run_specs(argv, build):
+    """Writes the fixtures that sdktest.Spec arguments describe, each into
+    its subfolder of OUTDIR, in one run: argv is OUTDIR SPEC..., each SPEC
+    space-separated fields
+        name=DIR arch=ARCH h=H w=W batch=N seed=S classes=C
+        [layers=a,b,c] [f64] [meta]
+    and build(arch, num_classes) makes the untrained torch model. A spec
+    with layers gets random weights (torch.manual_seed(S)) with realistic
+    norms and those layers' outputs for a seeded input [N, 3, H, W] (and a
+    float64 run with f64); a meta spec gets a shapes-only fixture of the
+    model built on the meta device (write_meta) for [1, 3, H, W]."""
+    root = argv[0]
+    threads()
+    for spec in argv[1:]:
+        s = dict(f.partition("=")[::2] for f in spec.split())
+        out = os.path.join(root, s["name"])
+        h, w, classes = int(s["h"]), int(s["w"]), int(s["classes"])
+        if "meta" in s:
+            with meta_device():
+                model = build(s["arch"], classes)
+            write_meta(out, model, (1, 3, h, w))
+            continue
+        torch.manual_seed(int(s["seed"]))
+        model = build(s["arch"], classes)
+        realistic_norms(model)
+        x = torch.randn(int(s["batch"]), 3, h, w)
+        write(out, model, x, [l for l in s.get("layers", "").split(",") if l], float64="f64" in s)

@@ -32,8 +32,11 @@ type Fixture struct {
 	Outputs map[string][]int64 `json:"outputs"`
 	Float64 bool               `json:"float64"`
 	Modules [][2]string        `json:"modules"`
-	Inputs  []fixtureInput     `json:"-"`
-	Params  []sdk.Param        `json:"-"`
+	// Uncalled lists the modules a forward never calls (shape-only
+	// fixtures of gozoo_parity.write_meta).
+	Uncalled []string       `json:"uncalled"`
+	Inputs   []fixtureInput `json:"-"`
+	Params   []sdk.Param    `json:"-"`
 
 	RawInputs [][2]json.RawMessage `json:"inputs"`
 	RawParams [][2]json.RawMessage `json:"params"`
@@ -89,13 +92,20 @@ func MakeFixtures(t testing.TB, script string, cases [][]string) []*Fixture {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'" }
 
 // runScript runs a fixture script with gozoo_parity importable, in the
-// script's folder.
+// script's folder, failing t with its stderr.
 func runScript(t testing.TB, script string, args ...string) {
 	t.Helper()
-	py := testenv.Python(t)
+	if err := runFixtureScript(testenv.Python(t), script, args); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runFixtureScript runs `script args...` under py with gozoo_parity
+// importable; its error holds the script's stderr.
+func runFixtureScript(py, script string, args []string) error {
 	abs, err := filepath.Abs(script)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	_, self, _, _ := runtime.Caller(0)
 	cmd := exec.Command(py, append([]string{abs}, args...)...)
@@ -104,25 +114,37 @@ func runScript(t testing.TB, script string, args ...string) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
+		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
 	}
+	return nil
 }
 
-// readFixture reads the fixture a script wrote into dir.
+// readFixture reads the fixture a script wrote into dir, failing t.
 func readFixture(t testing.TB, dir string) *Fixture {
 	t.Helper()
-	f := &Fixture{Dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	f, err := ReadFixture(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// ReadFixture reads the fixture a script wrote into dir (meta.json and
+// the .bin files beside it).
+func ReadFixture(dir string) (*Fixture, error) {
+	meta := filepath.Join(dir, "meta.json")
+	f := &Fixture{Dir: dir}
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		return nil, err
+	}
 	if err := json.Unmarshal(b, f); err != nil {
-		t.Fatalf("meta.json: %v", err)
+		return nil, fmt.Errorf("%s: %w", meta, err)
 	}
 	for _, p := range f.RawParams {
 		var q sdk.Param
 		if json.Unmarshal(p[0], &q.Name) != nil || json.Unmarshal(p[1], &q.Shape) != nil {
-			t.Fatalf("meta.json: bad param %s", p[0])
+			return nil, fmt.Errorf("%s: bad param %s", meta, p[0])
 		}
 		f.Params = append(f.Params, q)
 	}
@@ -130,7 +152,7 @@ func readFixture(t testing.TB, dir string) *Fixture {
 		var x fixtureInput
 		var dt string
 		if json.Unmarshal(in[0], &x.Shape) != nil || json.Unmarshal(in[1], &dt) != nil {
-			t.Fatalf("meta.json: bad input %s", in[0])
+			return nil, fmt.Errorf("%s: bad input %s", meta, in[0])
 		}
 		x.DType = sdk.Float32
 		if dt == "int64" {
@@ -141,7 +163,7 @@ func readFixture(t testing.TB, dir string) *Fixture {
 	if len(f.Inputs) == 0 {
 		f.Inputs = []fixtureInput{{Shape: f.Input, DType: sdk.Float32}}
 	}
-	return f
+	return f, nil
 }
 
 // InputTensor returns the fixture's i-th input (0 is the model's input).
