@@ -346,3 +346,47 @@ func FormatOps(ops map[string]int) string {
 	}
 	return s
 }
+
+// SetOutputs returns model with exactly the named tensors as its graph
+// outputs, in order: graph outputs or node outputs of the file (an
+// unknown name is a *sdk.LayerError naming close ones). Quantize an
+// .onnx file with the layers wanted as its outputs: every other output
+// stays a float tensor that ONNX Runtime must compute, and a requested
+// layer inside a fused group keeps the group from fusing.
+func SetOutputs(model []byte, names []string) ([]byte, error) {
+	g, err := parse(model)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("quant: %w: no outputs named", sdk.ErrBadInput)
+	}
+	known := map[string]*onnxpb.ValueInfoProto{}
+	var cands []string
+	for _, o := range g.g.Output {
+		known[o.GetName()] = o
+		cands = append(cands, o.GetName())
+	}
+	for _, n := range g.g.Node {
+		for _, o := range n.Output {
+			if _, ok := known[o]; !ok && o != "" {
+				known[o] = nil
+				cands = append(cands, o)
+			}
+		}
+	}
+	var outs []*onnxpb.ValueInfoProto
+	for _, name := range names {
+		v, ok := known[name]
+		if !ok {
+			return nil, &sdk.LayerError{Name: name, Suggestions: sdk.Suggest(name, cands, 3)}
+		}
+		if v == nil {
+			v = &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{
+				Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: typeFloat}}}}
+		}
+		outs = append(outs, v)
+	}
+	g.g.Output = outs
+	return g.marshal()
+}
