@@ -9,6 +9,7 @@ go run ./internal/bench -arch resnet50 -layer avgpool -batch 8 -size 224 -thread
 go run ./internal/bench -plugin vgg -arch vgg16 -layer avgpool -batch 4 -size 224 -seconds 10 -threads "$threads" "$@"
 go run ./internal/bench -plugin inception -arch inception_v3 -layer avgpool -batch 8 -size 299 -threads "$threads" "$@"
 scripts/bench-images.sh
+scripts/bench-quant.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh
 scripts/bench-run.sh
