@@ -426,6 +426,16 @@ func (o *ExtractOptions) applyPrecision(ctx context.Context) error {
 	if o.Precision != zoo.PrecisionInt8 {
 		return nil
 	}
+	// A model that is int8 already (an int8 catalog entry or card) runs
+	// as it is.
+	if p, err := declaredPrecision(&o.Images.catalogFlags, o.Model.Weights); err != nil {
+		return err
+	} else if p == zoo.PrecisionInt8 {
+		if len(given) > 0 {
+			return usageErrorf("the model is int8 already: drop %s", strings.Join(given, ", "))
+		}
+		return nil
+	}
 	q := &QuantizeOptions{f: o.f, Model: o.Model, Catalog: o.Images.catalogFlags, Tf: o.Images.transformFlags,
 		Layers: o.Layers, Quant: o.Quant, Dataset: "auto", Workers: max(1, o.Images.Workers), BatchSize: o.BatchSize}
 	path, err := q.quantized(ctx)

@@ -149,7 +149,7 @@ matching --keep-fp32 run in float32.`,
 	fl.StringSliceVar(&o.Layers, "layers", nil, "layers that stay float outputs of the int8 model (default: the model's layer)")
 	fl.StringVar(&o.Dataset, "dataset", "auto", "calibration input kind: auto, folder, imagefolder, list or idx")
 	fl.IntVar(&o.Workers, "workers", 2, "image decoding goroutines")
-	fl.IntVar(&o.BatchSize, "batch-size", 16, "rows per forward pass while calibrating")
+	fl.IntVar(&o.BatchSize, "batch-size", 8, "rows per forward pass while calibrating (each keeps every quantized tensor of its rows in memory)")
 	fl.StringVarP(&o.Out, "out", "o", "", "output .onnx file (its card and report are written beside it)")
 	return cmd
 }
@@ -544,4 +544,29 @@ func (o *QuantizeOptions) quantized(ctx context.Context) (string, error) {
 	}
 	rep.print(o.f.Err)
 	return path, nil
+}
+
+// declaredPrecision returns the precision a model records: its catalog
+// entry's (c.Model), else the model card's beside weights; "" when
+// neither says.
+func declaredPrecision(c *catalogFlags, weights string) (string, error) {
+	if c.Model != "" {
+		cat, err := loadCatalog(c.Catalogs)
+		if err != nil {
+			return "", err
+		}
+		e, err := cat.Lookup(c.Model)
+		if err != nil {
+			return "", err
+		}
+		return e.Precision, nil
+	}
+	if weights == "" {
+		return "", nil
+	}
+	card, err := zoo.ReadCard(weights)
+	if err != nil || card == nil {
+		return "", err
+	}
+	return card.Precision, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -101,6 +102,39 @@ func TestQuantizeCommand(t *testing.T) {
 	}
 	if c := meanCosine(fp32, int8); c < 0.999 {
 		t.Errorf("int8 avgpool mean cosine to fp32 on 100 test images %.5f; want >= 0.999", c)
+	}
+
+	// A catalog entry may name the int8 model: it runs as it is.
+	sum, _, err := zoo.FileSHA256(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog := filepath.Join(dir, "zoo.yaml")
+	entry := fmt.Sprintf(`models:
+  - name: fmnist.int8
+    plugin: onnx
+    arch: onnx
+    weights: {path: fmnist.int8.onnx, sha256: %s}
+    preprocess: {resize: 28, crop: 28, interpolation: bilinear, mean: [0.286, 0.286, 0.286], std: [0.353, 0.353, 0.353], grayscale: true}
+    layer: avgpool
+    class_set: fashion_mnist
+    precision: int8
+    calibration: {method: %s, percentile: %g, images: %d, list_sha256: %s, base: %q}
+`, sum, c.Method, c.Percentile, c.Images, c.ListSHA256, c.Base)
+	if err := os.WriteFile(catalog, []byte(entry), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = execute(t, &Factory{}, "--plugin-path", plugins, "extract", "--catalog", catalog, "--model", "fmnist.int8",
+		"--precision", "int8", "--shard", "0/100", "--out", filepath.Join(dir, "cat.npz"), fmnistTest)
+	if err != nil {
+		t.Fatalf("extract --model fmnist.int8: %v\n%s", err, stderr)
+	}
+	if got := readLayers(t, filepath.Join(dir, "cat.npz"), "avgpool")["avgpool"]; maxAbsDiff(got.Float32, int8.Float32) != 0 {
+		t.Errorf("the int8 catalog entry's avgpool differs from the int8 file's")
+	}
+	show, _, err := execute(t, &Factory{}, "zoo", "show", "--catalog", catalog, "fmnist.int8")
+	if err != nil || !strings.Contains(show, "precision: int8") || !strings.Contains(show, "list_sha256: "+c.ListSHA256) {
+		t.Errorf("zoo show fmnist.int8 = %v:\n%s\nwant its precision and calibration", err, show)
 	}
 
 	// --precision int8 quantizes into the cache, then finds it there.

@@ -194,9 +194,17 @@ func (o *ServeOptions) quantize(ctx context.Context) error {
 		o.onnxNames[path] = name
 		return nil
 	}
+	var keep []string // catalog models that are int8 already
 	for _, name := range names {
-		q := &QuantizeOptions{f: o.f, Model: modelFlags{Threads: o.Model.Threads}, Catalog: catalogFlags{Model: name, Catalogs: o.Catalogs, Offline: o.Offline},
-			Layers: o.Outputs, Quant: o.Quant, Dataset: "auto", Workers: 2, BatchSize: 16}
+		cf := catalogFlags{Model: name, Catalogs: o.Catalogs, Offline: o.Offline}
+		if p, err := declaredPrecision(&cf, ""); err != nil {
+			return err
+		} else if p == zoo.PrecisionInt8 {
+			keep = append(keep, name)
+			continue
+		}
+		q := &QuantizeOptions{f: o.f, Model: modelFlags{Threads: o.Model.Threads}, Catalog: cf,
+			Layers: o.Outputs, Quant: o.Quant, Dataset: "auto", Workers: 2, BatchSize: 8}
 		if err := add(q, name); err != nil {
 			return err
 		}
@@ -207,12 +215,12 @@ func (o *ServeOptions) quantize(ctx context.Context) error {
 			name = o.Model.Arch
 		}
 		q := &QuantizeOptions{f: o.f, Model: o.Model, Catalog: catalogFlags{Catalogs: o.Catalogs, Offline: o.Offline},
-			Layers: o.Outputs, Quant: o.Quant, Dataset: "auto", Workers: 2, BatchSize: 16}
+			Layers: o.Outputs, Quant: o.Quant, Dataset: "auto", Workers: 2, BatchSize: 8}
 		if err := add(q, name); err != nil {
 			return err
 		}
 	}
-	o.Models, o.Model.Arch, o.Model.Weights, o.Name = nil, "", "", ""
+	o.Models, o.Model.Arch, o.Model.Weights, o.Name = keep, "", "", ""
 	return nil
 }
 
