@@ -51,7 +51,7 @@ func (g *graph) foldBatchNorms() map[string]string {
 // fold folds bn into the Conv before it when it can, rewriting the Conv's
 // weight and bias; it reports whether it did.
 func (g *graph) fold(bn *onnxpb.NodeProto) bool {
-	if len(bn.Input) != 5 || attrInt(bn, "training_mode", 0) != 0 {
+	if len(bn.Input) != 5 || len(bn.Output) == 0 || attrInt(bn, "training_mode", 0) != 0 {
 		return false
 	}
 	for _, o := range bn.Output[1:] {
@@ -61,7 +61,7 @@ func (g *graph) fold(bn *onnxpb.NodeProto) bool {
 	}
 	x := bn.Input[0]
 	conv := g.producer[x]
-	if conv == nil || conv.GetOpType() != "Conv" || len(g.uses[x]) != 1 || g.outputs[x] || conv.Output[0] != x {
+	if conv == nil || conv.GetOpType() != "Conv" || len(conv.Input) < 2 || len(g.uses[x]) != 1 || g.outputs[x] || conv.Output[0] != x {
 		return false
 	}
 	wt, w := g.floatInit(conv.Input[1])
@@ -69,6 +69,9 @@ func (g *graph) fold(bn *onnxpb.NodeProto) bool {
 		return false
 	}
 	c := wt.GetDims()[0]
+	if c <= 0 {
+		return false
+	}
 	var params [4][]float32 // gamma, beta, mean, var
 	for i := range params {
 		t, v := g.floatInit(bn.Input[1+i])

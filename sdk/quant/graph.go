@@ -140,12 +140,17 @@ func (g *graph) dropUnused() {
 	g.g.Initializer = kept
 }
 
-// floatInit returns the values of a float32 constant initializer, or nil
-// when name is not one.
+// floatInit returns the values of a float32 constant initializer with
+// positive dimensions, or nil when name is not one.
 func (g *graph) floatInit(name string) (*onnxpb.TensorProto, []float32) {
 	t, ok := g.inits[name]
 	if !ok || t.GetDataType() != typeFloat {
 		return nil, nil
+	}
+	for _, d := range t.GetDims() {
+		if d <= 0 {
+			return nil, nil // nothing to quantize, or a malformed shape
+		}
 	}
 	v, err := floats(t)
 	if err != nil {

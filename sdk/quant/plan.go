@@ -84,7 +84,7 @@ func (g *graph) classify(n *onnxpb.NodeProto) *nodePlan {
 	}
 	switch op := n.GetOpType(); op {
 	case "Conv":
-		w, _ := g.floatInit(n.Input[1])
+		w, _ := g.floatInit(safeInput(n, 1))
 		if !act(0) || w == nil || len(w.GetDims()) < 3 {
 			return nil
 		}
@@ -122,7 +122,7 @@ func (g *graph) classify(n *onnxpb.NodeProto) *nodePlan {
 			return nil
 		}
 	case "Add", "Mul":
-		if len(n.Input) != 2 || !act(0) || !act(1) {
+		if len(n.Input) != 2 || len(n.Output) != 1 || !act(0) || !act(1) {
 			return nil
 		}
 		p.kind, p.acts, p.needQ = kindBinary, []int{0, 1}, true
@@ -301,7 +301,7 @@ func (g *graph) makePlan(keepPatterns []string, folded map[string]string) (*plan
 			}
 			continue
 		}
-		if op := n.GetOpType(); (op == "Relu" || op == "Clip") && float[n.Input[0]] {
+		if op := n.GetOpType(); (op == "Relu" || op == "Clip") && float[safeInput(n, 0)] {
 			float[firstOutput(n)] = true
 		}
 		if p := g.classify(n); p != nil {
