@@ -3,7 +3,7 @@
 # fine-tunes on Fashion-MNIST (Debian's dataset-fashion-mnist) with the
 # torch plugin, end to end through the CLI as a user runs it:
 #   gozoo finetune (resnet18, 10 classes, 32x32 grayscale) -> best.pth
-#   gozoo quantize --weights best.pth --calibrate TRAIN -> ft.int8.onnx
+#   gozoo quantize --weights best.pth --calibrate TRAIN, each method -> int8 .onnx
 #   gozoo eval fp32 and int8 on test images; avgpool cosine fp32 vs int8.
 # It prints both top-1 accuracies, the drop in points and the cosine.
 # Too slow for the test suite on two cores (minutes of training), so it
@@ -59,25 +59,31 @@ GOZOO_TORCH_THREADS=$threads "$gozoo" finetune --arch resnet18 --num-classes 10 
 	--epochs "$epochs" --lr 0.05 --batch-size 64 --keep last,best --out "$work/ft" >"$work/finetune.log" 2>&1 ||
 	{ cat "$work/finetune.log"; exit 1; }
 t1=$(date +%s)
-"$gozoo" quantize --weights "$work/ft/best.pth" --calibrate "$work/data/train" --calibrate-images 512 \
-	--layers avgpool,fc --threads "$threads" --out "$work/ft.int8.onnx" 2>"$work/quantize.log" || { cat "$work/quantize.log"; exit 1; }
 "$gozoo" eval --weights "$work/ft/best.pth" --layer fc --threads "$threads" --out "$work/fp32.json" "$work/data/test" >/dev/null 2>&1
-"$gozoo" eval --weights "$work/ft.int8.onnx" --layer fc --threads "$threads" --out "$work/int8.json" "$work/data/test" >/dev/null 2>&1
 "$gozoo" extract --weights "$work/ft/best.pth" --layers avgpool --threads "$threads" --out "$work/fp32.npz" "$work/data/test" 2>/dev/null
-"$gozoo" extract --onnx "$work/ft.int8.onnx" --layers avgpool --threads "$threads" --out "$work/int8.npz" "$work/data/test" 2>/dev/null
+for m in minmax percentile entropy; do
+	"$gozoo" quantize --weights "$work/ft/best.pth" --calibrate "$work/data/train" --calibrate-images 512 --method "$m" \
+		--layers avgpool,fc --threads "$threads" --out "$work/$m.int8.onnx" 2>"$work/quantize.log" || { cat "$work/quantize.log"; exit 1; }
+	"$gozoo" eval --weights "$work/$m.int8.onnx" --layer fc --threads "$threads" --out "$work/$m.json" "$work/data/test" >/dev/null 2>&1
+	"$gozoo" extract --onnx "$work/$m.int8.onnx" --layers avgpool --threads "$threads" --out "$work/$m.npz" "$work/data/test" 2>/dev/null
+done
 "$python" - "$work" "$((t1 - t0))" "$epochs" "$train" <<'PY'
 import json, sys
 import numpy as np
 w, secs, epochs, per = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-fp, q = json.load(open(w + "/fp32.json")), json.load(open(w + "/int8.json"))
-rep = json.load(open(w + "/ft.int8.quantize.json"))
-a, b = np.load(w + "/fp32.npz")["avgpool"], np.load(w + "/int8.npz")["avgpool"]
-a, b = a.reshape(len(a), -1).astype(np.float64), b.reshape(len(b), -1).astype(np.float64)
-cos = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+fp = json.load(open(w + "/fp32.json"))
+a = np.load(w + "/fp32.npz")["avgpool"]
+a = a.reshape(len(a), -1).astype(np.float64)
 print("resnet18 fine-tuned by gozoo finetune on Fashion-MNIST (%s train images a class, %s epochs at 32x32, %s s), %d test images:"
       % (per, epochs, secs, fp["images"]))
-print("  fp32 top-1 %.4f   int8 top-1 %.4f   drop %.2f points" % (fp["top1"], q["top1"], 100 * (fp["top1"] - q["top1"])))
-print("  avgpool cosine fp32 vs int8: mean %.5f, min %.5f" % (cos.mean(), cos.min()))
-print("  quantize: %s on %d images, %.1f MB -> %.1f MB; ONNX Runtime runs %s" % (rep["method"], rep["calibration_images"],
-      rep["size_fp32_bytes"] / 1e6, rep["size_int8_bytes"] / 1e6, ", ".join("%s %d" % kv for kv in sorted(rep["runtime_ops"].items()))))
+print("  fp32 top-1 %.4f" % fp["top1"])
+for m in ["minmax", "percentile", "entropy"]:
+    q, rep = json.load(open(w + "/%s.json" % m)), json.load(open(w + "/%s.int8.quantize.json" % m))
+    b = np.load(w + "/%s.npz" % m)["avgpool"]
+    b = b.reshape(len(b), -1).astype(np.float64)
+    cos = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    print("  int8 %-10s top-1 %.4f (drop %5.2f points), avgpool cosine mean %.5f min %.5f; calibrated on %d images, %.1f MB -> %.1f MB"
+          % (m, q["top1"], 100 * (fp["top1"] - q["top1"]), cos.mean(), cos.min(), rep["calibration_images"],
+             rep["size_fp32_bytes"] / 1e6, rep["size_int8_bytes"] / 1e6))
+print("  ONNX Runtime runs the int8 model as: %s" % ", ".join("%s %d" % kv for kv in sorted(rep["runtime_ops"].items())))
 PY
