@@ -507,18 +507,29 @@ func (r *QuantizeReport) print(w io.Writer) {
 	fmt.Fprintf(w, "model card %s, report %s\n", r.Card, reportPath(r.Output))
 }
 
-// writeFileAtomic writes data to path through a temporary file renamed
-// over it.
+// writeFileAtomic writes data to path through a temporary file in the
+// same folder, renamed over it: readers see the old file or the new one,
+// and two writers do not mix.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
-		return err
 	}
-	return nil
+	return err
 }
 
 // quantized returns an int8 model for the flags, from the cache of
