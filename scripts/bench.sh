@@ -16,6 +16,7 @@ go run ./internal/bench -plugin mobilenet -arch mobilenet_v3_large -layer classi
 go run ./internal/bench -plugin efficientnet -arch efficientnet_b0 -layer classifier -batch 8 -size 224 -threads "$threads" "$@"
 go run ./internal/bench -plugin regnet -arch regnet_y_400mf -layer fc -batch 8 -size 224 -threads "$threads" "$@"
 scripts/bench-images.sh
+scripts/bench-quant.sh
 scripts/bench-torch.sh
 scripts/bench-serve.sh
 scripts/bench-run.sh

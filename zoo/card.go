@@ -50,6 +50,11 @@ type ModelCard struct {
 	Weights CardWeights `json:"weights"`
 	// Training is set for checkpoints gozoo fine-tuned.
 	Training *Training `json:"training,omitempty"`
+	// Precision is fp32 (or empty) or int8; an int8 model (an .onnx file
+	// gozoo quantize wrote, run by the onnx plugin) records its
+	// Calibration.
+	Precision   string       `json:"precision,omitempty"`
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // CardWeights identifies the weights a card describes.
@@ -111,7 +116,7 @@ func (c *ModelCard) Validate() error {
 	if _, err := c.Preprocess.Transform(); err != nil {
 		return fmt.Errorf("preprocess: %v", err)
 	}
-	return nil
+	return checkPrecision(c.Precision, c.Calibration)
 }
 
 // ParseCard reads a model card from JSON. Unknown fields are an error, so
@@ -239,5 +244,6 @@ func (e *Entry) Card() (*ModelCard, error) {
 	}
 	return &ModelCard{Format: CardFormat, Arch: e.Arch, Plugin: e.Plugin, Options: e.Options,
 		Classes: classes, ClassesSource: src, Preprocess: e.Preprocess, Layer: e.Layer,
-		Weights: CardWeights{File: e.Weights.FileName(), SHA256: e.Weights.SHA256, Size: e.Weights.Size}}, nil
+		Weights:   CardWeights{File: e.Weights.FileName(), SHA256: e.Weights.SHA256, Size: e.Weights.Size},
+		Precision: e.Precision, Calibration: e.Calibration}, nil
 }

@@ -130,6 +130,7 @@ func TestParseCardErrors(t *testing.T) {
 func FuzzParseCard(f *testing.F) {
 	f.Add([]byte(`{"format": 1, "arch": "resnet18", "classes": ["a", "b"], "preprocess": {"resize": 8, "crop": [8], "interpolation": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}`))
 	f.Add([]byte(`{"format": 1}`))
+	f.Add([]byte(`{"format": 1, "arch": "onnx", "preprocess": {"resize": 8, "crop": [8], "interpolation": "bilinear"}, "precision": "int8", "calibration": {"method": "minmax", "images": 3, "list_sha256": "` + strings.Repeat("0", 64) + `", "base": "m.pth"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseCard(b)
 		if err != nil {

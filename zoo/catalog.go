@@ -47,6 +47,12 @@ type Entry struct {
 	ClassSet string             `yaml:"class_set,omitempty"`
 	License  string             `yaml:"license,omitempty"`
 	Metrics  map[string]float64 `yaml:"metrics,omitempty"`
+	// Precision is fp32 (or empty) or int8. An int8 entry names a
+	// quantized .onnx file (gozoo quantize) served by the onnx plugin
+	// (plugin: onnx, arch: onnx, weights format onnx) and records how it
+	// was calibrated.
+	Precision   string       `yaml:"precision,omitempty"`
+	Calibration *Calibration `yaml:"calibration,omitempty"`
 	// Source is the catalog the entry came from ("embedded" or a path).
 	Source string `yaml:"-"`
 }
@@ -59,7 +65,7 @@ type Weights struct {
 	Path string `yaml:"path,omitempty"`
 	// Embedded names a file embedded in gozoo (zoo/models).
 	Embedded string `yaml:"embedded,omitempty"`
-	// Format is pth or safetensors (default: from the file name).
+	// Format is pth, safetensors or onnx (default: from the file name).
 	Format string `yaml:"format,omitempty"`
 	// SHA256 is the full hex digest; HashPrefix is torchvision's digest
 	// prefix (the hex in "resnet50-0676ba61.pth"). One is required.
@@ -90,6 +96,9 @@ func (w Weights) FormatOf() sdk.WeightsFormat {
 	}
 	if strings.HasSuffix(w.FileName(), ".safetensors") {
 		return sdk.FormatSafetensors
+	}
+	if strings.HasSuffix(w.FileName(), ".onnx") {
+		return sdk.FormatONNX
 	}
 	return sdk.FormatPTH
 }
@@ -314,9 +323,19 @@ func (e *Entry) validate() error {
 		return fmt.Errorf("weights hash_prefix %q is shorter than 8 hex digits", w.HashPrefix)
 	}
 	switch w.Format {
-	case "", "pth", "safetensors":
+	case "", "pth", "safetensors", "onnx":
 	default:
-		return fmt.Errorf("weights format %q: use pth or safetensors", w.Format)
+		return fmt.Errorf("weights format %q: use pth, safetensors or onnx", w.Format)
+	}
+	if err := checkPrecision(e.Precision, e.Calibration); err != nil {
+		return err
+	}
+	onnx := w.FormatOf() == sdk.FormatONNX
+	switch {
+	case e.Precision == PrecisionInt8 && (e.Plugin != "onnx" || e.Arch != "onnx" || !onnx):
+		return fmt.Errorf("precision int8 with plugin %s, arch %s and %s weights: an int8 model is a quantized .onnx file: give plugin: onnx, arch: onnx and the .onnx file", e.Plugin, e.Arch, w.FormatOf())
+	case onnx && e.Plugin != "onnx":
+		return fmt.Errorf("weights are an .onnx file but plugin is %s: .onnx files run on plugin onnx (arch onnx)", e.Plugin)
 	}
 	if _, err := e.Preprocess.Transform(); err != nil {
 		return fmt.Errorf("preprocess: %v", err)

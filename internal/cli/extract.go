@@ -13,6 +13,7 @@ import (
 	"github.com/gozoo/gozoo/internal/npy"
 	"github.com/gozoo/gozoo/sdk"
 	"github.com/gozoo/gozoo/sdk/host"
+	"github.com/gozoo/gozoo/zoo"
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +32,10 @@ type ExtractOptions struct {
 	Images imageFlags
 	// ONNX names a .onnx file served by the onnx plugin (arch "onnx").
 	ONNX string
+	// Precision is fp32 or int8 ("": the model's own); with int8 and
+	// no --onnx, Quant says how to quantize the model first.
+	Precision string
+	Quant     quantFlags
 
 	spec *modelSpec // set by resolveImageModel
 	// subset, when set, picks the images to extract (gozoo run's
@@ -81,6 +86,8 @@ int64 input positions of its rows.`,
 	fl.IntVar(&opts.BatchSize, "batch-size", 16, "rows per forward pass")
 	fl.StringVar(&opts.Lengths, "lengths", "", "int64 [N] .npy of per-sequence lengths for sequence backbones (lstm, gru)")
 	fl.StringVar(&opts.ONNX, "onnx", "", "any .onnx file as the backbone (plugin onnx): layers by PyTorch module path or node output name")
+	fl.StringVar(&opts.Precision, "precision", "", "fp32 or int8: int8 quantizes the model first (needs --calibrate; the result is cached in $GOZOO_CACHE/quantized), or checks that --onnx is an int8 model (default: the model's own)")
+	opts.Quant.register(cmd)
 	return cmd
 }
 
@@ -114,6 +121,9 @@ func (o *ExtractOptions) validate() error {
 }
 
 func runExtract(ctx context.Context, o *ExtractOptions) error {
+	if err := o.applyPrecision(ctx); err != nil {
+		return err
+	}
 	if o.ONNX != "" {
 		if o.Model.Arch != "" && o.Model.Arch != "onnx" {
 			return usageErrorf("--onnx and --arch %s: give one model", o.Model.Arch)
@@ -375,4 +385,59 @@ func batchLeading(ctx context.Context, m sdk.Model, layers []string, shape []int
 		}
 	}
 	return true
+}
+
+// applyPrecision handles --precision: int8 quantizes the model the flags
+// name (or takes it from the cache of quantized models) and extracts
+// from the int8 .onnx file instead; with --onnx it checks the file's
+// model card.
+func (o *ExtractOptions) applyPrecision(ctx context.Context) error {
+	given := o.Quant.given()
+	switch o.Precision {
+	case "", zoo.PrecisionFP32, zoo.PrecisionInt8:
+	default:
+		return usageErrorf("--precision %q: use fp32 or int8", o.Precision)
+	}
+	if o.Precision != zoo.PrecisionInt8 && len(given) > 0 {
+		return usageErrorf("%s quantize the model: give --precision int8 too", strings.Join(given, ", "))
+	}
+	if o.ONNX != "" {
+		card, err := zoo.ReadCard(o.ONNX)
+		if err != nil {
+			return err
+		}
+		int8 := card != nil && card.Precision == zoo.PrecisionInt8
+		switch {
+		case o.Precision == zoo.PrecisionInt8 && !int8:
+			return usageErrorf("--precision int8: %s is not an int8 model (its model card %s does not say so): make one with gozoo quantize --onnx %s, or drop --precision", o.ONNX, zoo.CardPath(o.ONNX), o.ONNX)
+		case o.Precision == zoo.PrecisionFP32 && int8:
+			return usageErrorf("--precision fp32: %s is an int8 model (%s): extract its float model, or drop --precision", o.ONNX, zoo.CardPath(o.ONNX))
+		case int8 && len(given) > 0:
+			return usageErrorf("%s is already int8: drop %s", o.ONNX, strings.Join(given, ", "))
+		}
+		return nil
+	}
+	if o.Precision != zoo.PrecisionInt8 {
+		return nil
+	}
+	// A model that is int8 already (an int8 catalog entry or card) runs
+	// as it is.
+	if p, err := declaredPrecision(&o.Images.catalogFlags, o.Model.Weights); err != nil {
+		return err
+	} else if p == zoo.PrecisionInt8 {
+		if len(given) > 0 {
+			return usageErrorf("the model is int8 already: drop %s", strings.Join(given, ", "))
+		}
+		return nil
+	}
+	q := &QuantizeOptions{f: o.f, Model: o.Model, Catalog: o.Images.catalogFlags, Tf: o.Images.transformFlags,
+		Layers: o.Layers, Quant: o.Quant, Dataset: "auto", Workers: max(1, o.Images.Workers), BatchSize: o.BatchSize}
+	path, err := q.quantized(ctx)
+	if err != nil {
+		return err
+	}
+	o.ONNX = path
+	o.Model = modelFlags{Device: o.Model.Device, Threads: o.Model.Threads}
+	o.Images.Model = ""
+	return nil
 }

@@ -49,6 +49,13 @@ type ServeOptions struct {
 	// Config is a YAML model list (internal/config.ServeList) replacing
 	// the model flags.
 	Config string
+	// Precision int8 serves int8 models made from the --model and --arch
+	// models (Quant says how), or checks that --onnx files are int8.
+	Precision string
+	Quant     quantFlags
+	// onnxNames names served .onnx files that stand for a --model or
+	// --arch model (with --precision int8).
+	onnxNames map[string]string
 
 	changed func(string) bool
 
@@ -106,6 +113,8 @@ With no model flags the embedded ` + zoo.DefaultModel + ` serves.`,
 	fl.DurationVar(&o.Timeout, "timeout", time.Minute, "longest a request may take, queueing included")
 	fl.Int64Var(&o.MaxBody, "max-body", 64<<20, "largest request body (bytes)")
 	fl.StringVar(&o.Config, "config", "", "YAML model list (version: 1, models: [...]) replacing the model flags; see README's serving section")
+	fl.StringVar(&o.Precision, "precision", "", "fp32 or int8: int8 serves the models quantized (needs --calibrate; results are cached in $GOZOO_CACHE/quantized), or checks that --onnx files are int8 (default: each model's own)")
+	o.Quant.register(cmd)
 	o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 	return cmd
 }
@@ -139,6 +148,79 @@ func (o *ServeOptions) validate() error {
 	if o.Name != "" && o.Model.Arch == "" {
 		return usageErrorf("--name names the --arch model: give --arch too")
 	}
+	switch o.Precision {
+	case "", zoo.PrecisionFP32, zoo.PrecisionInt8:
+	default:
+		return usageErrorf("--precision %q: use fp32 or int8", o.Precision)
+	}
+	if given := o.Quant.given(); o.Precision != zoo.PrecisionInt8 && len(given) > 0 {
+		return usageErrorf("%s quantize the models: give --precision int8 too", strings.Join(given, ", "))
+	}
+	if o.Config != "" && o.Precision != "" {
+		return usageErrorf("--precision applies to the model flags; in a --config list, serve the int8 model gozoo quantize writes as onnx: FILE")
+	}
+	return nil
+}
+
+// quantize replaces the --model and --arch models by int8 models made
+// from them (or found in the cache of quantized models), served as .onnx
+// files under the same names, and checks that --onnx files have the
+// precision asked for.
+func (o *ServeOptions) quantize(ctx context.Context) error {
+	for _, path := range o.ONNX {
+		card, err := zoo.ReadCard(path)
+		if err != nil {
+			return err
+		}
+		int8 := card != nil && card.Precision == zoo.PrecisionInt8
+		if o.Precision == zoo.PrecisionInt8 && !int8 || o.Precision == zoo.PrecisionFP32 && int8 {
+			return usageErrorf("--precision %s: %s is not (its model card %s says otherwise or is missing): quantize with gozoo quantize, or drop --precision", o.Precision, path, zoo.CardPath(path))
+		}
+	}
+	if o.Precision != zoo.PrecisionInt8 {
+		return nil
+	}
+	names := o.Models
+	if len(names) == 0 && o.Model.Arch == "" && len(o.ONNX) == 0 {
+		names = []string{zoo.DefaultModel}
+	}
+	o.onnxNames = map[string]string{}
+	add := func(q *QuantizeOptions, name string) error {
+		path, err := q.quantized(ctx)
+		if err != nil {
+			return fmt.Errorf("model %s: %w", name, err)
+		}
+		o.ONNX = append(o.ONNX, path)
+		o.onnxNames[path] = name
+		return nil
+	}
+	var keep []string // catalog models that are int8 already
+	for _, name := range names {
+		cf := catalogFlags{Model: name, Catalogs: o.Catalogs, Offline: o.Offline}
+		if p, err := declaredPrecision(&cf, ""); err != nil {
+			return err
+		} else if p == zoo.PrecisionInt8 {
+			keep = append(keep, name)
+			continue
+		}
+		q := &QuantizeOptions{f: o.f, Model: modelFlags{Threads: o.Model.Threads}, Catalog: cf,
+			Layers: o.Outputs, Quant: o.Quant, Dataset: "auto", Workers: 2, BatchSize: 8}
+		if err := add(q, name); err != nil {
+			return err
+		}
+	}
+	if o.Model.Arch != "" {
+		name := o.Name
+		if name == "" {
+			name = o.Model.Arch
+		}
+		q := &QuantizeOptions{f: o.f, Model: o.Model, Catalog: catalogFlags{Catalogs: o.Catalogs, Offline: o.Offline},
+			Layers: o.Outputs, Quant: o.Quant, Dataset: "auto", Workers: 2, BatchSize: 8}
+		if err := add(q, name); err != nil {
+			return err
+		}
+	}
+	o.Models, o.Model.Arch, o.Model.Weights, o.Name = keep, "", "", ""
 	return nil
 }
 
@@ -300,6 +382,25 @@ func (o *ServeOptions) models(ctx context.Context) ([]serve.Model, error) {
 		if o.Name != "" && o.Model.Arch == "" {
 			m.Name = o.Name // a --config list's name:
 		}
+		if n, ok := o.onnxNames[path]; ok {
+			m.Name = n
+		}
+		// A model card beside the file (gozoo quantize writes one) gives
+		// the transform for images and the default output.
+		card, err := zoo.ReadCard(path)
+		if err != nil {
+			return nil, err
+		}
+		if card != nil {
+			tf, err := card.Preprocess.Transform()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", zoo.CardPath(path), err)
+			}
+			m.Transform = &tf
+			if card.Layer != "" {
+				m.DefaultOutputs = []string{card.Layer}
+			}
+		}
 		req := &sdk.LoadRequest{Arch: "onnx", WeightsPath: abs, Device: o.Model.Device}
 		m.Open = serve.Plugin("onnx", *req, hostOpts...)
 		out = append(out, m)
@@ -345,6 +446,9 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	}
 	// SIGTERM must leave the drain its time before Main kills plugins.
 	o.f.grace.Store(int64(o.DrainTimeout + 5*time.Second))
+	if err := o.quantize(ctx); err != nil {
+		return err
+	}
 	models, err := o.models(ctx)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "resnet" || !d.Capabilities.Extract || d.Capabilities.Train || d.Capabilities.Export || !slices.Contains(d.Capabilities.Devices, "cpu") {
+	if d.Name != "resnet" || !d.Capabilities.Extract || d.Capabilities.Train || !d.Capabilities.Export || !slices.Contains(d.Capabilities.Devices, "cpu") {
 		t.Errorf("Describe = %+v", d)
 	}
 	var names []string

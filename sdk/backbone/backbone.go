@@ -30,7 +30,7 @@ func (b *backbone) Describe(ctx context.Context) (*sdk.Description, error) {
 		Name:          b.f.Name,
 		Version:       b.f.Version,
 		ProtocolMinor: sdk.ProtocolMinor,
-		Capabilities:  sdk.Capabilities{Extract: true, Devices: Devices()},
+		Capabilities:  sdk.Capabilities{Extract: true, Export: true, Devices: Devices()},
 	}
 	for _, a := range b.f.Archs {
 		in := a.Input

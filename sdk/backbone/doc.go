@@ -33,7 +33,9 @@
 //     model's memory is its sessions';
 //   - layer lists and graphs cached per input shape;
 //   - the Extract checks (closed model, input dtype, shape, layer names,
-//     extra inputs), Params, SetTrainable, Close and the device list.
+//     extra inputs), Params, SetTrainable, Close and the device list;
+//   - Export to ONNX: the graph the model runs, its weights inside and
+//     the requested layers as outputs (what gozoo quantize starts from).
 //
 // Image classifiers whose checkpoints determine only num_classes (most of
 // torchvision's) are a ClassifierFamily: a build function per arch, the

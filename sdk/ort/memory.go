@@ -38,3 +38,23 @@ func WithOutputSubsets(enabled bool) Option {
 		return nil
 	}
 }
+
+// WithOptimizedModelPath makes ONNX Runtime write the graph it runs, after
+// its graph optimizations (operator fusions, and for quantized models the
+// QDQ fusions into QLinearConv and the like), as an ONNX file at path when
+// the session is created. It is a tool for seeing which operators a model
+// runs as: the file may use operators only ONNX Runtime knows. Combine it
+// with WithOutputSubsets(false), or the file is written again, over the
+// first, for every subset session.
+func WithOptimizedModelPath(path string) Option {
+	return func(c *config) error {
+		if path == "" {
+			return fmt.Errorf("%w: optimized model path is empty", sdk.ErrBadOption)
+		}
+		if c.optimized != "" && c.optimized != path {
+			return fmt.Errorf("%w: optimized model path set twice (%s and %s): give WithOptimizedModelPath once", sdk.ErrBadOption, c.optimized, path)
+		}
+		c.optimized = path
+		return nil
+	}
+}

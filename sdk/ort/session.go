@@ -32,6 +32,7 @@ type config struct {
 	arenaSet   bool
 	noSubsets  bool // see WithOutputSubsets
 	subsetsSet bool
+	optimized  string // see WithOptimizedModelPath
 }
 
 // MaxThreads is the most intra-op threads WithThreads accepts: four per
@@ -208,6 +209,11 @@ func sessionOptions(c config) (*onnxruntime.SessionOptions, error) {
 	if c.arenaSet {
 		if err := o.SetCpuMemArena(c.arena); err != nil {
 			return fail(fmt.Errorf("ort: set memory arena: %w", err))
+		}
+	}
+	if c.optimized != "" {
+		if err := o.SetOptimizedModelFilePath(c.optimized); err != nil {
+			return fail(fmt.Errorf("ort: set optimized model path: %w", err))
 		}
 	}
 	switch c.device.provider {
