@@ -17,7 +17,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "efficientnet" || !d.Capabilities.Extract || d.Capabilities.Train || d.Capabilities.Export {
+	if d.Name != "efficientnet" || !d.Capabilities.Extract || d.Capabilities.Train || !d.Capabilities.Export {
 		t.Errorf("Describe = %+v", d)
 	}
 	sizes := map[string]int64{"efficientnet_b0": 224, "efficientnet_b1": 240, "efficientnet_b2": 288, "efficientnet_b3": 300,

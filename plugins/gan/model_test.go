@@ -18,7 +18,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "gan" || !d.Capabilities.Extract || d.Capabilities.Train || d.Capabilities.Export {
+	if d.Name != "gan" || !d.Capabilities.Extract || d.Capabilities.Train || !d.Capabilities.Export {
 		t.Errorf("Describe = %+v", d)
 	}
 	want := map[string]string{

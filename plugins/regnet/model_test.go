@@ -18,7 +18,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "regnet" || !d.Capabilities.Extract || d.Capabilities.Train || d.Capabilities.Export {
+	if d.Name != "regnet" || !d.Capabilities.Extract || d.Capabilities.Train || !d.Capabilities.Export {
 		t.Errorf("Describe = %+v", d)
 	}
 	var names []string

@@ -34,9 +34,9 @@ func ClassifierFamily(name, version string, cs []Classifier) Family {
 	f := &Family{Name: name, Version: version}
 	for _, c := range cs {
 		f.Archs = append(f.Archs, Arch{
-			Name:  c.Name,
-			Doc:   c.Doc,
-			Input: sdk.InputSpec{Shape: []int64{-1, 3, c.Size, c.Size}, DType: sdk.Float32},
+			Name:    c.Name,
+			Doc:     c.Doc,
+			Input:   sdk.InputSpec{Shape: []int64{-1, 3, c.Size, c.Size}, DType: sdk.Float32},
 			Options: []Option{NumClasses(c.Head)},
 			Infer:   InferClasses(c.Head + ".weight"),
 			New: func(o Options) (Net, error) {
