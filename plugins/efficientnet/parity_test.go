@@ -171,7 +171,7 @@ func TestLoadMismatch(t *testing.T) {
 		ok      bool
 	}{
 		{"efficientnet_b1", nil, []string{"missing", "the checkpoint is a efficientnet_b0 state_dict: load it with arch efficientnet_b0"}, false},
-		{"efficientnet_v2_s", nil, []string{"the checkpoint is efficientnet_b0's"}, false},
+		{"efficientnet_v2_s", nil, []string{"the checkpoint is a efficientnet_b0 state_dict"}, false},
 		{"efficientnet_b0", map[string]string{"num_classes": "1000"}, []string{"num_classes=1000 but the checkpoint has 10"}, false},
 		{"efficientnet_b0", map[string]string{"num_classes": "10"}, nil, true},
 		{"efficientnet_b0", nil, nil, true},

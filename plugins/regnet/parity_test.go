@@ -139,7 +139,7 @@ func TestLoadMismatch(t *testing.T) {
 		ok      bool
 	}{
 		{"regnet_y_800mf", nil, []string{"size mismatch", "the checkpoint is a regnet_y_400mf state_dict: load it with arch regnet_y_400mf"}, false},
-		{"regnet_x_400mf", nil, []string{"unexpected", "the checkpoint is regnet_y_400mf's"}, false},
+		{"regnet_x_400mf", nil, []string{"unexpected", "the checkpoint is a regnet_y_400mf state_dict"}, false},
 		{"regnet_y_400mf", map[string]string{"num_classes": "1000"}, []string{"num_classes=1000 but the checkpoint has 10"}, false},
 		{"regnet_y_400mf", map[string]string{"num_classes": "10"}, nil, true},
 		{"regnet_y_400mf", nil, nil, true},
