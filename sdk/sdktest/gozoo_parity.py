@@ -87,14 +87,17 @@ def _capture(model, layers, inputs, kwargs, extra):
         def f(_module, _inputs, output):
             if isinstance(output, (tuple, list)):
                 output = output[0]
-            # Clone: ReLU(inplace) and `out += identity` work in place.
-            captured[name] = output.detach().clone()
+            # An output that is no tensor (an nn.LSTM fed a PackedSequence)
+            # is left to extra, which computes that layer.
+            if torch.is_tensor(output):
+                # Clone: ReLU(inplace) and `out += identity` work in place.
+                captured[name] = output.detach().clone()
         return f
 
     for name in layers:
-        # A module whose output extra computes is not hooked: its output
-        # may be no tensor (an nn.LSTM fed a PackedSequence).
-        if name in modules and name not in extra:
+        # Modules whose output extra computes are hooked too: extra may
+        # start from the module's own output (masking padding, say).
+        if name in modules:
             handles.append(modules[name].register_forward_hook(hook(name)))
     with torch.no_grad():
         out = model(*inputs, **kwargs)
